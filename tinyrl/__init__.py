@@ -1,0 +1,3 @@
+"""TinyRL: reinforcement learning for nano drones, from simulation to an int8 policy on a Cortex-M4."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Shrinking policies: distillation, int8 quantization and the int8 reference executor."""

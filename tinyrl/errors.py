@@ -1,0 +1,9 @@
+"""Errors a user can fix. The CLI prints them as one line, without a traceback."""
+
+
+class TinyRLError(Exception):
+    """Base class for every error TinyRL raises on bad input."""
+
+
+class ConfigError(TinyRLError, ValueError):
+    """A configuration, course or parameter file is malformed; the message names the field."""

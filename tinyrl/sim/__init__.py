@@ -1,0 +1,1 @@
+"""Physics only: the Crazyflie flight model, its inner controller, the PyBullet world and the sensors."""
