@@ -7,3 +7,7 @@ class TinyRLError(Exception):
 
 class ConfigError(TinyRLError, ValueError):
     """A configuration, course or parameter file is malformed; the message names the field."""
+
+
+class ModelError(TinyRLError, ValueError):
+    """A model file (e.g. a ``.tflite``) is malformed or uses something TinyRL cannot run; the message says what."""

@@ -8,7 +8,7 @@ scale ``input_scale * weight_scale[c]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,6 +39,36 @@ class QuantizedDense:
     output: QuantParams
     activation: Activation = "none"
     tanh_output: QuantParams | None = None
+
+    # Derived integer constants: leave them None and __post_init__ computes them from the fields above with
+    # TFLite's rules (tinyrl.compress.int8.derive_layer_constants). These are the exact numbers the kernels use.
+    output_multiplier: np.ndarray | None = None
+    """int32, shape (out_features,): Q31 significand of ``input.scale * weight_scales[c] / output.scale``."""
+    output_shift: np.ndarray | None = None
+    """int32, shape (out_features,): its power-of-two exponent, TFLite sign convention (> 0 shifts left)."""
+    activation_min: int | None = None
+    """Lower int8 clamp of the fully-connected output (fused RELU/RELU6 raise it to the zero point)."""
+    activation_max: int | None = None
+    """Upper int8 clamp of the fully-connected output (RELU6 lowers it to ``zp + round(6 / scale)``)."""
+    tanh_lut: np.ndarray | None = None
+    """tanh layers: int8, shape (256,), TFLite's builtin TANH table; ``tanh(q) = tanh_lut[q + 128]``."""
+    tanh_lut_tflm: np.ndarray | None = None
+    """tanh layers: int8, shape (256,), what TFLite Micro's fixed-point TANH returns, tabulated the same way."""
+    tanh_input_multiplier: int | None = None
+    """tanh layers: TFLite Micro's Q31 multiplier rescaling ``q - output.zero_point`` to Q4.27."""
+    tanh_input_shift: int | None = None
+    """tanh layers: its left shift (TFLite Micro ``input_left_shift``)."""
+    tanh_input_range_radius: int | None = None
+    """tanh layers: ``|q - zp| >=`` this saturates to ±127/-128 in TFLite Micro."""
+
+    def __post_init__(self) -> None:
+        # Lazy import: int8 imports this module.
+        from tinyrl.compress.int8 import derive_layer_constants
+
+        derived: dict[str, Any] = derive_layer_constants(self)
+        for name, value in derived.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
     @property
     def in_features(self) -> int:

@@ -1,0 +1,178 @@
+"""Batched rigid-body dynamics of N quadrotors: forces, Euler's equations, semi-implicit Euler integration.
+
+Frames: world is z-up (floor at ``z = 0``), body is FLU. Quaternions are PyBullet's ``(x, y, z, w)`` and rotate
+body vectors into the world. Euler angles are roll-pitch-yaw with ``R = Rz(yaw) Ry(pitch) Rx(roll)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyrl.sim import motors
+from tinyrl.sim.params import DroneParamArrays
+
+
+@dataclass
+class RigidBodyState:
+    """State of N drones; every array is owned here and updated in place.
+
+    Attributes:
+        pos: Position (N, 3), world frame, m.
+        vel: Velocity (N, 3), world frame, m/s.
+        quat: Orientation (N, 4), xyzw, body to world.
+        omega: Angular velocity (N, 3), body frame, rad/s.
+        rpm: Rotor speeds (N, 4), rpm, motor order M1..M4.
+    """
+
+    pos: np.ndarray
+    vel: np.ndarray
+    quat: np.ndarray
+    omega: np.ndarray
+    rpm: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int) -> RigidBodyState:
+        """N drones at the origin, level, at rest, motors stopped."""
+        quat = np.zeros((n, 4))
+        quat[:, 3] = 1.0
+        return cls(np.zeros((n, 3)), np.zeros((n, 3)), quat, np.zeros((n, 3)), np.zeros((n, 4)))
+
+    def copy(self) -> RigidBodyState:
+        """Deep copy."""
+        return RigidBodyState(self.pos.copy(), self.vel.copy(), self.quat.copy(), self.omega.copy(), self.rpm.copy())
+
+
+def quat_to_rotmat(quat: np.ndarray) -> np.ndarray:
+    """Rotation matrices (N, 3, 3), body to world, from unit quaternions (N, 4) xyzw."""
+    x, y, z, w = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz = x * y, x * z, y * z
+    wx, wy, wz = w * x, w * y, w * z
+    rot = np.empty((quat.shape[0], 3, 3))
+    rot[:, 0, 0] = 1.0 - 2.0 * (yy + zz)
+    rot[:, 0, 1] = 2.0 * (xy - wz)
+    rot[:, 0, 2] = 2.0 * (xz + wy)
+    rot[:, 1, 0] = 2.0 * (xy + wz)
+    rot[:, 1, 1] = 1.0 - 2.0 * (xx + zz)
+    rot[:, 1, 2] = 2.0 * (yz - wx)
+    rot[:, 2, 0] = 2.0 * (xz - wy)
+    rot[:, 2, 1] = 2.0 * (yz + wx)
+    rot[:, 2, 2] = 1.0 - 2.0 * (xx + yy)
+    return rot
+
+
+def quat_to_euler(quat: np.ndarray) -> np.ndarray:
+    """Roll, pitch, yaw (N, 3) in rad from quaternions (N, 4) xyzw; pitch in [-pi/2, pi/2]."""
+    x, y, z, w = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
+    out = np.empty((quat.shape[0], 3))
+    out[:, 0] = np.arctan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
+    out[:, 1] = np.arcsin(np.clip(2.0 * (w * y - z * x), -1.0, 1.0))
+    out[:, 2] = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    return out
+
+
+def euler_to_quat(euler: np.ndarray) -> np.ndarray:
+    """Quaternions (N, 4) xyzw from roll, pitch, yaw (N, 3) in rad."""
+    half = 0.5 * np.asarray(euler, dtype=float)
+    cr, cp, cy = np.cos(half[:, 0]), np.cos(half[:, 1]), np.cos(half[:, 2])
+    sr, sp, sy = np.sin(half[:, 0]), np.sin(half[:, 1]), np.sin(half[:, 2])
+    return np.stack(
+        [
+            sr * cp * cy - cr * sp * sy,
+            cr * sp * cy + sr * cp * sy,
+            cr * cp * sy - sr * sp * cy,
+            cr * cp * cy + sr * sp * sy,
+        ],
+        axis=-1,
+    )
+
+
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton products ``a ⊗ b`` (N, 4) of quaternions (N, 4) xyzw."""
+    ax, ay, az, aw = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+    bx, by, bz, bw = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    return np.stack(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ],
+        axis=-1,
+    )
+
+
+def ground_effect_ratio(
+    state: RigidBodyState, rot: np.ndarray, params: DroneParamArrays, enabled: bool = True
+) -> np.ndarray | None:
+    """Per-propeller thrust multiplier (N, 4) near the floor ``z = 0``, or None when disabled."""
+    if not enabled:
+        return None
+    # Propeller height: body z plus the world-z component of each motor's offset.
+    xy = motors.MOTOR_XY * params.lever_m[:, None, None]
+    height = state.pos[:, 2:3] + rot[:, 2, 0:1] * xy[:, :, 0] + rot[:, 2, 1:2] * xy[:, :, 1]
+    height = np.maximum(height, 1e-6)
+    ratio = 1.0 + params.ground_effect_coeff[:, None] * (params.prop_radius_m[:, None] / (4.0 * height)) ** 2
+    return np.minimum(ratio, params.ground_effect_max_ratio[:, None])
+
+
+def step(
+    state: RigidBodyState,
+    params: DroneParamArrays,
+    dt_s: float,
+    drag: bool = True,
+    ground_effect: bool = True,
+) -> None:
+    """Advance N drones by ``dt_s`` with the current rotor speeds held, in place (semi-implicit Euler).
+
+    Velocities are updated from forces at the start of the step, then positions and orientation move with the
+    new velocities; the orientation update is the exact exponential of the new body rate over the step.
+
+    Args:
+        state: Drone states; ``state.rpm`` are the actual rotor speeds during the step.
+        params: Per-drone parameters.
+        dt_s: Physics step in s.
+        drag: Apply rotor drag.
+        ground_effect: Apply ground effect.
+    """
+    rot = quat_to_rotmat(state.quat)
+    thrust = motors.thrusts(state.rpm, params.kf_n_per_rpm2)
+    ratio = ground_effect_ratio(state, rot, params, ground_effect)
+    if ratio is not None:
+        thrust *= ratio
+    torque = motors.body_torques(thrust, state.rpm, params.lever_m, params.km_nm_per_rpm2)
+
+    force_body = np.zeros((state.pos.shape[0], 3))
+    force_body[:, 2] = thrust.sum(axis=1)
+    if drag:
+        # Rotor drag grows with rotor speed; coefficients are given at hover speed.
+        vel_body = np.einsum("nji,nj->ni", rot, state.vel)
+        speed_ratio = state.rpm.sum(axis=1) / (4.0 * params.hover_rpm)
+        force_body[:, 0] -= params.drag_xy_n_s_per_m * speed_ratio * vel_body[:, 0]
+        force_body[:, 1] -= params.drag_xy_n_s_per_m * speed_ratio * vel_body[:, 1]
+        force_body[:, 2] -= params.drag_z_n_s_per_m * speed_ratio * vel_body[:, 2]
+    accel = np.einsum("nij,nj->ni", rot, force_body) / params.mass_kg[:, None]
+    accel[:, 2] -= params.gravity_mps2
+
+    omega = state.omega
+    h = params.inertia * omega
+    # omega x (I omega), written out: np.cross costs more than the rest of this block at small N.
+    gyro = np.empty_like(omega)
+    gyro[:, 0] = omega[:, 1] * h[:, 2] - omega[:, 2] * h[:, 1]
+    gyro[:, 1] = omega[:, 2] * h[:, 0] - omega[:, 0] * h[:, 2]
+    gyro[:, 2] = omega[:, 0] * h[:, 1] - omega[:, 1] * h[:, 0]
+    omega += (torque - gyro) * params.inv_inertia * dt_s
+    state.vel += accel * dt_s
+    state.pos += state.vel * dt_s
+
+    # q <- q ⊗ exp(omega dt / 2); np.sinc keeps it exact and finite at zero rate.
+    rate = np.sqrt(np.einsum("ni,ni->n", omega, omega))
+    half_angle = 0.5 * rate * dt_s
+    delta = np.empty_like(state.quat)
+    delta[:, :3] = omega * (0.5 * dt_s * np.sinc(half_angle / np.pi))[:, None]
+    delta[:, 3] = np.cos(half_angle)
+    quat = quat_multiply(state.quat, delta)
+    quat /= np.sqrt(np.einsum("ni,ni->n", quat, quat))[:, None]
+    state.quat[:] = quat
