@@ -15,7 +15,6 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
     path = tmp_path / "ckpt.bin"
     atomic_write_bytes(path, b"old")
 
-
     with pytest.raises(TypeError):
         atomic_write_bytes(path, object())  # type: ignore[arg-type]
     assert path.read_bytes() == b"old"

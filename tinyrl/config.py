@@ -7,6 +7,7 @@ names the file, the field and the problem, never with a traceback from deep insi
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,24 +25,31 @@ class StrictModel(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    """Turn a pydantic location like ``("obstacles", 2, "radius_m")`` into ``obstacles[2].radius_m``."""
+def _field_path(loc: tuple[int | str, ...], union_tags: Collection[str] = ()) -> str:
+    """Turn a pydantic location like ``("obstacles", 2, "radius_m")`` into ``obstacles[2].radius_m``.
+
+    A discriminated union adds its tag right after the list index (``obstacles[2].cylinder.radius_m``); the
+    user never wrote that, so tags named in ``union_tags`` are dropped in that position.
+    """
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
+        elif part in union_tags and i > 0 and isinstance(loc[i - 1], int):
+            continue
         else:
             out += f".{part}" if out else str(part)
     return out or "<root>"
 
 
-def validate(model: type[ModelT], data: Any, source: str) -> ModelT:
+def validate(model: type[ModelT], data: Any, source: str, union_tags: Collection[str] = ()) -> ModelT:
     """Validate ``data`` into ``model``, raising :class:`ConfigError` with a one-line reason.
 
     Args:
         model: The pydantic model class to build.
         data: Parsed YAML/JSON content.
         source: What the data came from (a path), used as the message prefix.
+        union_tags: Discriminator values of tagged unions in ``model``, left out of field paths.
 
     Returns:
         The validated model instance.
@@ -50,7 +58,7 @@ def validate(model: type[ModelT], data: Any, source: str) -> ModelT:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
-        where = _field_path(tuple(first["loc"]))
+        where = _field_path(tuple(first["loc"]), union_tags)
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
         raise ConfigError(f"{source}: {where}: {first['msg']}{more}") from None
 

@@ -1,0 +1,1 @@
+"""Reports and demos: they read artefacts and simulator output, and draw them."""
