@@ -232,3 +232,34 @@ def test_missing_state_field_is_a_clear_error():
         gyro = Gyro(1, 0.01)
         with pytest.raises(ValueError, match="angular_velocity_rad_s"):
             gyro.reset(None, world, Kinematics(np.zeros((1, 3))), np.random.default_rng(0))
+
+
+def test_per_drone_noise_makes_a_batch_slot_replay_a_single_drone():
+    from tinyrl.sim.sensors import PerDroneNoise
+
+    wall, (_, lit) = load_courses(DATA / "single_course.yaml")[0], load_courses(DATA / "two_courses.json")
+    pos = np.array([[0.0, 0.1, 1.0], [0.2, -0.3, 1.2], [0.5, 0.0, 0.8]])
+    yaws = np.array([0.1, -0.4, 1.0])
+
+    def readings(courses, slots, seeds):
+        n = len(slots)
+        world = World(n)
+        for i, course in enumerate(courses):
+            world.set_course(i, course)
+        sensors = [
+            MultiRanger(n, 0.05, MultiRangerConfig(random_phase=True)),
+            FlowDeck(n, 0.05),
+            Gyro(n, 0.05),
+            LightSensor(n, 0.05, LightSensorConfig(offsets_m=((0.05, 0.02, 0), (0.05, -0.02, 0)))),
+        ]
+        noise = PerDroneNoise([np.random.default_rng(s) for s in seeds])
+        kin = kin_at(pos[slots], yaws[slots], [[0.1, 0, 0]] * n, [[0, 0, 0.2]] * n)
+        for s in sensors:
+            s.reset(None, world, kin, noise)
+        out = [np.concatenate([s.step(world, kin, noise) for s in sensors], axis=1) for _ in range(7)]
+        return np.stack(out)  # (steps, n, width)
+
+    batch = readings([wall, lit, wall], [0, 1, 2], [10, 11, 12])
+    alone = readings([lit], [1], [11])
+    np.testing.assert_array_equal(batch[:, 1], alone[:, 0])
+    assert not np.array_equal(batch[:, 0], batch[:, 2])  # same course, different noise streams

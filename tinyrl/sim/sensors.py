@@ -1,8 +1,8 @@
 """Crazyflie sensors for N drones at once: multi-ranger, flow deck, gyro and light sensor.
 
 Every sensor follows the same pipeline per drone: sample the truth at the sensor's own rate (``rate_hz``,
-zero-order hold in between; ``None`` samples every step), add Gaussian noise from the caller's
-``np.random.Generator``, then delay by ``latency_steps`` calls of :meth:`step` through a ring buffer.
+zero-order hold in between; ``None`` samples every step), add Gaussian noise from the caller's noise
+source, then delay by ``latency_steps`` calls of :meth:`step` through a ring buffer.
 ``dt_s`` is how often the caller calls :meth:`step` (a policy step or a physics step, the caller's choice),
 and it is also the unit of the latency.
 
@@ -18,7 +18,8 @@ a policy wants (the firmware's ≥ 8 m "no target" codes would be outliers to a 
 
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple
+from collections.abc import Sequence
+from typing import Annotated, NamedTuple, Protocol
 
 import numpy as np
 import pydantic
@@ -70,6 +71,53 @@ def rotation_matrices(quaternion_xyzw: np.ndarray) -> np.ndarray:
     )
 
 
+class Noise(Protocol):
+    """Where sensor noise comes from, drawn per drone so a drone's noise does not depend on the batch."""
+
+    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Standard normal samples ``(len(rows), *shape)`` for drones ``rows``."""
+        ...
+
+    def uniform(self, rows: np.ndarray) -> np.ndarray:
+        """Uniform ``[0, 1)`` samples ``(len(rows),)`` for drones ``rows``."""
+        ...
+
+
+class SharedNoise:
+    """All drones draw from one generator (fine for a fixed batch; the draws depend on the batch)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """See :meth:`Noise.normal`."""
+        return self.rng.standard_normal((len(rows), *shape))
+
+    def uniform(self, rows: np.ndarray) -> np.ndarray:
+        """See :meth:`Noise.uniform`."""
+        return self.rng.random(len(rows))
+
+
+class PerDroneNoise:
+    """Drone ``i`` draws from its own generator, so slot ``i`` of a batch replays a single drone exactly."""
+
+    def __init__(self, rngs: Sequence[np.random.Generator]) -> None:
+        self.rngs = list(rngs)
+
+    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """See :meth:`Noise.normal`."""
+        return np.stack([self.rngs[i].standard_normal(shape) for i in rows]) if len(rows) else np.zeros((0, *shape))
+
+    def uniform(self, rows: np.ndarray) -> np.ndarray:
+        """See :meth:`Noise.uniform`."""
+        return np.array([self.rngs[i].random() for i in rows])
+
+
+def as_noise(source: Noise | np.random.Generator) -> Noise:
+    """A :class:`Noise` from a generator (shared by all drones) or a noise source as is."""
+    return SharedNoise(source) if isinstance(source, np.random.Generator) else source
+
+
 def _need(array: np.ndarray | None, name: str) -> np.ndarray:
     if array is None:
         raise ValueError(f"this sensor needs Kinematics.{name}")
@@ -107,46 +155,48 @@ class _Channel:
         self.head = (self.head + 1) % length
         return self.delay[self.head % length].copy() if length > 1 else self.held.copy()
 
-    def reset(self, rows: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> None:
+    def reset(self, rows: np.ndarray, values: np.ndarray, noise: Noise) -> None:
         """Fill the hold and the whole delay line of ``rows`` with ``values``; restart their sample clock."""
         self.held[rows] = values
         self.delay[:, rows] = values
         if self.period_s is not None:
-            phase = rng.uniform(0.0, self.period_s, len(rows)) if self.random_phase else self.period_s
+            phase = noise.uniform(rows) * self.period_s if self.random_phase else self.period_s
             self.countdown_s[rows] = phase
 
 
 class _Sensor:
-    """Shared plumbing: subclasses list their channels and implement ``_sample(channel, rows, world, kin, rng)``."""
+    """Shared plumbing: subclasses list their channels and implement ``_sample(channel, rows, world, kin, noise)``."""
 
     channels: list[_Channel]
 
-    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, rng: np.random.Generator) -> np.ndarray:
+    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         raise NotImplementedError
 
-    def step(self, world: World, kin: Kinematics, rng: np.random.Generator) -> np.ndarray:
+    def step(self, world: World, kin: Kinematics, rng: Noise | np.random.Generator) -> np.ndarray:
         """Advance one step of ``dt_s`` and return the delayed readings of all N drones, ``(N, width)``."""
+        noise = as_noise(rng)
         out = []
         for k, ch in enumerate(self.channels):
             rows = ch.due()
             if rows.size:
-                ch.held[rows] = self._sample(k, rows, world, kin, rng)
+                ch.held[rows] = self._sample(k, rows, world, kin, noise)
             out.append(ch.push())
         return out[0] if len(out) == 1 else np.concatenate(out, axis=1)
 
-    def reset(self, rows: np.ndarray | None, world: World, kin: Kinematics, rng: np.random.Generator) -> None:
+    def reset(self, rows: np.ndarray | None, world: World, kin: Kinematics, rng: Noise | np.random.Generator) -> None:
         """Restart ``rows`` (drone indices; ``None`` for all): fresh sample into hold and delay line."""
+        noise = as_noise(rng)
         for k, ch in enumerate(self.channels):
             r = np.arange(ch.n) if rows is None else np.asarray(rows, dtype=np.intp).reshape(-1)
             if r.size:
-                ch.reset(r, self._sample(k, r, world, kin, rng), rng)
+                ch.reset(r, self._sample(k, r, world, kin, noise), noise)
 
 
-def _noisy_range(dist_m: np.ndarray, max_range_m: float, std_m: float, rng: np.random.Generator) -> np.ndarray:
-    """Add noise to in-range distances; out-of-range stays exactly ``max_range_m``."""
+def _noisy_range(dist_m: np.ndarray, max_range_m: float, std_m: float, noise: Noise, rows: np.ndarray) -> np.ndarray:
+    """Add noise to in-range distances ``(M, R)``; out-of-range stays exactly ``max_range_m``."""
     if std_m > 0:
-        miss = dist_m >= max_range_m
-        dist_m = np.where(miss, max_range_m, np.clip(dist_m + rng.normal(0.0, std_m, dist_m.shape), 0.0, max_range_m))
+        noisy = dist_m + std_m * noise.normal(rows, dist_m.shape[1:])
+        dist_m = np.where(dist_m >= max_range_m, max_range_m, np.clip(noisy, 0.0, max_range_m))
     return dist_m
 
 
@@ -175,7 +225,7 @@ class MultiRanger(_Sensor):
         c = self.config
         self.channels = [_Channel(n, 5, dt_s, c.rate_hz, c.latency_steps, c.random_phase)]
 
-    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, rng: np.random.Generator) -> np.ndarray:
+    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
         pos = _need(kin.position_m, "position_m")[rows]
         rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
@@ -184,7 +234,7 @@ class MultiRanger(_Sensor):
         dist = world.ray_distances(origins, dirs, c.max_range_m, slots=rows)
         if c.mount_offset_m:
             dist = np.where(dist >= c.max_range_m, c.max_range_m, np.maximum(dist - c.mount_offset_m, 0.0))
-        return _noisy_range(dist, c.max_range_m, c.noise_std_m, rng)
+        return _noisy_range(dist, c.max_range_m, c.noise_std_m, noise, rows)
 
 
 class FlowDeckConfig(StrictModel):
@@ -219,20 +269,20 @@ class FlowDeck(_Sensor):
             _Channel(n, 2, dt_s, c.velocity_rate_hz, c.latency_steps, False),
         ]
 
-    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, rng: np.random.Generator) -> np.ndarray:
+    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
         rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
         if k == 0:
             pos = _need(kin.position_m, "position_m")[rows]
             down = -rot[:, None, :, 2]  # body -z in world, (M, 1, 3)
             dist = world.ray_distances(pos[:, None, :], down, c.max_range_m, slots=rows)
-            return _noisy_range(dist, c.max_range_m, c.range_noise_std_m, rng)
+            return _noisy_range(dist, c.max_range_m, c.range_noise_std_m, noise, rows)
         vel = _need(kin.velocity_m_s, "velocity_m_s")[rows]
         yaw = np.arctan2(rot[:, 1, 0], rot[:, 0, 0])
         cos, sin = np.cos(yaw), np.sin(yaw)
         v = np.stack((cos * vel[:, 0] + sin * vel[:, 1], -sin * vel[:, 0] + cos * vel[:, 1]), axis=1)
         if c.velocity_noise_std_m_s > 0:
-            v = v + rng.normal(0.0, c.velocity_noise_std_m_s, v.shape)
+            v = v + c.velocity_noise_std_m_s * noise.normal(rows, (2,))
         return v
 
 
@@ -258,17 +308,18 @@ class Gyro(_Sensor):
         self.bias_rad_s = np.zeros((n, 3))
         self.channels = [_Channel(n, 3, dt_s, c.rate_hz, c.latency_steps, False)]
 
-    def reset(self, rows: np.ndarray | None, world: World, kin: Kinematics, rng: np.random.Generator) -> None:
+    def reset(self, rows: np.ndarray | None, world: World, kin: Kinematics, rng: Noise | np.random.Generator) -> None:
         """Draw a new bias for ``rows`` (``None``: all), then refill their buffers."""
+        noise = as_noise(rng)
         r = np.arange(len(self.bias_rad_s)) if rows is None else np.asarray(rows, dtype=np.intp).reshape(-1)
         if self.config.bias_std_rad_s > 0:
-            self.bias_rad_s[r] = rng.normal(0.0, self.config.bias_std_rad_s, (len(r), 3))
-        super().reset(r, world, kin, rng)
+            self.bias_rad_s[r] = self.config.bias_std_rad_s * noise.normal(r, (3,))
+        super().reset(r, world, kin, noise)
 
-    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, rng: np.random.Generator) -> np.ndarray:
+    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         rates = _need(kin.angular_velocity_rad_s, "angular_velocity_rad_s")[rows] + self.bias_rad_s[rows]
         if self.config.noise_std_rad_s > 0:
-            rates = rates + rng.normal(0.0, self.config.noise_std_rad_s, rates.shape)
+            rates = rates + self.config.noise_std_rad_s * noise.normal(rows, (3,))
         return rates
 
 
@@ -296,7 +347,7 @@ class LightSensor(_Sensor):
         self.offsets_body_m = np.asarray(c.offsets_m, dtype=float).reshape(-1, 3)
         self.channels = [_Channel(n, len(self.offsets_body_m), dt_s, c.rate_hz, c.latency_steps, False)]
 
-    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, rng: np.random.Generator) -> np.ndarray:
+    def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
         pos = _need(kin.position_m, "position_m")[rows]
         if np.any(self.offsets_body_m):
@@ -307,5 +358,5 @@ class LightSensor(_Sensor):
         d2 = np.square(sensors - world.light_xyz_m[rows][:, None, :]).sum(axis=-1)
         reading = world.light_intensity[rows][:, None] / (d2 + c.eps_m2)
         if c.noise_std > 0:
-            reading = reading + rng.normal(0.0, c.noise_std, reading.shape)
+            reading = reading + c.noise_std * noise.normal(rows, reading.shape[1:])
         return reading
