@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -30,6 +32,81 @@ def version() -> None:
     from tinyrl import __version__
 
     typer.echo(__version__)
+
+
+courses_app = typer.Typer(help="Generate, inspect and plot obstacle courses.", no_args_is_help=True)
+app.add_typer(courses_app, name="courses")
+
+
+@courses_app.command("generate")
+def courses_generate(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Course file to write (.json, or .yaml).")],
+    env: Annotated[
+        str, typer.Option(help="Scenario: envs/NAME.yaml (or a YAML path); uses its course_generator section.")
+    ] = ("obstacle-course"),
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of courses.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the set; course i depends only on (seed, i).")] = 0,
+    difficulty: Annotated[
+        str | None, typer.Option(help="Difficulty level (default: the config's default_difficulty).")
+    ] = None,
+) -> None:
+    """Generate a seeded set of courses, each with a checked free path from start to goal."""
+    from rich.progress import Progress
+
+    from tinyrl.sim.course import save_courses
+    from tinyrl.tasks.config import load_scenario
+    from tinyrl.tasks.generator import iter_courses
+
+    scenario = load_scenario(env)
+    config = scenario.course_generator
+    level = difficulty or scenario.difficulty or config.default_difficulty
+    courses = []
+    # The bar only helps when generation takes a noticeable while (~1-3 ms per course).
+    with Progress(console=err_console, transient=True, disable=n < 200) as progress:
+        task = progress.add_task(f"generating {n} {level} courses", total=n)
+        for course in iter_courses(config, level, n, seed):
+            courses.append(course)
+            progress.advance(task)
+    save_courses(output, courses)
+    typer.echo(f"wrote {n} {level} courses (env {env}, seed {seed}) to {output}")
+
+
+@courses_app.command("show")
+def courses_show(
+    path: Annotated[Path, typer.Argument(help="Course file (.json or .yaml).")],
+    plot: Annotated[Path | None, typer.Option(help="Also draw top-down views into this image (.png).")] = None,
+    max_plots: Annotated[int, typer.Option(min=1, help="Most courses to draw.")] = 24,
+    radius_m: Annotated[
+        float | None, typer.Option("--radius-m", help="Drone radius for the free-path check (default: Crazyflie).")
+    ] = None,
+) -> None:
+    """Print a table of the courses in a file (and optionally plot them from above)."""
+    from rich.table import Table
+
+    from tinyrl.sim.course import load_courses
+    from tinyrl.sim.params import DroneParams
+    from tinyrl.tasks.generator import has_free_path
+
+    courses = load_courses(path)
+    radius = DroneParams().collision_radius_m if radius_m is None else radius_m
+    table = Table(title=f"{path}: {len(courses)} course(s)")
+    for column in ("#", "obstacles", "start xyz (m)", "goal xyz (m)", "free path"):
+        table.add_column(column, justify="right" if column in ("#", "obstacles") else "left")
+    for i, course in enumerate(courses):
+        free = has_free_path(course, radius)
+        table.add_row(
+            str(i),
+            str(len(course.obstacles)),
+            ", ".join(f"{v:.2f}" for v in course.start.xyz),
+            ", ".join(f"{v:.2f}" for v in course.goal.xyz),
+            "yes" if free else "[red]no[/]",
+        )
+    Console().print(table)
+    if plot is not None:
+        from tinyrl.report.plots import plot_courses
+
+        plot_courses(courses[:max_plots], plot)
+        typer.echo(f"wrote {plot}")
 
 
 def main() -> None:

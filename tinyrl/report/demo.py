@@ -15,6 +15,7 @@ import numpy as np
 from rich.progress import Progress
 
 from tinyrl.io import atomic_write_bytes, atomic_write_text
+from tinyrl.report.plots import plot_flight
 from tinyrl.sim.course import Course, load_courses
 from tinyrl.sim.drone import Quadrotors
 from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, MultiRanger
@@ -168,44 +169,4 @@ def _write_outputs(out_dir: Path, course: Course, traj: np.ndarray, result: Demo
     buf = io.BytesIO()
     np.savez(buf, trajectory_m=traj)
     atomic_write_bytes(out_dir / "trajectory.npz", buf.getvalue())
-    atomic_write_bytes(out_dir / "trajectory.png", plot_top_down(course, traj, title=f"demo flight: {result.outcome}"))
-
-
-def plot_top_down(course: Course, traj: np.ndarray, title: str = "") -> bytes:
-    """Top-down PNG of ``course`` with a trajectory ``(T, 3)``; returns the PNG bytes."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Circle, Polygon, Rectangle
-
-    a = course.arena
-    fig, ax = plt.subplots(figsize=(8, 8 * (a.y[1] - a.y[0]) / (a.x[1] - a.x[0]) + 1))
-    ax.add_patch(Rectangle((a.x[0], a.y[0]), a.x[1] - a.x[0], a.y[1] - a.y[0], fill=False, lw=1.5, ec="k"))
-    for ob in course.obstacles:
-        if ob.type == "cylinder":
-            ax.add_patch(Circle(ob.xyz[:2], ob.radius_m, color="0.4"))
-        else:
-            hx, hy = ob.half_extents_m[:2]
-            c, s = math.cos(ob.yaw_rad), math.sin(ob.yaw_rad)
-            corners = [
-                (ob.xyz[0] + c * u - s * v, ob.xyz[1] + s * u + c * v)
-                for u, v in ((-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy))
-            ]
-            ax.add_patch(Polygon(corners, color="0.4"))
-    ax.add_patch(Circle(course.goal.xyz[:2], course.goal.radius_m, color="tab:green", alpha=0.4, label="goal"))
-    ax.plot(traj[:, 0], traj[:, 1], color="tab:blue", lw=2, label="trajectory")
-    ax.plot(*course.start.xyz[:2], "o", color="tab:blue", label="start")
-    ax.set_xlim(a.x[0] - 0.2, a.x[1] + 0.2)
-    ax.set_ylim(a.y[0] - 0.2, a.y[1] + 0.2)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    atomic_write_bytes(out_dir / "trajectory.png", plot_flight(course, traj, title=f"demo flight: {result.outcome}"))

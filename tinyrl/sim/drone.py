@@ -55,6 +55,8 @@ class Quadrotors:
         self.state = RigidBodyState.zeros(n)
         self.controller = CascadeController(n, self.config)
         self.time_s = 0.0
+        #: World-frame force on each drone (N, 3), N: wind and gusts; set it between steps.
+        self.external_force_n = np.zeros((n, 3))
 
     # --- read-only state (views; copy to keep) ---
     @property
@@ -152,5 +154,12 @@ class Quadrotors:
         """One physics step with rotor-speed commands (N, 4) rpm, bypassing the controller."""
         p = self.params
         motors.update_rpm(self.state.rpm, rpm_cmd, motors.lag_factor(p.motor_tau_s, self.dt_s), p.min_rpm, p.max_rpm)
-        dynamics.step(self.state, p, self.dt_s, drag=self.drag, ground_effect=self.ground_effect)
+        dynamics.step(
+            self.state,
+            p,
+            self.dt_s,
+            drag=self.drag,
+            ground_effect=self.ground_effect,
+            external_force_n=self.external_force_n if self.external_force_n.any() else None,
+        )
         self.time_s += self.dt_s

@@ -124,6 +124,7 @@ def step(
     dt_s: float,
     drag: bool = True,
     ground_effect: bool = True,
+    external_force_n: np.ndarray | None = None,
 ) -> None:
     """Advance N drones by ``dt_s`` with the current rotor speeds held, in place (semi-implicit Euler).
 
@@ -136,6 +137,7 @@ def step(
         dt_s: Physics step in s.
         drag: Apply rotor drag.
         ground_effect: Apply ground effect.
+        external_force_n: ``(N, 3)`` world-frame force on each body (wind), N; none if None.
     """
     rot = quat_to_rotmat(state.quat)
     thrust = motors.thrusts(state.rpm, params.kf_n_per_rpm2)
@@ -155,6 +157,8 @@ def step(
         force_body[:, 2] -= params.drag_z_n_s_per_m * speed_ratio * vel_body[:, 2]
     accel = np.einsum("nij,nj->ni", rot, force_body) / params.mass_kg[:, None]
     accel[:, 2] -= params.gravity_mps2
+    if external_force_n is not None:
+        accel += external_force_n / params.mass_kg[:, None]
 
     omega = state.omega
     h = params.inertia * omega

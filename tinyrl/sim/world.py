@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 import numpy as np
-import pybullet
 
 from tinyrl.sim import geometry
 from tinyrl.sim.course import Box, Course, Cylinder, course_bounds
@@ -30,7 +29,7 @@ from tinyrl.sim.course import Box, Course, Cylinder, course_bounds
 Backend = Literal["analytic", "pybullet"]
 
 # pybullet rejects rayTestBatch calls of MAX_RAY_INTERSECTION_BATCH_SIZE rays or more (measured: 16383 is the most).
-_MAX_RAYS_PER_CALL = int(getattr(pybullet, "MAX_RAY_INTERSECTION_BATCH_SIZE", 16384)) - 1
+_MAX_RAYS_PER_CALL = 16383
 # Where an unused collision probe waits: below the floor, so no ray from above reaches it.
 _PARK_Z_M = -1000.0
 
@@ -70,7 +69,11 @@ class _PyBulletBackend:
     """One PyBullet client; slot ``i`` sits at ``offsets_m[i]`` on a square grid."""
 
     def __init__(self, n_slots: int, gui: bool = False, slot_spacing_m: float = 100.0, num_threads: int = 1) -> None:
-        self.client = pybullet.connect(pybullet.GUI if gui else pybullet.DIRECT)
+        # Imported here: the analytic path never needs PyBullet (nor its import-time banner).
+        import pybullet
+
+        self.p = pybullet
+        self.client = self.p.connect(self.p.GUI if gui else self.p.DIRECT)
         if self.client < 0:
             raise RuntimeError("could not connect to PyBullet (is another GUI already open?)")
         self.gui = gui
@@ -80,8 +83,8 @@ class _PyBulletBackend:
         idx = np.arange(n_slots)
         self.offsets_m = np.stack((idx % cols, idx // cols, np.zeros(n_slots)), axis=1) * self.spacing_m
         cid = self.client
-        plane = pybullet.createCollisionShape(pybullet.GEOM_PLANE, physicsClientId=cid)
-        self.floor = pybullet.createMultiBody(0, plane, physicsClientId=cid)
+        plane = self.p.createCollisionShape(self.p.GEOM_PLANE, physicsClientId=cid)
+        self.floor = self.p.createMultiBody(0, plane, physicsClientId=cid)
         self.bodies: list[list[tuple[int, int]]] = [[] for _ in range(n_slots)]  # (body, shape) per slot
         self.body_slot: dict[int, int] = {}
         self.probe = -1
@@ -89,13 +92,13 @@ class _PyBulletBackend:
 
     def _pose(self, slot: int, xyz: tuple[float, float, float], yaw_rad: float) -> tuple[list[float], tuple]:
         pos = (np.asarray(xyz) + self.offsets_m[slot]).tolist()
-        return pos, pybullet.getQuaternionFromEuler((0.0, 0.0, yaw_rad))
+        return pos, self.p.getQuaternionFromEuler((0.0, 0.0, yaw_rad))
 
     def set_course(self, slot: int, course: Course | None) -> None:
         cid = self.client
         for body, shape in self.bodies[slot]:
-            pybullet.removeBody(body, physicsClientId=cid)
-            pybullet.removeCollisionShape(shape, physicsClientId=cid)
+            self.p.removeBody(body, physicsClientId=cid)
+            self.p.removeCollisionShape(shape, physicsClientId=cid)
             del self.body_slot[body]
         self.bodies[slot] = []
         if course is None:
@@ -105,21 +108,21 @@ class _PyBulletBackend:
             raise ValueError(f"course too large for slot_spacing_m={self.spacing_m}: bounds {lo}..{hi}")
         for ob in course.obstacles:
             if isinstance(ob, Cylinder):
-                kind = {"shapeType": pybullet.GEOM_CYLINDER, "radius": ob.radius_m, "height": ob.height_m}
+                kind = {"shapeType": self.p.GEOM_CYLINDER, "radius": ob.radius_m, "height": ob.height_m}
                 yaw = 0.0
             elif isinstance(ob, Box):
-                kind = {"shapeType": pybullet.GEOM_BOX, "halfExtents": list(ob.half_extents_m)}
+                kind = {"shapeType": self.p.GEOM_BOX, "halfExtents": list(ob.half_extents_m)}
                 yaw = ob.yaw_rad
             else:  # pragma: no cover - the schema admits no other type
                 raise TypeError(type(ob))
-            shape = pybullet.createCollisionShape(**kind, physicsClientId=cid)
+            shape = self.p.createCollisionShape(**kind, physicsClientId=cid)
             visual = -1
             if self.gui:
                 # Visual shapes spell the cylinder's height "length".
                 vkind = {("length" if k == "height" else k): v for k, v in kind.items()}
-                visual = pybullet.createVisualShape(**vkind, rgbaColor=(0.6, 0.6, 0.7, 1), physicsClientId=cid)
+                visual = self.p.createVisualShape(**vkind, rgbaColor=(0.6, 0.6, 0.7, 1), physicsClientId=cid)
             pos, orn = self._pose(slot, ob.xyz, yaw)
-            body = pybullet.createMultiBody(0, shape, visual, pos, orn, physicsClientId=cid)
+            body = self.p.createMultiBody(0, shape, visual, pos, orn, physicsClientId=cid)
             self.bodies[slot].append((body, shape))
             self.body_slot[body] = slot
 
@@ -134,7 +137,7 @@ class _PyBulletBackend:
         fractions = np.empty(len(start))
         for lo in range(0, len(start), _MAX_RAYS_PER_CALL):
             hi = lo + _MAX_RAYS_PER_CALL
-            hits = pybullet.rayTestBatch(
+            hits = self.p.rayTestBatch(
                 start[lo:hi].tolist(), end[lo:hi].tolist(), numThreads=self.num_threads, physicsClientId=self.client
             )
             fractions[lo:hi] = [h[2] for h in hits]  # 1.0 when nothing is hit
@@ -145,27 +148,27 @@ class _PyBulletBackend:
         slots = np.arange(len(positions_m)) if slots is None else slots
         if radius_m != self.probe_radius_m:
             if self.probe >= 0:
-                pybullet.removeBody(self.probe, physicsClientId=cid)
-            sphere = pybullet.createCollisionShape(pybullet.GEOM_SPHERE, radius=radius_m, physicsClientId=cid)
-            self.probe = pybullet.createMultiBody(0, sphere, basePosition=(0, 0, _PARK_Z_M), physicsClientId=cid)
+                self.p.removeBody(self.probe, physicsClientId=cid)
+            sphere = self.p.createCollisionShape(self.p.GEOM_SPHERE, radius=radius_m, physicsClientId=cid)
+            self.probe = self.p.createMultiBody(0, sphere, basePosition=(0, 0, _PARK_Z_M), physicsClientId=cid)
             self.probe_radius_m = radius_m
         out = np.zeros(len(slots), dtype=bool)
         pad = radius_m + 1e-3
         for i, (slot, pos) in enumerate(zip(slots, positions_m + self.offsets_m[slots], strict=True)):
-            near = pybullet.getOverlappingObjects((pos - pad).tolist(), (pos + pad).tolist(), physicsClientId=cid)
+            near = self.p.getOverlappingObjects((pos - pad).tolist(), (pos + pad).tolist(), physicsClientId=cid)
             candidates = {b for b, _ in near or () if self.body_slot.get(b) == slot}
             if not candidates:
                 continue
-            pybullet.resetBasePositionAndOrientation(self.probe, pos.tolist(), (0, 0, 0, 1), physicsClientId=cid)
+            self.p.resetBasePositionAndOrientation(self.probe, pos.tolist(), (0, 0, 0, 1), physicsClientId=cid)
             out[i] = any(
-                pybullet.getClosestPoints(self.probe, body, 0.0, physicsClientId=cid) for body in sorted(candidates)
+                self.p.getClosestPoints(self.probe, body, 0.0, physicsClientId=cid) for body in sorted(candidates)
             )
-        pybullet.resetBasePositionAndOrientation(self.probe, (0, 0, _PARK_Z_M), (0, 0, 0, 1), physicsClientId=cid)
+        self.p.resetBasePositionAndOrientation(self.probe, (0, 0, _PARK_Z_M), (0, 0, 0, 1), physicsClientId=cid)
         return out
 
     def close(self) -> None:
         if self.client >= 0:
-            pybullet.disconnect(physicsClientId=self.client)
+            self.p.disconnect(physicsClientId=self.client)
             self.client = -1
 
 

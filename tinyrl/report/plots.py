@@ -1,0 +1,99 @@
+"""Top-down pictures of courses and flights (PNG bytes or files; never needs a display)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyrl.errors import ConfigError
+from tinyrl.io import atomic_write_bytes
+from tinyrl.sim.course import Box, Course, Cylinder
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def box_corners(box: Box) -> np.ndarray:
+    """``(4, 2)`` footprint corners (m) of a yawed box."""
+    hx, hy = box.half_extents_m[:2]
+    c, s = math.cos(box.yaw_rad), math.sin(box.yaw_rad)
+    local = np.array([[hx, hy], [-hx, hy], [-hx, -hy], [hx, -hy]])
+    return local @ np.array([[c, s], [-s, c]]) + np.asarray(box.xyz[:2])
+
+
+def draw_course(ax: Any, course: Course, margin_m: float = 0.1) -> None:
+    """Draw ``course`` from above into a matplotlib axis: arena, obstacles, start with heading, goal, light."""
+    from matplotlib import patches
+
+    a = course.arena
+    ax.add_patch(patches.Rectangle((a.x[0], a.y[0]), a.x[1] - a.x[0], a.y[1] - a.y[0], fill=False, lw=1))
+    for ob in course.obstacles:
+        if isinstance(ob, Cylinder):
+            ax.add_patch(patches.Circle(ob.xyz[:2], ob.radius_m, color="0.35"))
+        else:
+            ax.add_patch(patches.Polygon(box_corners(ob), closed=True, color="0.35"))
+    ax.add_patch(patches.Circle(course.goal.xyz[:2], course.goal.radius_m, color="tab:green", alpha=0.5))
+    sx, sy = course.start.xyz[:2]
+    ax.plot(sx, sy, "o", color="tab:blue", ms=4)
+    heading = 0.3 * np.array([math.cos(course.start.yaw_rad), math.sin(course.start.yaw_rad)])
+    ax.arrow(sx, sy, *heading, color="tab:blue", head_width=0.08, length_includes_head=True)
+    if course.light is not None:
+        ax.plot(*course.light.xyz[:2], "*", color="gold", ms=8)
+    ax.set_xlim(a.x[0] - margin_m, a.x[1] + margin_m)
+    ax.set_ylim(a.y[0] - margin_m, a.y[1] + margin_m)
+    ax.set_aspect("equal")
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def plot_flight(course: Course, trajectory_m: np.ndarray, title: str = "") -> bytes:
+    """PNG bytes: ``course`` from above with one trajectory ``(T, 3)`` (m)."""
+    plt = _pyplot()
+    a = course.arena
+    fig, ax = plt.subplots(figsize=(8, 8 * (a.y[1] - a.y[0]) / (a.x[1] - a.x[0]) + 1))
+    draw_course(ax, course, margin_m=0.2)
+    ax.plot(trajectory_m[:, 0], trajectory_m[:, 1], color="tab:blue", lw=2)
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_title(title)
+    return _png(fig)
+
+
+def plot_courses(courses: Sequence[Course], path: str | Path, columns: int = 4) -> None:
+    """Draw each course from above into one image file (one small panel each), atomically.
+
+    Args:
+        courses: Courses to draw.
+        path: PNG file to write.
+        columns: Panels per row.
+    """
+    if not courses:
+        raise ConfigError("no courses to plot")
+    plt = _pyplot()
+    columns = min(columns, len(courses))
+    rows = math.ceil(len(courses) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.2 * rows), squeeze=False)
+    for ax in axes.ravel()[len(courses) :]:
+        ax.axis("off")
+    for i, (course, ax) in enumerate(zip(courses, axes.ravel(), strict=False)):
+        draw_course(ax, course)
+        ax.set_title(f"#{i}: {len(course.obstacles)} obstacles", fontsize=8)
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    atomic_write_bytes(path, _png(fig))

@@ -1,0 +1,1 @@
+"""Tasks: Gymnasium environments, the batched vector env and obstacle-course generation."""
