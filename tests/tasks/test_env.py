@@ -1,0 +1,175 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import tinyrl  # noqa: F401  (registers the ids)
+from tinyrl.errors import ConfigError
+from tinyrl.sim.course import Arena, Box, Course, Goal, Start
+from tinyrl.tasks.config import load_scenario
+from tinyrl.tasks.env import TinyRLEnv
+from tinyrl.tasks.vec_env import TinyRLVecEnv
+
+SMALL_POOL = {"course_pool_size": 20}
+
+
+def scenario(name, **overrides):
+    return load_scenario(name, {**SMALL_POOL, **overrides})
+
+
+@pytest.mark.parametrize("name", ["hover", "obstacle-course", "source-seeking"])
+@pytest.mark.parametrize("mode", ["continuous", "discrete"])
+def test_env_checkers_pass(name, mode):
+    env = TinyRLEnv(scenario(name, action={"mode": mode}))
+    check_env(env, skip_render_check=True)
+    sb3_check_env(env)
+    expected = gym.spaces.Discrete(3) if mode == "discrete" else gym.spaces.Box(-1, 1, (4,), np.float32)
+    assert env.action_space == expected
+
+
+@pytest.mark.parametrize("gym_id", ["tinyrl/Hover-v0", "tinyrl/ObstacleCourse-v0", "tinyrl/SourceSeeking-v0"])
+def test_registered_ids_make(gym_id):
+    env = gym.make(
+        gym_id,
+        config=scenario(
+            gym_id.split("/")[1]
+            .removesuffix("-v0")
+            .lower()
+            .replace("obstaclecourse", "obstacle-course")
+            .replace("sourceseeking", "source-seeking")
+        ),
+    )
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    env.close()
+
+
+def rollout_single(config, seed, actions):
+    env = TinyRLEnv(config)
+    obs, _ = env.reset(seed=seed)
+    out_obs, out_rew = [obs], []
+    for a in actions:
+        obs, r, term, trunc, _ = env.step(a)
+        out_obs.append(obs)
+        out_rew.append(r)
+        if term or trunc:
+            break
+    return np.array(out_obs), np.array(out_rew, dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["obstacle-course", "source-seeking"])
+def test_single_env_equals_vector_slot(name):
+    config = scenario(name)
+    n, base, steps = 6, 100, 60
+    rng = np.random.default_rng(0)
+    vec = TinyRLVecEnv(config, n_envs=n, seed=base)
+    if config.action.mode == "discrete":
+        actions = rng.integers(0, 3, (steps, n))
+    else:
+        actions = rng.uniform(-1, 1, (steps, n, 4)).astype(np.float32)
+    obs = [vec.reset()]
+    rewards, dones = [], []
+    for t in range(steps):
+        o, r, d, infos = vec.step(actions[t])
+        # The single env ends at the terminal observation; compare that, not the auto-reset one.
+        o = o.copy()
+        for i in np.flatnonzero(d):
+            o[i] = infos[i]["terminal_observation"]
+        obs.append(o)
+        rewards.append(r)
+        dones.append(d)
+    obs, rewards, dones = np.array(obs), np.array(rewards), np.array(dones)
+    for k in (0, 3, 5):
+        first_done = np.flatnonzero(dones[:, k])
+        end = first_done[0] + 1 if first_done.size else steps
+        single_obs, single_rew = rollout_single(config, base + k, actions[:end, k])
+        np.testing.assert_array_equal(single_obs, obs[: end + 1, k])
+        np.testing.assert_array_equal(single_rew, rewards[:end, k])
+
+
+def test_same_seed_same_episode_and_different_seed_differs():
+    config = scenario("obstacle-course")
+    actions = np.random.default_rng(1).uniform(-1, 1, (40, 4))
+    a = rollout_single(config, 7, actions)
+    b = rollout_single(config, 7, actions)
+    c = rollout_single(config, 8, actions)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.array_equal(a[0][: len(c[0])], c[0][: len(a[0])])
+
+
+def straight_pilot(obs, config):
+    """Fly at the goal: yaw toward it, forward at 0.6 m/s, hold 1 m."""
+    names = list(config.observation.features)
+    offset = sum(
+        4 if f in ("ranges", "goal", "prev_action") else {"height": 1, "flow": 2, "yaw_rate": 1}[f]
+        for f in names[: names.index("goal")]
+    )
+    cos, sin = obs[offset], obs[offset + 1]
+    bearing = np.arctan2(sin, cos)
+    lo, hi = config.action.z_range_m
+    z_action = 2 * (1.0 - lo) / (hi - lo) - 1
+    return np.array([0.6 * max(cos, 0), 0.0, np.clip(bearing * 2 / np.pi, -1, 1), z_action], dtype=np.float32)
+
+
+def fly(course, **overrides):
+    config = scenario("obstacle-course", randomization={"enabled": False}, **overrides)
+    env = TinyRLEnv(config, courses=[course])
+    obs, _ = env.reset(seed=0)
+    for _ in range(config.max_episode_steps):
+        obs, _, term, trunc, info = env.step(straight_pilot(obs, config))
+        if term or trunc:
+            return info, term, trunc
+    raise AssertionError("episode did not end")
+
+
+OPEN = Course(
+    arena=Arena(x=(-1, 5), y=(-2, 2), z=(0, 2.5)),
+    start=Start(xyz=(0, 0, 1)),
+    goal=Goal(xyz=(4, 0.5, 1), radius_m=0.3),
+)
+
+
+def test_straight_at_the_goal_succeeds_on_an_open_course():
+    info, term, trunc = fly(OPEN)
+    assert term and not trunc
+    assert info["is_success"] and not info["collision"]
+    assert 3.7 < info["path_length_m"] < 4.5  # 4.03 m to the goal centre, minus its 0.3 m radius
+    assert 4.0 < info["time_s"] < 15.0
+
+
+def test_straight_at_the_goal_collides_with_a_wall():
+    wall = Box(xyz=(2, 0, 1.25), half_extents_m=(0.05, 1.9, 1.25))
+    info, term, _ = fly(OPEN.model_copy(update={"obstacles": [wall]}))
+    assert term and info["collision"] and not info["is_success"]
+    assert info["path_length_m"] < 2.5
+
+
+def test_leaving_the_arena_ends_the_episode():
+    env = TinyRLEnv(scenario("obstacle-course", randomization={"enabled": False}), courses=[OPEN])
+    env.reset(seed=0)
+    for _ in range(400):
+        _, reward, term, trunc, info = env.step(np.array([-1, 0, 0, 0], dtype=np.float32))  # backwards
+        if term or trunc:
+            break
+    assert term and info["left_arena"] and not info["is_success"] and reward < -5
+
+
+def test_vector_env_auto_resets_and_reports_outcomes():
+    vec = TinyRLVecEnv(scenario("obstacle-course"), n_envs=8, seed=0)
+    vec.reset()
+    finished = []
+    for _ in range(300):
+        _, _, done, infos = vec.step(np.tile([[-1, 0, 0, 0]], (8, 1)).astype(np.float32))
+        finished += [infos[i] for i in np.flatnonzero(done)]
+    assert len(finished) >= 8
+    assert all("terminal_observation" in i and "is_success" in i for i in finished)
+
+
+def test_unknown_feature_and_bad_rates_fail_clearly(tmp_path):
+    with pytest.raises(ConfigError, match="unknown"):
+        load_scenario("obstacle-course", {"observation": {"features": ["ranges", "lidar"]}})
+    with pytest.raises(ConfigError, match="policy_rate_hz 33"):
+        load_scenario("obstacle-course", {"policy_rate_hz": 33})
+    with pytest.raises(ConfigError, match="unknown env 'nope'"):
+        load_scenario("nope")

@@ -1,0 +1,346 @@
+"""The batched task: N drones, each flying its own course, stepped together in one process.
+
+Both the Gymnasium env (N = 1) and the SB3 vector env run this same code, so an episode in the single env
+and in slot ``k`` of the vector env are identical for the same seed: every random draw of slot ``k`` —
+course choice, domain randomization, sensor noise, wind — comes from slot ``k``'s own generator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from tinyrl.sim.course import Course
+from tinyrl.sim.drone import Quadrotors
+from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, LightSensor, MultiRanger
+from tinyrl.sim.world import World
+from tinyrl.tasks.config import ScenarioConfig
+from tinyrl.tasks.features import SensorFrame, action_width, build_observation, observation_size
+from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
+
+# Below this height the drone has hit the floor.
+FLOOR_CRASH_M = 0.03
+
+
+@lru_cache(maxsize=8)
+def _pool(generator_json: str, difficulty: str | None, size: int, seed: int) -> tuple[Course, ...]:
+    # Keyed by the config's JSON: pydantic models holding dicts are not hashable.
+    generator = CourseGeneratorConfig.model_validate_json(generator_json)
+    return tuple(generate_courses(generator, difficulty, size, seed))
+
+
+def course_pool(config: ScenarioConfig, seed: int | None = None, size: int | None = None) -> tuple[Course, ...]:
+    """The scenario's generated courses (cached per process): training uses ``course_pool_seed``.
+
+    Args:
+        config: The scenario.
+        seed: Pool seed; ``config.course_pool_seed`` if None.
+        size: Number of courses; ``config.course_pool_size`` if None.
+    """
+    seed = config.course_pool_seed if seed is None else seed
+    return _pool(config.course_generator.model_dump_json(), config.difficulty, size or config.course_pool_size, seed)
+
+
+class PerDroneScaledNoise:
+    """Per-drone generators with a per-drone noise scale (domain randomization of sensor noise)."""
+
+    def __init__(self, rngs: list[np.random.Generator]) -> None:
+        self.rngs = rngs
+        self.scale = np.ones(len(rngs))
+
+    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Standard normals times each drone's scale, ``(len(rows), *shape)``."""
+        if not len(rows):
+            return np.zeros((0, *shape))
+        draws = np.stack([self.rngs[i].standard_normal(shape) for i in rows])
+        return draws * self.scale[rows].reshape((-1,) + (1,) * len(shape))
+
+    def uniform(self, rows: np.ndarray) -> np.ndarray:
+        """Uniform ``[0, 1)`` per drone, ``(len(rows),)``."""
+        return np.array([self.rngs[i].random() for i in rows])
+
+
+@dataclass
+class StepResult:
+    """What :meth:`BatchedTask.step` returns, one row per drone."""
+
+    obs: np.ndarray  # (N, obs_dim) float32
+    reward: np.ndarray  # (N,) float32
+    terminated: np.ndarray  # (N,) bool
+    truncated: np.ndarray  # (N,) bool
+    is_success: np.ndarray  # (N,) bool
+    collision: np.ndarray  # (N,) bool
+    left_arena: np.ndarray  # (N,) bool
+    path_length_m: np.ndarray  # (N,)
+    time_s: np.ndarray  # (N,)
+
+
+class BatchedTask:
+    """N drones flying a scenario. Slots are reset explicitly (the vector env auto-resets finished ones).
+
+    Args:
+        config: The scenario.
+        n: Number of drones.
+        courses: Courses to draw from; the scenario's generated training pool if None.
+        randomize: Domain randomization on (default: ``config.randomization.enabled``); off for evaluation.
+    """
+
+    def __init__(
+        self,
+        config: ScenarioConfig,
+        n: int,
+        courses: Sequence[Course] | None = None,
+        randomize: bool | None = None,
+    ) -> None:
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        self.config, self.n = config, n
+        self.courses = tuple(courses) if courses is not None else course_pool(config)
+        if not self.courses:
+            raise ValueError("no courses to fly")
+        self.randomize = config.randomization.enabled if randomize is None else randomize
+        self.dt_s = config.dt_s
+        self.drones = Quadrotors(n, config.drone, policy_rate_hz=config.policy_rate_hz)
+        self.nominal = config.drone.drone
+        self.world = World(n)
+        s = config.sensors
+        self.ranger = MultiRanger(n, self.dt_s, s.multiranger)
+        self.flow = FlowDeck(n, self.dt_s, s.flow)
+        self.gyro = Gyro(n, self.dt_s, s.gyro)
+        self.uses_light = "light" in config.observation.features
+        self.light = LightSensor(n, self.dt_s, s.light)
+        self.rngs = [np.random.default_rng(i) for i in range(n)]
+        self.noise = PerDroneScaledNoise(self.rngs)
+        self.obs_dim = observation_size(config)
+        self.action_dim = action_width(config)
+        self.discrete = config.action.mode == "discrete"
+        self._discrete_table = np.array(
+            [[a.vx_m_s, a.vy_m_s, a.yaw_rate_deg_s] for a in config.action.discrete_actions.values()]
+        )
+        self.course_index = np.zeros(n, dtype=np.int64)
+        self.goal_m = np.zeros((n, 3))
+        self.goal_radius_m = np.ones(n)
+        self.hover_z_m = np.ones(n)
+        self.steps = np.zeros(n, dtype=np.int64)
+        self.path_length_m = np.zeros(n)
+        self.prev_dist_m = np.zeros(n)
+        self.prev_action = np.zeros((n, self.action_dim))
+        self.latency = np.zeros(n, dtype=np.int64)
+        self.obs_delay = np.zeros((config.observation.max_latency_steps + 1, n, self.obs_dim), dtype=np.float32)
+        self.wind_n = np.zeros((n, 3))
+        self.gust_n = np.zeros((n, 3))
+        self.gust_countdown_s = np.zeros(n)
+        self.radius_m = self.nominal.collision_radius_m
+
+    # ------------------------------------------------------------------ seeding and reset
+    def seed_slots(self, slots: Sequence[int], seeds: Sequence[int]) -> None:
+        """Restart the random streams of ``slots`` from ``seeds`` (applied at their next reset)."""
+        for i, seed in zip(slots, seeds, strict=True):
+            self.rngs[i] = np.random.default_rng(seed)
+
+    def reset_slots(self, slots: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Start new episodes in ``slots``; returns their first observations ``(len(slots), obs_dim)``."""
+        idx = np.asarray(slots, dtype=np.intp).reshape(-1)
+        r = self.config.randomization
+        start_pos = np.zeros((len(idx), 3))
+        start_yaw = np.zeros(len(idx))
+        for j, i in enumerate(idx):
+            rng = self.rngs[i]
+            k = int(rng.integers(len(self.courses)))
+            course = self.courses[k]
+            self.course_index[i] = k
+            self.world.set_course(int(i), course)
+            self.goal_m[i] = course.goal.xyz if self.config.task != "hover" else course.start.xyz
+            self.goal_radius_m[i] = course.goal.radius_m
+            start_pos[j] = course.start.xyz
+            start_yaw[j] = course.start.yaw_rad
+            if self.randomize:
+                start_pos[j] += rng.uniform(-1, 1, 3) * (r.start_xy_m, r.start_xy_m, r.start_z_m)
+                start_yaw[j] += rng.uniform(-1, 1) * r.start_yaw_rad
+                self._randomize_drone(int(i), rng)
+            else:
+                self.drones.set_params([i], self.nominal)
+                self.noise.scale[i] = 1.0
+                self.latency[i] = 0
+                self.wind_n[i] = 0.0
+            self.hover_z_m[i] = start_pos[j, 2]
+        self.gust_n[idx] = 0.0
+        self.gust_countdown_s[idx] = 0.0
+        self.drones.external_force_n[idx] = self.wind_n[idx]
+        self.drones.reset(idx, start_pos, start_yaw)
+        if self.config.task == "hover":
+            self.goal_m[idx] = start_pos
+        self.steps[idx] = 0
+        self.path_length_m[idx] = 0.0
+        self.prev_dist_m[idx] = np.linalg.norm(self.goal_m[idx] - start_pos, axis=1)
+        self.prev_action[idx] = 0.0
+        if not self.discrete:
+            # Feed back the action that holds the start height, as if the drone had been hovering.
+            self.prev_action[idx, 3] = self._z_to_action(start_pos[:, 2])
+        kin = self._kinematics()
+        for sensor in self._sensors():
+            sensor.reset(idx, self.world, kin, self.noise)
+        obs = self._observe(idx)
+        self.obs_delay[:, idx] = obs
+        return obs
+
+    def _randomize_drone(self, i: int, rng: np.random.Generator) -> None:
+        r, p = self.config.randomization, self.nominal
+
+        def jitter(rel: float) -> float:
+            return 1.0 + rel * float(rng.uniform(-1, 1))
+
+        inertia = jitter(r.inertia_rel)
+        self.drones.update_params(
+            [i],
+            mass_kg=p.mass_kg * jitter(r.mass_rel),
+            ixx_kg_m2=p.ixx_kg_m2 * inertia,
+            iyy_kg_m2=p.iyy_kg_m2 * inertia,
+            izz_kg_m2=p.izz_kg_m2 * inertia,
+            kf_n_per_rpm2=p.kf_n_per_rpm2 * jitter(r.kf_rel),
+            km_nm_per_rpm2=p.km_nm_per_rpm2 * jitter(r.km_rel),
+            motor_tau_s=p.motor_tau_s * jitter(r.motor_tau_rel),
+        )
+        self.noise.scale[i] = rng.uniform(*r.sensor_noise_scale)
+        self.latency[i] = rng.integers(r.latency_steps[0], r.latency_steps[1] + 1)
+        self.wind_n[i] = _random_horizontal(rng, r.wind_n)
+
+    # ------------------------------------------------------------------ stepping
+    def setpoints(self, actions: np.ndarray) -> np.ndarray:
+        """Hover setpoints ``(N, 4)`` (vx, vy m/s, yaw rate deg/s, z m) from policy actions."""
+        a = self.config.action
+        if self.discrete:
+            table = self._discrete_table[np.asarray(actions, dtype=np.int64).reshape(self.n)]
+            return np.column_stack((table, self.hover_z_m))
+        act = np.clip(np.asarray(actions, dtype=float).reshape(self.n, 4), -1.0, 1.0)
+        lo, hi = a.z_range_m
+        return np.column_stack(
+            (
+                act[:, 0] * a.max_speed_m_s,
+                act[:, 1] * a.max_speed_m_s,
+                act[:, 2] * a.max_yaw_rate_deg_s,
+                lo + (act[:, 3] + 1.0) * 0.5 * (hi - lo),
+            )
+        )
+
+    def _z_to_action(self, z_m: np.ndarray) -> np.ndarray:
+        lo, hi = self.config.action.z_range_m
+        return np.clip(2.0 * (z_m - lo) / (hi - lo) - 1.0, -1.0, 1.0)
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Advance every drone by one policy period with ``actions`` (``(N, 4)`` or ``(N,)`` indices)."""
+        cfg, rw = self.config, self.config.reward
+        setpoints = self.setpoints(actions)
+        if self.discrete:
+            fed_back = np.zeros_like(self.prev_action)
+            fed_back[np.arange(self.n), np.asarray(actions, dtype=np.int64).reshape(self.n)] = 1.0
+        else:
+            fed_back = np.clip(np.asarray(actions, dtype=float).reshape(self.n, 4), -1.0, 1.0)
+        if self.randomize and cfg.randomization.gust_n > 0:
+            self._update_gusts()
+        before = self.drones.pos.copy()
+        self.drones.step(setpoints)
+        pos = self.drones.pos
+        self.steps += 1
+        self.path_length_m += np.linalg.norm(pos - before, axis=1)
+
+        collision = self.world.collisions(pos, self.radius_m) | (pos[:, 2] < FLOOR_CRASH_M)
+        left = self.world.outside_arena(pos) & ~collision
+        dist = np.linalg.norm(self.goal_m - pos, axis=1)
+        timeout = self.steps >= cfg.max_episode_steps
+        if cfg.task == "hover":
+            success = timeout & (dist <= cfg.hover_tolerance_m) & ~collision & ~left
+            reached = np.zeros(self.n, dtype=bool)
+        else:
+            reached = (dist <= self.goal_radius_m) & ~collision & ~left
+            success = reached
+        terminated = collision | left | reached
+        truncated = timeout & ~terminated
+
+        reward = rw.progress * (self.prev_dist_m - dist) + rw.time
+        reward += rw.hover_error * dist
+        if rw.action_rate:
+            reward += rw.action_rate * np.square(fed_back - self.prev_action).sum(axis=1)
+        self.prev_dist_m = dist
+        self.prev_action[:] = fed_back
+
+        all_rows = np.arange(self.n)
+        fresh = self._observe(all_rows)
+        if rw.proximity:
+            near = np.clip(1.0 - self._last_ranges[:, :4] / rw.proximity_range_m, 0.0, 1.0)
+            reward += rw.proximity * near.sum(axis=1)
+        reward += np.where(success, rw.success, 0.0)
+        reward += np.where(collision, rw.collision, 0.0) + np.where(left, rw.leave_arena, 0.0)
+        obs = self._delayed(fresh)
+        return StepResult(
+            obs=obs,
+            reward=reward.astype(np.float32),
+            terminated=terminated,
+            truncated=truncated,
+            is_success=success,
+            collision=collision,
+            left_arena=left,
+            path_length_m=self.path_length_m.copy(),
+            time_s=self.steps * self.dt_s,
+        )
+
+    def _update_gusts(self) -> None:
+        self.gust_countdown_s -= self.dt_s
+        due = np.flatnonzero(self.gust_countdown_s <= 1e-9)
+        r = self.config.randomization
+        for i in due:
+            self.gust_n[i] = _random_horizontal(self.rngs[i], r.gust_n)
+            self.gust_countdown_s[i] += r.gust_period_s
+        if len(due):
+            self.drones.external_force_n[due] = self.wind_n[due] + self.gust_n[due]
+
+    # ------------------------------------------------------------------ observations
+    def _sensors(self) -> list:
+        sensors = [self.ranger, self.flow, self.gyro]
+        return [*sensors, self.light] if self.uses_light else sensors
+
+    def _kinematics(self) -> Kinematics:
+        d = self.drones
+        return Kinematics(d.pos, d.quat, d.vel, d.omega)
+
+    def _observe(self, rows: np.ndarray) -> np.ndarray:
+        """Advance the sensors one policy step (all drones) and build the observation of ``rows``."""
+        kin = self._kinematics()
+        ranges = self.ranger.step(self.world, kin, self.noise)
+        flow = self.flow.step(self.world, kin, self.noise)
+        gyro = self.gyro.step(self.world, kin, self.noise)
+        light = self.light.step(self.world, kin, self.noise) if self.uses_light else np.zeros((self.n, 2))
+        self._last_ranges = ranges
+        yaw = self.drones.euler[:, 2]
+        noise_std = self.config.observation.goal_noise_std_m
+        est = self.drones.pos + noise_std * self.noise.normal(np.arange(self.n), (3,)) if noise_std else self.drones.pos
+        rel = self.goal_m - est
+        cos, sin = np.cos(yaw), np.sin(yaw)
+        goal_heading = np.column_stack(
+            (cos * rel[:, 0] + sin * rel[:, 1], -sin * rel[:, 0] + cos * rel[:, 1], rel[:, 2])
+        )
+        frame = SensorFrame(ranges, flow, gyro, light, goal_heading, self.prev_action)
+        return build_observation(frame, self.config)[rows]
+
+    def _delayed(self, fresh: np.ndarray) -> np.ndarray:
+        """Push this step's observations into the delay line; each drone reads its own latency back."""
+        self.obs_delay = np.roll(self.obs_delay, 1, axis=0)
+        self.obs_delay[0] = fresh
+        return self.obs_delay[self.latency, np.arange(self.n)]
+
+    def close(self) -> None:
+        """Release the world."""
+        self.world.close()
+
+
+def _random_horizontal(rng: np.random.Generator, magnitude_n: float) -> np.ndarray:
+    """A horizontal force of random direction and magnitude up to ``magnitude_n``."""
+    if magnitude_n <= 0:
+        return np.zeros(3)
+    angle = rng.uniform(0.0, 2.0 * math.pi)
+    size = rng.uniform(0.0, magnitude_n)
+    return np.array([size * math.cos(angle), size * math.sin(angle), 0.0])

@@ -1,0 +1,153 @@
+"""Observation features: what the policy sees, built only from what a real Crazyflie can sense.
+
+Each feature is a named entry of :data:`FEATURES` (width and a function of :class:`SensorFrame`); a
+scenario lists the features it uses in ``observation.features`` and the observation is their
+concatenation, in that order, as float32. This vector is exactly what the exported MCU policy receives, so
+every entry is documented with its units and scaling.
+
+Frames: "heading frame" is the world frame turned by the drone's yaw (x forward, y left, z up) — the frame
+of the hover setpoint's vx, vy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tinyrl.tasks.config import ScenarioConfig
+
+#: Every feature lies in [-OBS_LIMIT, OBS_LIMIT] (the observation space's bounds).
+OBS_LIMIT = 2.0
+
+
+@dataclass
+class SensorFrame:
+    """One policy step of sensor readings for N drones (all arrays have N rows).
+
+    Attributes:
+        ranges_m: ``(N, 5)`` multi-ranger front, back, left, right, up (m; ``max_range_m`` = nothing seen).
+        flow: ``(N, 3)`` flow deck: down range (m), vx, vy (m/s, heading frame).
+        gyro_rad_s: ``(N, 3)`` body rates (rad/s).
+        light: ``(N, S)`` light sensor readings (intensity units).
+        goal_heading_m: ``(N, 3)`` goal minus the positioning system's (noisy) estimate of the drone, in the
+            heading frame (m).
+        prev_action: ``(N, A)`` the previous policy action as fed back (continuous: in [-1, 1]; discrete:
+            one-hot).
+    """
+
+    ranges_m: np.ndarray
+    flow: np.ndarray
+    gyro_rad_s: np.ndarray
+    light: np.ndarray
+    goal_heading_m: np.ndarray
+    prev_action: np.ndarray
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A block of the observation vector."""
+
+    width: Callable[[ScenarioConfig], int]
+    compute: Callable[[SensorFrame, ScenarioConfig], np.ndarray]
+    doc: str
+
+
+def _ranges(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return f.ranges_m[:, :4] / c.sensors.multiranger.max_range_m
+
+
+def _up_range(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return f.ranges_m[:, 4:5] / c.sensors.multiranger.max_range_m
+
+
+def _height(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return f.flow[:, 0:1] / c.observation.height_scale_m
+
+
+def _flow(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return np.clip(f.flow[:, 1:3] / c.action.max_speed_m_s, -2.0, 2.0)
+
+
+def _yaw_rate(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return np.clip(f.gyro_rad_s[:, 2:3] / np.radians(c.action.max_yaw_rate_deg_s), -2.0, 2.0)
+
+
+def _goal(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    g = f.goal_heading_m
+    dist_xy = np.hypot(g[:, 0], g[:, 1])
+    safe = np.maximum(dist_xy, 1e-9)
+    return np.stack(
+        (
+            np.where(dist_xy > 1e-9, g[:, 0] / safe, 1.0),
+            np.where(dist_xy > 1e-9, g[:, 1] / safe, 0.0),
+            np.minimum(dist_xy / c.observation.max_goal_distance_m, 1.0),
+            np.clip(g[:, 2] / c.observation.height_scale_m, -1.0, 1.0),
+        ),
+        axis=1,
+    )
+
+
+def _hover_error(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return np.clip(f.goal_heading_m, -1.0, 1.0)
+
+
+def _light(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    total = np.maximum(f.light.sum(axis=1), 0.0)
+    left, right = f.light[:, 0], f.light[:, -1]
+    return np.stack((total / (1.0 + total), np.clip((left - right) / (total + 1e-3), -1.0, 1.0)), axis=1)
+
+
+def _prev_action(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return f.prev_action
+
+
+def action_width(c: ScenarioConfig) -> int:
+    """Width of the fed-back action: 4 continuous values, or one-hot over the discrete set."""
+    return 4 if c.action.mode == "continuous" else len(c.action.discrete_actions)
+
+
+FEATURES: dict[str, Feature] = {
+    "ranges": Feature(
+        lambda c: 4, _ranges, "front, back, left, right multi-ranger distance / max_range_m, in [0, 1] (1 = nothing)"
+    ),
+    "up_range": Feature(lambda c: 1, _up_range, "up multi-ranger distance / max_range_m, in [0, 1]"),
+    "height": Feature(lambda c: 1, _height, "flow-deck down range / observation.height_scale_m"),
+    "flow": Feature(lambda c: 2, _flow, "flow-deck vx, vy (heading frame) / action.max_speed_m_s, clipped to ±2"),
+    "yaw_rate": Feature(lambda c: 1, _yaw_rate, "gyro yaw rate / action.max_yaw_rate_deg_s (in rad/s), clipped ±2"),
+    "goal": Feature(
+        lambda c: 4,
+        _goal,
+        "goal bearing cos, sin (heading frame), horizontal distance / max_goal_distance_m (clipped to 1), "
+        "height difference / height_scale_m (clipped ±1); from the onboard positioning system, with noise",
+    ),
+    "hover_error": Feature(
+        lambda c: 3, _hover_error, "hover point minus estimated position, heading frame (m), clipped to ±1"
+    ),
+    "light": Feature(
+        lambda c: 2,
+        _light,
+        "light: total intensity I/(1+I) in [0, 1), and (left - right) / total in [-1, 1]",
+    ),
+    "prev_action": Feature(action_width, _prev_action, "the previous action (continuous [-1, 1], or one-hot)"),
+}
+
+
+def observation_size(config: ScenarioConfig) -> int:
+    """Length of the observation vector of ``config``."""
+    return sum(FEATURES[name].width(config) for name in config.observation.features)
+
+
+def observation_layout(config: ScenarioConfig) -> list[tuple[str, int, str]]:
+    """``(feature, width, description)`` in observation order, for documentation and the C export."""
+    return [(name, FEATURES[name].width(config), FEATURES[name].doc) for name in config.observation.features]
+
+
+def build_observation(frame: SensorFrame, config: ScenarioConfig) -> np.ndarray:
+    """The observation ``(N, observation_size)`` float32 from one frame of sensor readings."""
+    parts = [FEATURES[name].compute(frame, config) for name in config.observation.features]
+    # The clip only guards the space's bounds (e.g. a 4 m height reads 2.0); features are scaled to stay inside.
+    return np.clip(np.concatenate(parts, axis=1), -OBS_LIMIT, OBS_LIMIT).astype(np.float32)
