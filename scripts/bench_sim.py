@@ -1,10 +1,14 @@
-"""Throughput of the batched Crazyflie flight model: policy-rate drone-steps/s on one core, as one JSON line.
+"""Throughput of the batched simulator on one core, as one JSON line.
 
-One drone-step is one policy period (100 Hz by default = 5 physics steps at 500 Hz) of inner controller, motors
-and rigid-body dynamics. Each measured stage is its own function so sensors and ray casting can be added as
-further stages later.
+Stages, each measured for N = 1, 16, 64, 256 drones:
 
-Usage: python scripts/bench_sim.py [--seconds 1.0] [--sizes 1 16 64 256]
+- ``flight``: one policy period (100 Hz = 5 physics steps at 500 Hz) of inner controller, motors and
+  rigid-body dynamics, in drone-steps/s;
+- ``flight_sensors``: the same plus the multi-ranger (ray casts), flow deck and gyro in a course world;
+- ``env`` (with ``--env NAME``): env-steps/s of the batched vector env with random actions, auto-resets
+  included, at the scenario's policy rate.
+
+Usage: python scripts/bench_sim.py [--env obstacle-course] [--seconds 1.0] [--sizes 1 16 64 256]
 """
 
 from __future__ import annotations
@@ -42,6 +46,42 @@ def stage_flight(quads: Quadrotors, setpoints: np.ndarray) -> Callable[[], None]
     return lambda: quads.step(setpoints)
 
 
+def stage_flight_sensors(quads: Quadrotors, setpoints: np.ndarray) -> Callable[[], None]:
+    """Flight plus multi-ranger, flow deck and gyro in a 10-obstacle course per drone."""
+    from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, MultiRanger
+    from tinyrl.sim.world import World, random_course
+
+    n = quads.n
+    rng = np.random.default_rng(1)
+    world = World(n)
+    for i in range(n):
+        world.set_course(i, random_course(rng, n_obstacles=10))
+    dt_s = quads.physics_steps_per_policy * quads.dt_s
+    sensors = [MultiRanger(n, dt_s), FlowDeck(n, dt_s), Gyro(n, dt_s)]
+    kin = Kinematics(quads.pos, quads.quat, quads.vel, quads.omega)
+    for sensor in sensors:
+        sensor.reset(None, world, kin, rng)
+
+    def step() -> None:
+        quads.step(setpoints)
+        for sensor in sensors:
+            sensor.step(world, kin, rng)
+
+    return step
+
+
+def stage_env(env: str, n: int) -> Callable[[], None]:
+    """One vector-env step with random actions (auto-resets included)."""
+    from tinyrl.tasks.vec_env import TinyRLVecEnv
+
+    vec = TinyRLVecEnv(env, n_envs=n, seed=0)
+    vec.reset()
+    vec.action_space.seed(0)
+    actions = [np.stack([vec.action_space.sample() for _ in range(n)]) for _ in range(16)]
+    calls = iter(range(1 << 62))
+    return lambda: vec.step(actions[next(calls) % len(actions)])
+
+
 def measure(step: Callable[[], None], n: int, seconds: float) -> float:
     """Drone-steps/s of ``step`` (which advances ``n`` drones one policy period), after a warm-up."""
     for _ in range(20):
@@ -58,17 +98,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="measuring time per size")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 64, 256], help="batch sizes N")
+    parser.add_argument("--env", default=None, help="also measure this scenario's vector env (envs/NAME.yaml)")
     args = parser.parse_args()
     results = {}
     for n in args.sizes:
         quads, setpoints = make_flight(n)
-        results[str(n)] = {"flight": round(measure(stage_flight(quads, setpoints), n, args.seconds))}
+        row = {"flight": round(measure(stage_flight(quads, setpoints), n, args.seconds))}
+        quads, setpoints = make_flight(n)
+        row["flight_sensors"] = round(measure(stage_flight_sensors(quads, setpoints), n, args.seconds))
+        if args.env:
+            row["env"] = round(measure(stage_env(args.env, n), n, args.seconds))
+        results[str(n)] = row
     probe = Quadrotors(1)
     print(
         json.dumps(
             {
                 "bench": "sim",
-                "unit": "drone_steps_per_s",
+                "unit": "steps_per_s",
+                "env": args.env,
                 "policy_rate_hz": 100.0,
                 "physics_steps_per_policy_step": probe.physics_steps_per_policy,
                 "numpy": np.__version__,
