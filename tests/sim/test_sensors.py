@@ -263,3 +263,28 @@ def test_per_drone_noise_makes_a_batch_slot_replay_a_single_drone():
     alone = readings([lit], [1], [11])
     np.testing.assert_array_equal(batch[:, 1], alone[:, 0])
     assert not np.array_equal(batch[:, 0], batch[:, 2])  # same course, different noise streams
+
+
+@pytest.mark.parametrize(("fov_deg", "seen"), [(27.0, True), (0.0, False), (10.0, False)])
+def test_tof_field_of_view_sees_an_off_axis_pillar(fov_deg, seen):
+    from tinyrl.sim.course import Arena, Course, Cylinder, Goal, Start
+
+    # A thin pillar 1 m away, 10 degrees left of the front axis: inside a 27 degree cone, outside 10 degrees.
+    angle = np.radians(10.0)
+    pillar = Cylinder(xyz=(np.cos(angle), np.sin(angle), 1.0), radius_m=0.02, height_m=2.0)
+    course = Course(
+        arena=Arena(x=(-3, 3), y=(-3, 3), z=(0, 3)),
+        start=Start(xyz=(0, 0, 1)),
+        goal=Goal(xyz=(2, 0, 1), radius_m=0.3),
+        obstacles=[pillar],
+    )
+    world = World(1)
+    world.set_course(0, course)
+    ranger = MultiRanger(1, 0.1, MultiRangerConfig(noise_std_m=0.0, rate_hz=None, fov_deg=fov_deg, rays_per_sensor=9))
+    kin = kin_at([[0.0, 0.0, 1.0]], [0.0])
+    ranger.reset(None, world, kin, np.random.default_rng(0))
+    front = ranger.step(world, kin, np.random.default_rng(0))[0, FRONT]
+    if seen:
+        assert 0.95 < front < 1.0
+    else:
+        assert front == MultiRangerConfig().max_range_m

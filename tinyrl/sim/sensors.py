@@ -215,6 +215,22 @@ class MultiRangerConfig(StrictModel):
     """Distance from the drone's centre to each sensor along its axis, subtracted from readings (m)."""
     random_phase: bool = False
     """Start each episode at a random point of the sample period instead of just after a sample."""
+    fov_deg: Annotated[float, pydantic.Field(ge=0, lt=180)] = 27.0
+    """Full field of view of each ToF sensor (VL53L1x: 27°); the reading is the nearest target in it."""
+    rays_per_sensor: Annotated[int, pydantic.Field(ge=1, le=33)] = 5
+    """Rays fanned across the field of view (horizontal fan; the up sensor fans about body x)."""
+
+
+def fan_directions(fov_deg: float, rays: int) -> np.ndarray:
+    """Body-frame ray directions ``(5, rays, 3)``: each ranger's axis fanned across its field of view."""
+    angles = np.radians(np.linspace(-fov_deg / 2, fov_deg / 2, rays)) if rays > 1 else np.zeros(1)
+    c, s = np.cos(angles), np.sin(angles)
+    out = np.empty((5, len(angles), 3))
+    for k, axis in enumerate(RANGER_DIRECTIONS_BODY[:4]):
+        # Rotate the horizontal axis about body z.
+        out[k] = np.stack((c * axis[0] - s * axis[1], s * axis[0] + c * axis[1], np.zeros_like(c)), axis=1)
+    out[4] = np.stack((np.zeros_like(c), s, c), axis=1)  # up, fanned about body x
+    return out
 
 
 class MultiRanger(_Sensor):
@@ -224,14 +240,15 @@ class MultiRanger(_Sensor):
         self.config = config or MultiRangerConfig()
         c = self.config
         self.channels = [_Channel(n, 5, dt_s, c.rate_hz, c.latency_steps, c.random_phase)]
+        self.rays_body = fan_directions(c.fov_deg, c.rays_per_sensor).reshape(-1, 3)  # (5 * rays, 3)
 
     def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
         pos = _need(kin.position_m, "position_m")[rows]
         rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
-        dirs = np.einsum("nij,rj->nri", rot, RANGER_DIRECTIONS_BODY)  # (M, 5, 3) world frame
-        origins = np.broadcast_to(pos[:, None, :], dirs.shape)
-        dist = world.ray_distances(origins, dirs, c.max_range_m, slots=rows)
+        dirs = np.einsum("nij,rj->nri", rot, self.rays_body)  # (M, 5 * rays, 3) world frame
+        dist = world.ray_distances(pos[:, None, :], dirs, c.max_range_m, slots=rows)
+        dist = dist.reshape(len(rows), 5, -1).min(axis=2)
         if c.mount_offset_m:
             dist = np.where(dist >= c.max_range_m, c.max_range_m, np.maximum(dist - c.mount_offset_m, 0.0))
         return _noisy_range(dist, c.max_range_m, c.noise_std_m, noise, rows)

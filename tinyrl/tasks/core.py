@@ -142,8 +142,15 @@ class BatchedTask:
         for i, seed in zip(slots, seeds, strict=True):
             self.rngs[i] = np.random.default_rng(seed)
 
-    def reset_slots(self, slots: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Start new episodes in ``slots``; returns their first observations ``(len(slots), obs_dim)``."""
+    def reset_slots(
+        self, slots: Sequence[int] | np.ndarray, course_indices: Sequence[int] | np.ndarray | None = None
+    ) -> np.ndarray:
+        """Start new episodes in ``slots``; returns their first observations ``(len(slots), obs_dim)``.
+
+        Args:
+            slots: Drone indices.
+            course_indices: Which of ``courses`` each slot flies (evaluation); drawn at random if None.
+        """
         idx = np.asarray(slots, dtype=np.intp).reshape(-1)
         r = self.config.randomization
         start_pos = np.zeros((len(idx), 3))
@@ -151,6 +158,8 @@ class BatchedTask:
         for j, i in enumerate(idx):
             rng = self.rngs[i]
             k = int(rng.integers(len(self.courses)))
+            if course_indices is not None:
+                k = int(course_indices[j])
             course = self.courses[k]
             self.course_index[i] = k
             self.world.set_course(int(i), course)
