@@ -34,13 +34,13 @@ def test_a_wall_across_the_course_stops_the_demo():
     assert result.outcome in ("collision", "timeout", "left_arena")
 
 
-def test_train_script_runs_the_demo(tmp_path):
+def test_demo_command_writes_outputs(tmp_path):
     out = subprocess.run(
-        [sys.executable, "scripts/train.py", "--env", "obstacle-course", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tinyrl", "demo", "--out", str(tmp_path), "--seed", "0"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
     assert "outcome: success" in out.stdout
-    assert list(tmp_path.glob("obstacle-course/*/trajectory.png"))
+    assert json.loads((tmp_path / "summary.json").read_text())["outcome"] == "success"

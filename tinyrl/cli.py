@@ -109,6 +109,32 @@ def courses_show(
         typer.echo(f"wrote {plot}")
 
 
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for summary.json and trajectory.png.")] = Path("runs/demo"),
+    seed: Annotated[int, typer.Option(help="Sensor-noise seed.")] = 0,
+    seconds: Annotated[float, typer.Option(min=0.1, help="Time limit (s).")] = 30.0,
+) -> None:
+    """Fly the packaged demo course with a scripted reactive pilot (the whole simulator, no learning)."""
+    from tinyrl.report.demo import fly_demo
+
+    result, _ = fly_demo(seconds=seconds, seed=seed, out_dir=out)
+    typer.echo(
+        f"outcome: {result.outcome} after {result.time_s:.2f} s, path {result.path_length_m:.2f} m, "
+        f"closest approach {result.min_clearance_m:.3f} m; wrote {out}/trajectory.png"
+    )
+
+
+def _register_train_commands() -> None:
+    from tinyrl.train.cli import eval_command, train_command
+
+    app.command("train")(train_command)
+    app.command("eval")(eval_command)
+
+
+_register_train_commands()
+
+
 def main() -> None:
     """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``."""
     try:

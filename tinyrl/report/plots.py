@@ -97,3 +97,40 @@ def plot_courses(courses: Sequence[Course], path: str | Path, columns: int = 4) 
         ax.tick_params(labelsize=6)
     fig.tight_layout()
     atomic_write_bytes(path, _png(fig))
+
+
+def plot_flights(flights: Sequence[tuple[Course, np.ndarray, str]], columns: int = 4) -> bytes:
+    """PNG bytes: one panel per ``(course, trajectory (T, 3), outcome)``, the path coloured by outcome."""
+    plt = _pyplot()
+    colours = {"success": "tab:blue", "collision": "tab:red", "left_arena": "tab:orange", "timeout": "tab:purple"}
+    columns = min(columns, len(flights))
+    rows = math.ceil(len(flights) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel()[len(flights) :]:
+        ax.axis("off")
+    for ax, (course, traj, outcome) in zip(axes.ravel(), flights, strict=False):
+        draw_course(ax, course)
+        ax.plot(traj[:, 0], traj[:, 1], color=colours.get(outcome, "k"), lw=1.5)
+        ax.set_title(outcome, fontsize=8, color=colours.get(outcome, "k"))
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_learning_curve(evaluations: Sequence[dict[str, Any]]) -> bytes:
+    """PNG bytes: validation success rate against wall time (s) and env steps."""
+    plt = _pyplot()
+    wall = [e["wall_time_s"] / 60 for e in evaluations]
+    steps = [e["steps"] / 1e6 for e in evaluations]
+    success = [100 * e["success_rate"] for e in evaluations]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(wall, success, "o-")
+    a.set_xlabel("wall time (min)")
+    b.plot(steps, success, "o-")
+    b.set_xlabel("env steps (M)")
+    for ax in (a, b):
+        ax.set_ylabel("success (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)

@@ -183,6 +183,14 @@ class _Sensor:
             out.append(ch.push())
         return out[0] if len(out) == 1 else np.concatenate(out, axis=1)
 
+    def held(self) -> np.ndarray:
+        """The latest sampled values ``(N, width)``, without advancing.
+
+        Right after :meth:`reset` of a drone this fills its whole delay line, so it is that drone's reading.
+        """
+        out = [ch.held for ch in self.channels]
+        return (out[0] if len(out) == 1 else np.concatenate(out, axis=1)).copy()
+
     def reset(self, rows: np.ndarray | None, world: World, kin: Kinematics, rng: Noise | np.random.Generator) -> None:
         """Restart ``rows`` (drone indices; ``None`` for all): fresh sample into hold and delay line."""
         noise = as_noise(rng)

@@ -193,7 +193,7 @@ class BatchedTask:
         kin = self._kinematics()
         for sensor in self._sensors():
             sensor.reset(idx, self.world, kin, self.noise)
-        obs = self._observe(idx)
+        obs = self._observe(idx, advance=False)
         self.obs_delay[:, idx] = obs
         return obs
 
@@ -278,7 +278,7 @@ class BatchedTask:
         self.prev_action[:] = fed_back
 
         all_rows = np.arange(self.n)
-        fresh = self._observe(all_rows)
+        fresh = self._observe(all_rows, advance=True)
         if rw.proximity:
             near = np.clip(1.0 - self._last_ranges[:, :4] / rw.proximity_range_m, 0.0, 1.0)
             reward += rw.proximity * near.sum(axis=1)
@@ -316,24 +316,32 @@ class BatchedTask:
         d = self.drones
         return Kinematics(d.pos, d.quat, d.vel, d.omega)
 
-    def _observe(self, rows: np.ndarray) -> np.ndarray:
-        """Advance the sensors one policy step (all drones) and build the observation of ``rows``."""
+    def _observe(self, rows: np.ndarray, advance: bool) -> np.ndarray:
+        """Observations of ``rows``; ``advance`` steps every drone's sensors by one policy period first.
+
+        A reset only reads the fresh readings of its own drones, so it never draws another drone's noise.
+        """
         kin = self._kinematics()
-        ranges = self.ranger.step(self.world, kin, self.noise)
-        flow = self.flow.step(self.world, kin, self.noise)
-        gyro = self.gyro.step(self.world, kin, self.noise)
-        light = self.light.step(self.world, kin, self.noise) if self.uses_light else np.zeros((self.n, 2))
-        self._last_ranges = ranges
-        yaw = self.drones.euler[:, 2]
+        sensors = self._sensors()
+        if advance:
+            readings = [sensor.step(self.world, kin, self.noise)[rows] for sensor in sensors]
+        else:
+            readings = [sensor.held()[rows] for sensor in sensors]
+        ranges, flow, gyro = readings[:3]
+        light = readings[3] if self.uses_light else np.zeros((len(rows), 2))
+        if advance:
+            self._last_ranges = ranges
+        pos = self.drones.pos[rows]
+        yaw = self.drones.euler[rows, 2]
         noise_std = self.config.observation.goal_noise_std_m
-        est = self.drones.pos + noise_std * self.noise.normal(np.arange(self.n), (3,)) if noise_std else self.drones.pos
-        rel = self.goal_m - est
+        est = pos + noise_std * self.noise.normal(rows, (3,)) if noise_std else pos
+        rel = self.goal_m[rows] - est
         cos, sin = np.cos(yaw), np.sin(yaw)
         goal_heading = np.column_stack(
             (cos * rel[:, 0] + sin * rel[:, 1], -sin * rel[:, 0] + cos * rel[:, 1], rel[:, 2])
         )
-        frame = SensorFrame(ranges, flow, gyro, light, goal_heading, self.prev_action)
-        return build_observation(frame, self.config)[rows]
+        frame = SensorFrame(ranges, flow, gyro, light, goal_heading, self.prev_action[rows])
+        return build_observation(frame, self.config)
 
     def _delayed(self, fresh: np.ndarray) -> np.ndarray:
         """Push this step's observations into the delay line; each drone reads its own latency back."""

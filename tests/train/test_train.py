@@ -1,0 +1,168 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+import yaml
+
+from tinyrl.errors import ConfigError
+from tinyrl.tasks.config import load_scenario
+from tinyrl.train.evaluate import evaluate, wilson_interval
+from tinyrl.train.policy import MlpPolicy, PolicyError, load_policy
+from tinyrl.train.run import RunOptions, checkpoints, effective_config
+
+ROOT = Path(__file__).parents[2]
+
+
+def tiny_scenario(tmp_path, name="obstacle-course", **train):
+    data = yaml.safe_load((ROOT / "envs" / f"{name}.yaml").read_text())
+    data["course_pool_size"] = 20
+    data["train"] = {
+        **data["train"],
+        "n_envs": 16,
+        "steps": 4096,
+        "eval_every_steps": 2048,
+        "eval_episodes": 4,
+        "checkpoint_every_steps": 1024,
+        "hyperparameters": {"n_steps": 64, "batch_size": 256} if data["train"]["algo"] == "ppo" else {},
+        **train,
+    }
+    path = tmp_path / f"{name}-tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def run_train(*args, cwd, timeout=600):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def test_tiny_training_end_to_end_and_eval(tmp_path):
+    env = tiny_scenario(tmp_path)
+    out = run_train(
+        "--env", str(env), "--out", str(tmp_path / "runs"), "--eval-episodes", "6", "--seed", "3", cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "obstacle-course").iterdir()
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["train"]["seed"] == 3 and config["train"]["steps"] == 4096
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["steps"] >= 4096 and metrics["evaluation"]["episodes"] == 6
+    assert 0.0 <= metrics["evaluation"]["success_rate"] <= 1.0
+    assert [e["steps"] for e in metrics["learning_curve"]] == sorted(e["steps"] for e in metrics["learning_curve"])
+    assert (run_dir / "best" / "teacher.npz").is_file() and (run_dir / "teacher.npz").is_file()
+    assert list((run_dir / "tb").rglob("events.out.tfevents.*"))
+    image = matplotlib.image.imread(run_dir / "trajectories.png")
+    assert image.shape[0] > 100 and image.std() > 0
+    ckpts = checkpoints(run_dir)
+    assert 1 <= len(ckpts) <= 3
+    for ckpt in ckpts:
+        assert zipfile.ZipFile(ckpt).testzip() is None
+
+    policy = load_policy(run_dir / "teacher.npz")
+    assert policy.obs_dim == 16
+    cmd = [sys.executable, "-m", "tinyrl", "eval", str(run_dir), "--env", str(env), "--episodes", "5", "--seed", "1"]
+    first = subprocess.run([*cmd, "--json", "/dev/stdout"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    result = json.loads(first.stdout.strip().splitlines()[-1])
+    assert result["episodes"] == 5 and {"success_rate", "collision_rate", "timeout_rate"} <= result.keys()
+    again = subprocess.run([*cmd, "--json", str(tmp_path / "e.json")], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0
+    saved = json.loads((tmp_path / "e.json").read_text())
+    assert saved["episode_results"] == result["episode_results"]  # deterministic for a seed
+
+
+def test_sigkill_mid_run_then_resume_finishes(tmp_path):
+    env = tiny_scenario(tmp_path, steps=40_960, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--env", str(env), "--out", str(runs)]
+    proc = subprocess.Popen(
+        [*cmd, "--eval-episodes", "2", "--no-progress"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 300
+    run_dir = None
+    while time.time() < deadline:
+        found = list(runs.glob("obstacle-course/*/checkpoints/step_*.zip"))
+        if len(found) >= 2:
+            run_dir = found[0].parents[1]
+            break
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.2)
+    assert run_dir is not None, "no checkpoint appeared"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = checkpoints(run_dir)
+    assert killed_at
+    for ckpt in killed_at:  # every visible checkpoint is complete, whatever moment the kill hit
+        assert zipfile.ZipFile(ckpt).testzip() is None
+    assert not (run_dir / "metrics.json").exists()
+    resumed = run_train("--resume", str(run_dir), "--eval-episodes", "2", "--no-progress", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stdout
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["finished"] and state["num_timesteps"] >= 40_960
+    final = checkpoints(run_dir)[-1]
+    assert zipfile.ZipFile(final).testzip() is None
+    assert int(final.stem.split("_")[1]) >= 40_960
+    assert not list((run_dir / "checkpoints").glob(".*tmp*"))
+
+
+def test_flags_override_and_bad_algo_is_clear():
+    config = effective_config(RunOptions(env="obstacle-course", steps=123, seed=9, n_envs=7))
+    assert (config.train.steps, config.train.seed, config.train.n_envs) == (123, 9, 7)
+    with pytest.raises(ConfigError, match="dqn needs discrete actions"):
+        effective_config(RunOptions(env="obstacle-course", algo="dqn"))
+    with pytest.raises(ConfigError, match=r"train\.algo"):
+        effective_config(RunOptions(env="obstacle-course", algo="a3c"))
+
+
+def test_policy_npz_roundtrip_and_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    policy = MlpPolicy(
+        (rng.normal(size=(8, 5)).astype(np.float32), rng.normal(size=(3, 8)).astype(np.float32)),
+        (np.zeros(8, np.float32), np.ones(3, np.float32)),
+        "relu",
+        "argmax",
+    )
+    policy.save(tmp_path / "p.npz", {"note": "x"})
+    loaded = load_policy(tmp_path / "p.npz")
+    obs = rng.normal(size=(20, 5)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.act(obs), policy.act(obs))
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(PolicyError, match="not a TinyRL policy"):
+        load_policy(tmp_path / "bad.npz")
+    with pytest.raises(PolicyError, match=r"unknown policy file type"):
+        load_policy(tmp_path / "p.onnx") if (tmp_path / "p.onnx").write_text("x") else None
+    with pytest.raises(PolicyError, match="no policy artefact"):
+        load_policy(tmp_path / "empty_dir") if (tmp_path / "empty_dir").mkdir() is None else None
+
+
+def test_evaluation_is_deterministic_and_batch_independent():
+    config = load_scenario("obstacle-course", {"course_pool_size": 10})
+    rng = np.random.default_rng(1)
+    policy = MlpPolicy(
+        (rng.normal(size=(16, 16)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),
+        (np.zeros(16, np.float32), np.array([0.5, 0, 0, 0], np.float32)),
+    )
+    a = evaluate(policy, config, episodes=6, seed=4, batch=6)
+    b = evaluate(policy, config, episodes=6, seed=4, batch=2)
+    assert [e.__dict__ for e in a.episode_results] == [e.__dict__ for e in b.episode_results]
+    assert a.episodes == 6 and 0 <= a.success_rate <= 1
+
+
+def test_wilson_interval():
+    lo, hi = wilson_interval(95, 100)
+    assert 0.88 < lo < 0.9 and 0.97 < hi < 0.99
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0

@@ -1,0 +1,1 @@
+"""Training with stable-baselines3: run folders, checkpoints, resume, evaluation and policy artefacts."""

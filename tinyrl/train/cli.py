@@ -1,0 +1,94 @@
+"""``tinyrl train`` and ``tinyrl eval`` (and ``scripts/train.py``), thin over :mod:`tinyrl.train`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def train_command(
+    env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
+    algo: Annotated[str | None, typer.Option(help="ppo, sac, td3 or dqn (default: the scenario's).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Env steps (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    n_envs: Annotated[int | None, typer.Option("--n-envs", min=1, help="Drones simulated at once.")] = None,
+    out: Annotated[Path, typer.Option(help="Runs folder.")] = Path("runs"),
+    resume: Annotated[Path | None, typer.Option(help="Continue this run folder from its last checkpoint.")] = None,
+    eval_episodes: Annotated[int, typer.Option(min=1, help="Final evaluation episodes (unseen courses).")] = 200,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Train a policy; writes runs/NAME/YYYYmmdd-HHMMSS/ (see tinyrl.train.run)."""
+    from tinyrl.train.run import RunOptions
+    from tinyrl.train.trainer import train
+
+    options = RunOptions(
+        env=env,
+        algo=algo,
+        steps=steps,
+        seed=seed,
+        n_envs=n_envs,
+        out=out,
+        resume=resume,
+        final_eval_episodes=eval_episodes,
+        progress=progress,
+    )
+    try:
+        train(options)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def eval_command(
+    policy: Annotated[Path, typer.Argument(help="Policy folder (policies/NAME) or artefact (.npz).")],
+    env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
+    courses: Annotated[Path | None, typer.Option(help="Course file to fly (default: unseen generated).")] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="Number of episodes.")] = 200,
+    seed: Annotated[int, typer.Option(help="Base seed; episode j uses seed + j.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
+) -> None:
+    """Fly a policy closed-loop and report success rate (95 % CI), collisions, timeouts and per-course results."""
+    from tinyrl.io import atomic_write_text
+    from tinyrl.sim.course import load_courses
+    from tinyrl.tasks.config import load_scenario
+    from tinyrl.train.evaluate import evaluate
+    from tinyrl.train.policy import load_policy
+
+    config = load_scenario(env)
+    loaded = load_policy(policy)
+    course_list = load_courses(courses) if courses is not None else None
+    report = evaluate(loaded, config, course_list, episodes, seed=seed, progress=True)
+    console = Console(stderr=json_out is not None and str(json_out) == "/dev/stdout")
+    lo, hi = report.success_ci95
+    table = Table(title=f"{policy} on {config.name}: {episodes} episodes, seed {seed}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("success rate", f"{report.success_rate:.1%}  (95 % CI {lo:.1%}–{hi:.1%})")
+    table.add_row("collision rate", f"{report.collision_rate:.1%}")
+    table.add_row("timeout rate", f"{report.timeout_rate:.1%}")
+    table.add_row("left arena", f"{report.left_arena_rate:.1%}")
+    mean_t = report.mean_time_to_goal_s
+    table.add_row("mean time to goal", "-" if mean_t is None else f"{mean_t:.2f} s")
+    table.add_row("mean path length", f"{report.mean_path_length_m:.2f} m")
+    console.print(table)
+    if len(report.per_course) <= 20:
+        per = Table(title="per course")
+        for column in ("course", "episodes", "success", "outcomes"):
+            per.add_column(column)
+        for row in report.per_course:
+            per.add_row(
+                str(row["course"]), str(row["episodes"]), f"{row['success_rate']:.0%}", ", ".join(row["outcomes"])
+            )
+        console.print(per)
+    if json_out is not None:
+        data = {"policy": str(policy), "env": config.name, "seed": seed, **report.to_dict()}
+        text = json.dumps(data, separators=(",", ":"))
+        if str(json_out) in ("/dev/stdout", "-"):
+            sys.stdout.write(text + "\n")
+        else:
+            atomic_write_text(json_out, json.dumps(data, indent=2) + "\n")

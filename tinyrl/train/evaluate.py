@@ -1,0 +1,199 @@
+"""Closed-loop evaluation: success rate (with a 95 % interval), collisions, timeouts, per-course results.
+
+Episode ``j`` flies course ``j % len(courses)`` with the random stream ``seed + j``, whatever slot of the
+batch it lands in, so results are the same for a seed at any batch size. Domain randomization is off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from rich.progress import Progress
+
+from tinyrl.sim.course import Course
+from tinyrl.tasks.config import ScenarioConfig
+from tinyrl.tasks.core import BatchedTask
+from tinyrl.tasks.generator import generate_courses
+from tinyrl.train.policy import Policy
+
+#: Evaluation courses come from generator seeds far from the training pool's, so they are unseen.
+EVAL_COURSE_SEED_OFFSET = 1_000_000
+
+
+@dataclass
+class Episode:
+    """One evaluated episode."""
+
+    course: int
+    seed: int
+    outcome: str  # "success", "collision", "left_arena" or "timeout"
+    time_s: float
+    path_length_m: float
+    reward: float
+
+
+@dataclass
+class EvalReport:
+    """Aggregates over episodes; ``to_dict`` is what ``tinyrl eval --json`` writes."""
+
+    episodes: int
+    success_rate: float
+    success_ci95: tuple[float, float]
+    collision_rate: float
+    timeout_rate: float
+    left_arena_rate: float
+    mean_time_to_goal_s: float | None
+    mean_path_length_m: float
+    mean_reward: float
+    per_course: list[dict[str, Any]]
+    episode_results: list[Episode] = field(repr=False)
+    trajectories: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (no trajectories)."""
+        out = asdict(self)
+        out.pop("trajectories")
+        out["episode_results"] = [asdict(e) for e in self.episode_results]
+        return out
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95 % Wilson score interval of a success rate (well behaved at 0 % and 100 %)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    # Exact ends at 0 % and 100 % (the formula lands a rounding error short of them).
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return (lo, hi)
+
+
+def eval_courses(config: ScenarioConfig, n: int, seed: int = 0) -> list[Course]:
+    """``n`` generated courses of the scenario's difficulty that training never sees."""
+    return generate_courses(config.course_generator, config.difficulty, n, EVAL_COURSE_SEED_OFFSET + seed)
+
+
+def evaluate(
+    policy: Policy,
+    config: ScenarioConfig,
+    courses: Sequence[Course] | None = None,
+    episodes: int = 200,
+    seed: int = 0,
+    batch: int = 256,
+    record_trajectories: int = 0,
+    progress: bool = False,
+) -> EvalReport:
+    """Fly ``episodes`` episodes and summarize them.
+
+    Args:
+        policy: The policy to fly.
+        config: The scenario.
+        courses: Courses (episode ``j`` flies ``courses[j % len]``); ``episodes`` unseen generated ones if None.
+        episodes: Number of episodes.
+        seed: Base seed: episode ``j`` uses ``seed + j``.
+        batch: Drones flown at once.
+        record_trajectories: Keep the positions ``(T, 3)`` of the first this many episodes.
+        progress: Show a progress bar.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be at least 1, got {episodes}")
+    courses = list(courses) if courses is not None else eval_courses(config, episodes, seed)
+    n = min(batch, episodes)
+    task = BatchedTask(config, n, courses, randomize=False)
+    if policy.obs_dim != task.obs_dim:
+        raise ValueError(f"the policy takes {policy.obs_dim} observations but {config.name} gives {task.obs_dim}")
+    episode_of = np.full(n, -1)
+    reward_sum = np.zeros(n)
+    results: list[Episode | None] = [None] * episodes
+    traj: dict[int, list[np.ndarray]] = {}
+    obs = np.zeros((n, task.obs_dim), dtype=np.float32)
+    next_episode = 0
+
+    def start(slots: np.ndarray) -> None:
+        nonlocal next_episode
+        for slot in slots:
+            if next_episode >= episodes:
+                episode_of[slot] = -1
+                continue
+            j = next_episode
+            next_episode += 1
+            episode_of[slot] = j
+            task.seed_slots([slot], [seed + j])
+            obs[slot] = task.reset_slots([slot], [j % len(courses)])[0]
+            reward_sum[slot] = 0.0
+            if j < record_trajectories:
+                traj[j] = [task.drones.pos[slot].copy()]
+
+    start(np.arange(n))
+    with Progress(disable=not progress, transient=True) as bar:
+        bar_task = bar.add_task(f"evaluating {episodes} episodes", total=episodes)
+        while (episode_of >= 0).any():
+            result = task.step(policy.act(obs))
+            obs = result.obs.copy()
+            reward_sum += result.reward
+            for slot, j in enumerate(episode_of):
+                if j in traj:
+                    traj[j].append(task.drones.pos[slot].copy())
+            done = np.flatnonzero((result.terminated | result.truncated) & (episode_of >= 0))
+            for slot in done:
+                j = int(episode_of[slot])
+                if result.is_success[slot]:
+                    outcome = "success"
+                elif result.collision[slot]:
+                    outcome = "collision"
+                elif result.left_arena[slot]:
+                    outcome = "left_arena"
+                else:
+                    outcome = "timeout"
+                results[j] = Episode(
+                    course=j % len(courses),
+                    seed=seed + j,
+                    outcome=outcome,
+                    time_s=float(result.time_s[slot]),
+                    path_length_m=float(result.path_length_m[slot]),
+                    reward=float(reward_sum[slot]),
+                )
+                bar.advance(bar_task)
+            start(done)
+    task.close()
+    return summarize([e for e in results if e is not None], {j: np.asarray(t) for j, t in traj.items()})
+
+
+def summarize(results: list[Episode], trajectories: dict[int, np.ndarray] | None = None) -> EvalReport:
+    """Aggregate episode results into an :class:`EvalReport`."""
+    n = len(results)
+    outcomes = np.array([e.outcome for e in results])
+    success = outcomes == "success"
+    by_course: dict[int, list[Episode]] = {}
+    for e in results:
+        by_course.setdefault(e.course, []).append(e)
+    per_course = [
+        {
+            "course": c,
+            "episodes": len(eps),
+            "success_rate": float(np.mean([e.outcome == "success" for e in eps])),
+            "outcomes": sorted({e.outcome for e in eps}),
+        }
+        for c, eps in sorted(by_course.items())
+    ]
+    times = [e.time_s for e in results if e.outcome == "success"]
+    return EvalReport(
+        episodes=n,
+        success_rate=float(success.mean()),
+        success_ci95=wilson_interval(int(success.sum()), n),
+        collision_rate=float(np.mean(outcomes == "collision")),
+        timeout_rate=float(np.mean(outcomes == "timeout")),
+        left_arena_rate=float(np.mean(outcomes == "left_arena")),
+        mean_time_to_goal_s=float(np.mean(times)) if times else None,
+        mean_path_length_m=float(np.mean([e.path_length_m for e in results])),
+        mean_reward=float(np.mean([e.reward for e in results])),
+        per_course=per_course,
+        episode_results=results,
+        trajectories=trajectories or {},
+    )

@@ -1,0 +1,196 @@
+"""A training run folder: config, TensorBoard logs, checkpoints, best policy, metrics and plots; resumable.
+
+The folder is ``runs/NAME/YYYYmmdd-HHMMSS/``; it survives a crash or Ctrl-C.
+
+Run folder::
+
+    config.yaml            effective scenario + training settings (flags applied)
+    state.json             progress: steps, wall time, evaluations, latest checkpoint
+    tb/                    TensorBoard logs
+    checkpoints/step_*.zip the last few SB3 checkpoints (+ replay buffer for off-policy algorithms)
+    best/teacher.npz       best policy by validation success rate (weights only; see tinyrl.train.policy)
+    teacher.npz            the final policy
+    metrics.json           final evaluation on unseen courses
+    trajectories.png       top-down view of evaluation flights
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from tinyrl.config import read_data_file
+from tinyrl.errors import ConfigError
+from tinyrl.io import atomic_write_bytes, atomic_write_text
+from tinyrl.tasks.config import ScenarioConfig, load_scenario, scenario_from_data
+from tinyrl.train import algos
+
+CHECKPOINT_RE = re.compile(r"step_(\d+)\.zip$")
+#: Validation courses (for picking ``best/``) and final test courses come from different generator seeds.
+VALIDATION_SEED = 2_000_000
+
+
+@dataclass
+class RunOptions:
+    """What ``scripts/train.py`` / ``tinyrl train`` accept; ``None`` means the scenario's default."""
+
+    env: str = "obstacle-course"
+    algo: str | None = None
+    steps: int | None = None
+    seed: int | None = None
+    n_envs: int | None = None
+    out: Path = Path("runs")
+    resume: Path | None = None
+    keep_checkpoints: int = 3
+    final_eval_episodes: int = 200
+    progress: bool = True
+
+
+@dataclass
+class RunState:
+    """Persistent progress of a run (``state.json``)."""
+
+    num_timesteps: int = 0
+    wall_time_s: float = 0.0
+    last_checkpoint: str | None = None
+    best_success_rate: float = -1.0
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    finished: bool = False
+
+
+def effective_config(options: RunOptions) -> ScenarioConfig:
+    """The scenario with the flags applied to its ``train`` section."""
+    overrides = {
+        k: v
+        for k, v in {
+            "algo": options.algo,
+            "steps": options.steps,
+            "seed": options.seed,
+            "n_envs": options.n_envs,
+        }.items()
+        if v is not None
+    }
+    config = load_scenario(options.env, {"train": overrides} if overrides else None)
+    algos.check_algo(config.train.algo, config.action.mode)
+    return config
+
+
+def new_run_dir(out: Path, name: str) -> Path:
+    """``out/name/YYYYmmdd-HHMMSS`` (suffixed when two runs start in the same second)."""
+    base = out / name / time.strftime("%Y%m%d-%H%M%S")
+    path, k = base, 1
+    while path.exists():
+        path, k = base.with_name(f"{base.name}-{k}"), k + 1
+    path.mkdir(parents=True)
+    return path
+
+
+def save_state(run_dir: Path, state: RunState) -> None:
+    """Write ``state.json`` atomically."""
+    atomic_write_text(run_dir / "state.json", json.dumps(asdict(state), indent=2) + "\n")
+
+
+def load_state(run_dir: Path) -> RunState:
+    """Read ``state.json`` (a fresh state if there is none yet)."""
+    path = run_dir / "state.json"
+    if not path.is_file():
+        return RunState()
+    return RunState(**json.loads(path.read_text()))
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Checkpoint files of a run, oldest first."""
+    found = [
+        (int(m.group(1)), p)
+        for p in (run_dir / "checkpoints").glob("step_*.zip")
+        if (m := CHECKPOINT_RE.search(p.name))
+    ]
+    return [p for _, p in sorted(found)]
+
+
+def save_checkpoint(model: Any, run_dir: Path, keep: int) -> Path:
+    """Save the model (and an off-policy replay buffer) atomically, keeping only the last ``keep``."""
+    folder = run_dir / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step_{model.num_timesteps:012d}.zip"
+    tmp = folder / f".{path.name}.tmp.zip"
+    model.save(tmp)
+    if hasattr(model, "replay_buffer") and model.replay_buffer is not None:
+        buffer_tmp = folder / ".replay_buffer.tmp.pkl"
+        model.save_replay_buffer(buffer_tmp)
+        os.replace(buffer_tmp, folder / f"step_{model.num_timesteps:012d}.replay.pkl")
+    os.replace(tmp, path)  # the checkpoint appears only once complete
+    for old in checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+        old.with_name(old.name.replace(".zip", ".replay.pkl")).unlink(missing_ok=True)
+    return path
+
+
+def write_config(run_dir: Path, config: ScenarioConfig) -> None:
+    """Write the effective config as YAML (atomically)."""
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+
+
+def read_config(run_dir: Path) -> ScenarioConfig:
+    """Read a run's ``config.yaml``."""
+    return scenario_from_data(read_data_file(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
+
+
+def make_model(config: ScenarioConfig, env: Any, run_dir: Path) -> Any:
+    """A fresh SB3 model for the scenario's training settings."""
+    import torch
+
+    t = config.train
+    kwargs = {**algos.DEFAULTS[t.algo], **t.hyperparameters}
+    policy_kwargs = {"net_arch": list(t.net_arch), "activation_fn": torch.nn.ReLU}
+    return algos.algo_class(t.algo)(
+        "MlpPolicy",
+        env,
+        policy_kwargs=policy_kwargs,
+        seed=t.seed,
+        device="cpu",
+        tensorboard_log=str(run_dir / "tb"),
+        verbose=0,
+        **kwargs,
+    )
+
+
+def plot_evaluation(run_dir: Path, config: ScenarioConfig, report: Any, courses: list, name: str) -> None:
+    """Top-down views of the first recorded evaluation flights."""
+    from tinyrl.report.plots import plot_flights
+
+    flights = [
+        (courses[e.course], report.trajectories[j], e.outcome)
+        for j, e in enumerate(report.episode_results)
+        if j in report.trajectories
+    ]
+    if flights:
+        atomic_write_bytes(run_dir / name, plot_flights(flights))
+
+
+def json_bytes(data: Any) -> bytes:
+    """Pretty JSON bytes."""
+    return (json.dumps(data, indent=2, default=_json_default) + "\n").encode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+def resume_dir(path: Path) -> Path:
+    """Validate ``--resume RUN_DIR``."""
+    if not (path / "config.yaml").is_file():
+        raise ConfigError(f"{path}: not a run folder (no config.yaml)")
+    return path

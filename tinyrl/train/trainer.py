@@ -1,0 +1,256 @@
+"""``train()``: the main job. Builds the batched env and the SB3 model, watches the run, evaluates, saves."""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from tinyrl.tasks.config import ScenarioConfig
+from tinyrl.train import run as runs
+from tinyrl.train.evaluate import EvalReport, eval_courses, evaluate
+from tinyrl.train.policy import MlpPolicy, mlp_from_sb3
+
+
+def _base_callback() -> type:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    return BaseCallback
+
+
+class _Monitor:
+    """Bookkeeping shared by the SB3 callback: rolling episode stats, checkpoints, evaluations, progress."""
+
+    def __init__(
+        self,
+        config: ScenarioConfig,
+        run_dir: Path,
+        state: runs.RunState,
+        total_steps: int,
+        keep_checkpoints: int,
+        progress: Progress | None,
+    ) -> None:
+        self.config, self.run_dir, self.state = config, run_dir, state
+        self.total_steps, self.keep = total_steps, keep_checkpoints
+        self.progress = progress
+        self.bar = (
+            progress.add_task("training", total=total_steps, completed=state.num_timesteps, succ="-", rew="-", sps="-")
+            if progress
+            else None
+        )
+        self.successes: collections.deque[bool] = collections.deque(maxlen=256)
+        self.returns: collections.deque[float] = collections.deque(maxlen=256)
+        self.episode_return = np.zeros(config.train.n_envs)
+        self.started = time.perf_counter()
+        self.start_steps = state.num_timesteps
+        self.wall_before_s = state.wall_time_s
+        t = config.train
+        self.next_checkpoint = (state.num_timesteps // t.checkpoint_every_steps + 1) * t.checkpoint_every_steps
+        self.next_eval = (state.num_timesteps // t.eval_every_steps + 1) * t.eval_every_steps
+        self.validation = eval_courses(config, t.eval_episodes, runs.VALIDATION_SEED)
+        self.last_bar_update = 0.0
+
+    def wall_time_s(self) -> float:
+        return self.wall_before_s + time.perf_counter() - self.started
+
+    def steps_per_s(self, steps: int) -> float:
+        return (steps - self.start_steps) / max(time.perf_counter() - self.started, 1e-9)
+
+    def on_step(self, model: Any, rewards: np.ndarray, dones: np.ndarray, infos: list[dict]) -> None:
+        self.episode_return += rewards
+        for i in np.flatnonzero(dones):
+            self.successes.append(bool(infos[i].get("is_success", False)))
+            self.returns.append(float(self.episode_return[i]))
+            self.episode_return[i] = 0.0
+        steps = model.num_timesteps
+        if steps >= self.next_checkpoint:
+            self.next_checkpoint += self.config.train.checkpoint_every_steps
+            self.checkpoint(model)
+        if steps >= self.next_eval:
+            self.next_eval += self.config.train.eval_every_steps
+            self.evaluate(model)
+        now = time.perf_counter()
+        if self.progress is not None and now - self.last_bar_update > 0.25:
+            self.last_bar_update = now
+            self.progress.update(self.bar, completed=steps, **self.fields(steps))
+
+    def fields(self, steps: int) -> dict[str, str]:
+        succ = f"{np.mean(self.successes):5.1%}" if self.successes else "  -  "
+        rew = f"{np.mean(self.returns):7.2f}" if self.returns else "   -   "
+        return {"succ": succ, "rew": rew, "sps": f"{self.steps_per_s(steps):6.0f}"}
+
+    def record(self, model: Any) -> None:
+        if self.successes:
+            model.logger.record("rollout/success_rate", float(np.mean(self.successes)))
+        model.logger.record("time/env_steps_per_s", self.steps_per_s(model.num_timesteps))
+
+    def checkpoint(self, model: Any) -> Path:
+        path = runs.save_checkpoint(model, self.run_dir, self.keep)
+        self.state.num_timesteps = model.num_timesteps
+        self.state.wall_time_s = self.wall_time_s()
+        self.state.last_checkpoint = str(path.relative_to(self.run_dir))
+        runs.save_state(self.run_dir, self.state)
+        return path
+
+    def evaluate(self, model: Any) -> EvalReport:
+        policy = mlp_from_sb3(model)
+        report = evaluate(policy, self.config, self.validation, len(self.validation), seed=runs.VALIDATION_SEED)
+        model.logger.record("eval/success_rate", report.success_rate)
+        model.logger.record("eval/collision_rate", report.collision_rate)
+        model.logger.record("eval/mean_reward", report.mean_reward)
+        entry = {
+            "steps": model.num_timesteps,
+            "wall_time_s": round(self.wall_time_s(), 2),
+            "success_rate": report.success_rate,
+            "collision_rate": report.collision_rate,
+        }
+        self.state.evaluations.append(entry)
+        if report.success_rate > self.state.best_success_rate:
+            self.state.best_success_rate = report.success_rate
+            best = self.run_dir / "best"
+            policy.save(best / "teacher.npz", {"steps": model.num_timesteps, "success_rate": report.success_rate})
+        runs.save_state(self.run_dir, self.state)
+        if self.progress is not None:
+            self.progress.console.print(
+                f"eval @ {model.num_timesteps:,} steps ({entry['wall_time_s']:.0f} s): "
+                f"success {report.success_rate:.1%}, collisions {report.collision_rate:.1%}"
+            )
+        return report
+
+
+def _callback(monitor: _Monitor) -> Any:
+    base = _base_callback()
+
+    class TinyRLCallback(base):  # type: ignore[misc, valid-type]
+        """Feeds SB3's per-step locals to the monitor; logs namespaced stats at each rollout end."""
+
+        def _on_step(self) -> bool:
+            monitor.on_step(self.model, self.locals["rewards"], self.locals["dones"], self.locals["infos"])
+            return True
+
+        def _on_rollout_end(self) -> None:
+            monitor.record(self.model)
+
+    return TinyRLCallback()
+
+
+def train(options: runs.RunOptions, console: Console | None = None) -> Path:
+    """Train (or resume) a run; returns the run folder. Ctrl-C saves a checkpoint and returns.
+
+    Raises:
+        KeyboardInterrupt: re-raised after the checkpoint is saved, so callers can exit with 130.
+    """
+    import torch
+
+    from tinyrl.tasks.vec_env import TinyRLVecEnv
+
+    # One torch thread: the simulator needs the other core (DESIGN.md: 2 threads train 3x slower).
+    torch.set_num_threads(1)
+    console = console or Console()
+    if options.resume is not None:
+        run_dir = runs.resume_dir(options.resume)
+        config = runs.read_config(run_dir)
+        state = runs.load_state(run_dir)
+        if state.finished:
+            console.print(f"{run_dir} has already finished")
+            return run_dir
+    else:
+        config = runs.effective_config(options)
+        run_dir = runs.new_run_dir(options.out, config.name)
+        runs.write_config(run_dir, config)
+        state = runs.RunState()
+        runs.save_state(run_dir, state)
+    t = config.train
+    env = TinyRLVecEnv(config, n_envs=t.n_envs, seed=t.seed + state.num_timesteps)
+    model = _load_or_create(config, env, run_dir, state, console)
+    console.print(
+        f"[bold]{config.name}[/]: {t.algo.upper()} {list(t.net_arch)}, {t.n_envs} drones, {t.steps:,} steps, "
+        f"seed {t.seed} → {run_dir}"
+    )
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("succ {task.fields[succ]}  rew {task.fields[rew]}  {task.fields[sps]} steps/s"),
+        TimeRemainingColumn(),
+    )
+    progress = Progress(*columns, console=console, disable=not options.progress, refresh_per_second=4)
+    with progress:
+        monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress)
+        progress.update(monitor.bar, **monitor.fields(state.num_timesteps))
+        try:
+            remaining = t.steps - state.num_timesteps
+            if remaining > 0:
+                model.learn(remaining, callback=_callback(monitor), reset_num_timesteps=False, tb_log_name="run")
+        except KeyboardInterrupt:
+            path = monitor.checkpoint(model)
+            console.print(f"\ninterrupted: saved {path}; continue with --resume {run_dir}")
+            env.close()
+            raise
+        monitor.checkpoint(model)
+        if not state.evaluations or state.evaluations[-1]["steps"] != model.num_timesteps:
+            monitor.evaluate(model)
+    final = mlp_from_sb3(model)
+    final.save(run_dir / "teacher.npz", {"steps": model.num_timesteps})
+    best_path = run_dir / "best" / "teacher.npz"
+    chosen = MlpPolicy.load(best_path) if best_path.is_file() else final
+    finish(run_dir, config, chosen, state, monitor.wall_time_s(), options.final_eval_episodes, console)
+    env.close()
+    return run_dir
+
+
+def _load_or_create(config: ScenarioConfig, env: Any, run_dir: Path, state: runs.RunState, console: Console) -> Any:
+    found = runs.checkpoints(run_dir)
+    if not found:
+        return runs.make_model(config, env, run_dir)
+    latest = found[-1]
+    cls = runs.algos.algo_class(config.train.algo)
+    model = cls.load(latest, env=env, device="cpu", tensorboard_log=str(run_dir / "tb"))
+    replay = latest.with_name(latest.name.replace(".zip", ".replay.pkl"))
+    if replay.is_file():
+        model.load_replay_buffer(replay)
+    state.num_timesteps = model.num_timesteps
+    console.print(f"resuming from {latest.name} at {model.num_timesteps:,} steps")
+    return model
+
+
+def finish(
+    run_dir: Path,
+    config: ScenarioConfig,
+    policy: MlpPolicy,
+    state: runs.RunState,
+    wall_time_s: float,
+    episodes: int,
+    console: Console,
+) -> EvalReport:
+    """Final evaluation on unseen courses → ``metrics.json``, ``trajectories.png``, ``learning_curve.png``."""
+    from tinyrl.report.plots import plot_learning_curve
+
+    courses = eval_courses(config, episodes, seed=0)
+    report = evaluate(policy, config, courses, episodes, seed=0, record_trajectories=8, progress=True)
+    state.finished = True
+    state.wall_time_s = wall_time_s
+    runs.save_state(run_dir, state)
+    metrics = {
+        "env": config.name,
+        "algo": config.train.algo,
+        "steps": state.num_timesteps,
+        "wall_time_s": round(wall_time_s, 1),
+        "evaluation": report.to_dict(),
+        "learning_curve": state.evaluations,
+    }
+    runs.atomic_write_bytes(run_dir / "metrics.json", runs.json_bytes(metrics))
+    runs.plot_evaluation(run_dir, config, report, courses, "trajectories.png")
+    if state.evaluations:
+        runs.atomic_write_bytes(run_dir / "learning_curve.png", plot_learning_curve(state.evaluations))
+    lo, hi = report.success_ci95
+    console.print(
+        f"final: success {report.success_rate:.1%} (95 % CI {lo:.1%}–{hi:.1%}) on {episodes} unseen courses, "
+        f"collisions {report.collision_rate:.1%}, timeouts {report.timeout_rate:.1%} — {run_dir}"
+    )
+    return report
