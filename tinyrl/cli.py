@@ -125,6 +125,34 @@ def demo(
     )
 
 
+@app.command("export")
+def export_command(
+    model: Annotated[
+        Path | None,
+        typer.Argument(help="int8 .tflite or policy folder (default: policies/obstacle-course/policy_int8.tflite)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the C sources and report.json.")] = Path(
+        "build/policy"
+    ),
+    target: Annotated[str, typer.Option(help="cortex-m4 (measured with arm-none-eabi-gcc + QEMU) or host.")] = (
+        "cortex-m4"
+    ),
+    rounding: Annotated[str, typer.Option(help="tflm (TFLite Micro, CMSIS-NN) or tflite (TFLite interpreter).")] = (
+        "tflm"
+    ),
+    env: Annotated[
+        str | None, typer.Option(help="Scenario whose observation layout to emit as tinyrl_obs_layout.h.")
+    ] = None,
+) -> None:
+    """Export an int8 policy as self-contained C, verify it on the target, and report its footprint."""
+    from tinyrl.export import export_policy
+    from tinyrl.export.report import table
+
+    result = export_policy(model, output, target=target, rounding=rounding, env=env)  # type: ignore[arg-type]
+    Console().print(table(result.report))
+    typer.echo(f"wrote {output} ({', '.join(result.report['files'])})")
+
+
 def _register_train_commands() -> None:
     from tinyrl.train.cli import eval_command, train_command
 
@@ -133,6 +161,17 @@ def _register_train_commands() -> None:
 
 
 _register_train_commands()
+
+
+def _register_compress_commands() -> None:
+    from tinyrl.compress.cli import compare_command, distill_command, quantize_command
+
+    app.command("distill")(distill_command)
+    app.command("quantize")(quantize_command)
+    app.command("compare")(compare_command)
+
+
+_register_compress_commands()
 
 
 def main() -> None:

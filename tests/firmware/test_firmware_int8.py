@@ -204,7 +204,12 @@ def test_qemu_instruction_count_repeatable(tmp_path: Path, arm_toolchain: None) 
 def test_committed_example_is_current(tmp_path: Path) -> None:
     """firmware/examples/ (used by `make -C firmware check` on a clean clone) is what fw_model.py writes."""
     fw_model.write_examples(tmp_path)
-    for name in ["example_testvec.h", "policy/tinyrl_policy.h", "policy/tinyrl_policy.c"]:
+    for name in [
+        "example_testvec.h",
+        "example_policy_vectors.h",
+        "policy/tinyrl_policy.h",
+        "policy/tinyrl_policy.c",
+    ]:
         assert (FIRMWARE / "examples" / name).read_text() == (tmp_path / name).read_text(), (
             f"firmware/examples/{name} is stale: run `python tests/firmware/fw_model.py`"
         )

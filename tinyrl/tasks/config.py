@@ -96,6 +96,10 @@ class RewardConfig(StrictModel):
 
     progress: float = 1.0
     """Per metre the distance to the goal shrinks."""
+    progress_metric: Literal["euclidean", "geodesic"] = "euclidean"
+    """``geodesic``: distance along the shortest obstacle-free path (no reward traps behind walls)."""
+    geodesic_resolution_m: Positive = 0.1
+    """Grid cell of the geodesic distance field."""
     success: float = 10.0
     collision: float = -10.0
     """Hitting an obstacle or the floor."""

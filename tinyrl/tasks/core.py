@@ -21,6 +21,7 @@ from tinyrl.sim.world import World
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.features import SensorFrame, action_width, build_observation, observation_size
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
+from tinyrl.tasks.geodesic import DistanceField, distance_field
 
 # Below this height the drone has hit the floor.
 FLOOR_CRASH_M = 0.03
@@ -46,22 +47,63 @@ def course_pool(config: ScenarioConfig, seed: int | None = None, size: int | Non
 
 
 class PerDroneScaledNoise:
-    """Per-drone generators with a per-drone noise scale (domain randomization of sensor noise)."""
+    """Per-drone generators with a per-drone noise scale (domain randomization of sensor noise).
 
-    def __init__(self, rngs: list[np.random.Generator]) -> None:
+    Normals are served from per-drone tapes: when drone ``i``'s tape runs short, ``rngs[i]`` fills it with
+    ``tape_size`` standard normals in one call, and requests read consecutive values from it, every row at once.
+    A drone's noise therefore depends only on its own generator and its own sequence of requests, never on the
+    batch. ``rngs`` is shared with the owner, which may replace ``rngs[i]`` (reseeding); the first request after
+    that discards drone ``i``'s tape, so its noise restarts from the new generator.
+
+    Args:
+        rngs: One generator per drone (the list is read, not copied).
+        tape_size: Normals drawn per refill.
+    """
+
+    def __init__(self, rngs: list[np.random.Generator], tape_size: int = 512) -> None:
         self.rngs = rngs
         self.scale = np.ones(len(rngs))
+        self.tape_size = tape_size
+        self._tape = np.empty((len(rngs), tape_size))
+        self._cursor = np.full(len(rngs), tape_size, dtype=np.intp)  # every tape empty
+        self._owners: list[np.random.Generator | None] = [None] * len(rngs)
 
     def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Standard normals times each drone's scale, ``(len(rows), *shape)``."""
+        """Standard normals times each drone's scale, ``(len(rows), *shape)``; ``rows`` are distinct drones."""
+        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
         if not len(rows):
             return np.zeros((0, *shape))
-        draws = np.stack([self.rngs[i].standard_normal(shape) for i in rows])
-        return draws * self.scale[rows].reshape((-1,) + (1,) * len(shape))
+        self._follow_reseeds()
+        k = math.prod(shape)
+        if k > self.tape_size:  # larger than a tape: straight from each generator, emptying its tape
+            self._cursor[rows] = self.tape_size
+            draws = np.stack([self.rngs[i].standard_normal(k) for i in rows])
+        else:
+            if len(rows) > 1 and np.any(np.diff(rows) <= 0) and len(np.unique(rows)) < len(rows):
+                raise ValueError("PerDroneScaledNoise.normal: rows must be distinct drones")
+            cursor = self._cursor[rows]
+            short = cursor > self.tape_size - k
+            if short.any():
+                for i in rows[short]:
+                    self._tape[i] = self.rngs[i].standard_normal(self.tape_size)
+                cursor[short] = 0
+            draws = self._tape[rows[:, None], cursor[:, None] + np.arange(k)]
+            self._cursor[rows] = cursor + k
+        return draws.reshape((len(rows), *shape)) * self.scale[rows].reshape((-1,) + (1,) * len(shape))
 
     def uniform(self, rows: np.ndarray) -> np.ndarray:
-        """Uniform ``[0, 1)`` per drone, ``(len(rows),)``."""
-        return np.array([self.rngs[i].random() for i in rows])
+        """Uniform ``[0, 1)`` per drone, ``(len(rows),)`` (drawn directly: only resets ask for these)."""
+        self._follow_reseeds()
+        return np.array([self.rngs[i].random() for i in rows], dtype=float)
+
+    def _follow_reseeds(self) -> None:
+        # List equality compares by identity first: a C-speed scan when nothing was reseeded.
+        if self._owners == self.rngs:
+            return
+        for i, rng in enumerate(self.rngs):
+            if self._owners[i] is not rng:
+                self._owners[i] = rng
+                self._cursor[i] = self.tape_size
 
 
 @dataclass
@@ -135,6 +177,17 @@ class BatchedTask:
         self.gust_n = np.zeros((n, 3))
         self.gust_countdown_s = np.zeros(n)
         self.radius_m = self.nominal.collision_radius_m
+        self.geodesic = config.reward.progress_metric == "geodesic" and config.task != "hover"
+        if self.geodesic:
+            res = config.reward.geodesic_resolution_m
+            shape = [max(math.ceil((c.arena.x[1] - c.arena.x[0]) / res), 1) for c in self.courses]
+            shape_y = [max(math.ceil((c.arena.y[1] - c.arena.y[0]) / res), 1) for c in self.courses]
+            # One padded grid per slot, so the per-step lookup is a single gather for all drones.
+            self.field_m = np.zeros((n, max(shape), max(shape_y)), dtype=np.float32)
+            self.field_shape = np.ones((n, 2), dtype=np.intp)
+            self.field_origin_m = np.zeros((n, 2))
+            self.field_cell_m = np.ones((n, 2))
+            self._fields: dict[int, DistanceField] = {}
 
     # ------------------------------------------------------------------ seeding and reset
     def seed_slots(self, slots: Sequence[int], seeds: Sequence[int]) -> None:
@@ -177,6 +230,8 @@ class BatchedTask:
                 self.latency[i] = 0
                 self.wind_n[i] = 0.0
             self.hover_z_m[i] = start_pos[j, 2]
+            if self.geodesic:
+                self._load_field(int(i), k)
         self.gust_n[idx] = 0.0
         self.gust_countdown_s[idx] = 0.0
         self.drones.external_force_n[idx] = self.wind_n[idx]
@@ -185,7 +240,7 @@ class BatchedTask:
             self.goal_m[idx] = start_pos
         self.steps[idx] = 0
         self.path_length_m[idx] = 0.0
-        self.prev_dist_m[idx] = np.linalg.norm(self.goal_m[idx] - start_pos, axis=1)
+        self.prev_dist_m[idx] = self._goal_distance(idx, start_pos)
         self.prev_action[idx] = 0.0
         if not self.discrete:
             # Feed back the action that holds the start height, as if the drone had been hovering.
@@ -196,6 +251,28 @@ class BatchedTask:
         obs = self._observe(idx, advance=False)
         self.obs_delay[:, idx] = obs
         return obs
+
+    def _load_field(self, slot: int, course_index: int) -> None:
+        """Copy course ``course_index``'s geodesic field into ``slot`` (computed once per course)."""
+        field = self._fields.get(course_index)
+        if field is None:
+            res = self.config.reward.geodesic_resolution_m
+            field = distance_field(self.courses[course_index], self.radius_m, res)
+            self._fields[course_index] = field
+        nx, ny = field.distance_m.shape
+        self.field_m[slot, :nx, :ny] = field.distance_m
+        self.field_shape[slot] = (nx, ny)
+        self.field_origin_m[slot] = field.origin_m
+        self.field_cell_m[slot] = field.cell_m
+
+    def _goal_distance(self, rows: np.ndarray, pos_m: np.ndarray) -> np.ndarray:
+        """Distance to the goal (m) used for progress: geodesic in the floor plan plus height, or straight."""
+        if not self.geodesic:
+            return np.linalg.norm(self.goal_m[rows] - pos_m, axis=1)
+        cell = np.rint((pos_m[:, :2] - self.field_origin_m[rows]) / self.field_cell_m[rows]).astype(np.intp)
+        cell = np.clip(cell, 0, self.field_shape[rows] - 1)
+        floor_m = self.field_m[rows, cell[:, 0], cell[:, 1]]
+        return floor_m + np.abs(self.goal_m[rows, 2] - pos_m[:, 2])
 
     def _randomize_drone(self, i: int, rng: np.random.Generator) -> None:
         r, p = self.config.randomization, self.nominal
@@ -260,6 +337,7 @@ class BatchedTask:
         collision = self.world.collisions(pos, self.radius_m) | (pos[:, 2] < FLOOR_CRASH_M)
         left = self.world.outside_arena(pos) & ~collision
         dist = np.linalg.norm(self.goal_m - pos, axis=1)
+        shaped = self._goal_distance(np.arange(self.n), pos) if self.geodesic else dist
         timeout = self.steps >= cfg.max_episode_steps
         if cfg.task == "hover":
             success = timeout & (dist <= cfg.hover_tolerance_m) & ~collision & ~left
@@ -270,11 +348,11 @@ class BatchedTask:
         terminated = collision | left | reached
         truncated = timeout & ~terminated
 
-        reward = rw.progress * (self.prev_dist_m - dist) + rw.time
+        reward = rw.progress * (self.prev_dist_m - shaped) + rw.time
         reward += rw.hover_error * dist
         if rw.action_rate:
             reward += rw.action_rate * np.square(fed_back - self.prev_action).sum(axis=1)
-        self.prev_dist_m = dist
+        self.prev_dist_m = shaped
         self.prev_action[:] = fed_back
 
         all_rows = np.arange(self.n)

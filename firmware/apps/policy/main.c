@@ -21,15 +21,15 @@ int main(void)
     static int8_t output[TINYRL_POLICY_OUTPUT_SIZE];
 
     tr_board_init();
-    if (tinyrl_policy_init() != TR_NN_SUCCESS) {
-        tr_board_puts("tinyrl error: policy rejected by tr_mlp_s8_prepare\r\n");
+    if (tinyrl_policy_init() != 0) {
+        tr_board_puts("tinyrl error: policy rejected by tinyrl_policy_init\r\n");
         return 1;
     }
 
     /* Instruction count on a zero observation (the MLP's cost does not depend on the values). */
     const uint64_t t0 = tr_board_ticks();
     for (uint32_t r = 0; r < TR_TIMING_REPEATS; ++r) {
-        (void)tinyrl_policy_run(input, output);
+        (void)tinyrl_policy_run_int8(input, output);
     }
     const uint64_t ticks = tr_board_ticks() - t0;
     const uint32_t per_minstr = tr_board_ticks_per_minstr();
@@ -52,7 +52,7 @@ int main(void)
                 input[i++] = (int8_t)(uint8_t)c;
             }
         }
-        (void)tinyrl_policy_run(input, output);
+        (void)tinyrl_policy_run_int8(input, output);
         tr_board_write((const uint8_t *)output, TINYRL_POLICY_OUTPUT_SIZE);
     }
 }

@@ -4,15 +4,22 @@
 
 #include <stdint.h>
 
-#include "tr_nn.h"
-
 #define TINYRL_POLICY_INPUT_SIZE 12
 #define TINYRL_POLICY_OUTPUT_SIZE 4
+#define TINYRL_POLICY_NUM_LAYERS 3
+#define TINYRL_POLICY_SCRATCH_BYTES 128
+#define TINYRL_POLICY_INPUT_SCALE 0x1p-6f
+#define TINYRL_POLICY_INPUT_ZERO_POINT (89)
+#define TINYRL_POLICY_OUTPUT_SCALE 0x1p-7f
+#define TINYRL_POLICY_OUTPUT_ZERO_POINT (0)
 
-/** Validate the model once (tr_mlp_s8_prepare). */
-tr_nn_status tinyrl_policy_init(void);
+/** Validate the model once (tr_mlp_s8_prepare); 0 on success. */
+int tinyrl_policy_init(void);
 
 /** One inference: int8 observation in, int8 action out (quantization as in the .tflite). */
-tr_nn_status tinyrl_policy_run(const int8_t *input, int8_t *output);
+int tinyrl_policy_run_int8(const int8_t *in, int8_t *out);
+
+/** One inference on floats: quantize, run, dequantize. */
+int tinyrl_policy_run(const float *obs, float *act);
 
 #endif /* TINYRL_POLICY_H */

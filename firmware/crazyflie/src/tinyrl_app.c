@@ -1,0 +1,183 @@
+/*
+ * TinyRL Crazyflie app: run the exported int8 policy at the scenario's rate and fly its hover setpoints.
+ *
+ * Every period: read the multi-ranger (rangeGet, millimetres), the flow deck's down range, the Kalman filter's
+ * body-frame velocity, the gyro and the position estimate; build the same observation vector as the simulator
+ * (tinyrl_obs.c, layout from tinyrl_obs_layout.h); run tinyrl_policy_run; send a hover setpoint (body vx, vy,
+ * yaw rate in deg/s, absolute z) with commanderSetSetpoint. The drone's own PID stabilizer flies it, exactly the
+ * inner loop the simulator models.
+ *
+ * Off by default: set the parameter tinyrl.enable = 1 (cfclient or cflib) with the drone hovering under another
+ * commander; setting it back to 0 stops sending, so the firmware's setpoint watchdog (500 ms level, 2 s motors
+ * off) or a higher-priority commander takes over.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "app.h"
+#include "commander.h"
+#include "FreeRTOS.h"
+#include "log.h"
+#include "param.h"
+#include "range.h"
+#include "task.h"
+#include "usec_time.h"
+
+#define DEBUG_MODULE "TINYRL"
+#include "debug.h"
+
+#include "tinyrl_obs.h"
+#include "tinyrl_policy.h"
+
+#if TINYRL_OBS_SIZE != TINYRL_POLICY_INPUT_SIZE
+#error "tinyrl_obs_layout.h and tinyrl_policy.h disagree: export the policy with the --env it was trained on"
+#endif
+#if TINYRL_POLICY_OUTPUT_SIZE != 4
+#error "the app flies continuous hover actions: vx, vy, yaw rate, z"
+#endif
+
+/* Above the client's CRTP setpoints (as the firmware's app examples), so the policy wins while enabled. */
+#define TINYRL_COMMANDER_PRIORITY 3
+#define TINYRL_MM_TO_M 0.001f
+#define TINYRL_DEG_TO_RAD (3.14159265358979f / 180.0f)
+
+static uint8_t enable;                        /* param: 1 = fly the policy */
+static float goal_x, goal_y, goal_z = 1.0f;   /* param: goal in the positioning system's world frame (m) */
+static uint32_t infer_us;                     /* log: time of the last tinyrl_policy_run (us) */
+static int32_t policy_status;                 /* log: its return value (0 = ok) */
+static float action[TINYRL_POLICY_OUTPUT_SIZE];
+static tinyrl_hover hover;
+
+typedef struct {
+    logVarId_t x, y, z, yaw, vx_body, vy_body, gyro_z;
+} tinyrl_log_ids;
+
+static float tinyrl_range_m(rangeDirection_t direction)
+{
+    /* rangeGet returns millimetres (its header says metres); 0 means no reading, which the simulator never sees:
+     * read it as "nothing within range". */
+    const float mm = rangeGet(direction);
+    const float m = mm * TINYRL_MM_TO_M;
+    return (m <= 0.0f || m > TINYRL_MAX_RANGE_M) ? TINYRL_MAX_RANGE_M : m;
+}
+
+static void tinyrl_read_sensors(const tinyrl_log_ids *ids, tinyrl_sensors *s)
+{
+    s->ranges_m[0] = tinyrl_range_m(rangeFront);
+    s->ranges_m[1] = tinyrl_range_m(rangeBack);
+    s->ranges_m[2] = tinyrl_range_m(rangeLeft);
+    s->ranges_m[3] = tinyrl_range_m(rangeRight);
+    s->ranges_m[4] = tinyrl_range_m(rangeUp);
+    s->down_m = rangeGet(rangeDown) * TINYRL_MM_TO_M;
+    /* The Kalman filter's body-frame velocity: the heading frame of the simulator while flying level. */
+    s->flow_m_s[0] = logGetFloat(ids->vx_body);
+    s->flow_m_s[1] = logGetFloat(ids->vy_body);
+    s->gyro_z_rad_s = logGetFloat(ids->gyro_z) * TINYRL_DEG_TO_RAD; /* gyro.z is deg/s, counter-clockwise + */
+    const float yaw_rad = logGetFloat(ids->yaw) * TINYRL_DEG_TO_RAD;  /* stateEstimate.yaw is degrees */
+    tinyrl_world_to_heading(goal_x - logGetFloat(ids->x), goal_y - logGetFloat(ids->y), yaw_rad,
+                            &s->goal_heading_m[0], &s->goal_heading_m[1]);
+    s->goal_heading_m[2] = goal_z - logGetFloat(ids->z);
+    s->light[0] = s->light[1] = 0.0f; /* no light sensor on a stock Crazyflie */
+    memcpy(s->prev_action, action, sizeof(s->prev_action));
+}
+
+static void tinyrl_send(const tinyrl_hover *h)
+{
+    setpoint_t setpoint;
+    memset(&setpoint, 0, sizeof(setpoint));
+    setpoint.mode.z = modeAbs;
+    setpoint.position.z = h->z_m;
+    setpoint.mode.yaw = modeVelocity;
+    setpoint.attitudeRate.yaw = h->yaw_rate_deg_s; /* deg/s, positive counter-clockwise: the simulator's sign */
+    setpoint.mode.x = modeVelocity;
+    setpoint.mode.y = modeVelocity;
+    setpoint.velocity.x = h->vx_m_s;
+    setpoint.velocity.y = h->vy_m_s;
+    setpoint.velocity_body = true;
+    commanderSetSetpoint(&setpoint, TINYRL_COMMANDER_PRIORITY);
+}
+
+void appMain(void)
+{
+    const tinyrl_log_ids ids = {
+        logGetVarId("stateEstimate", "x"),  logGetVarId("stateEstimate", "y"),
+        logGetVarId("stateEstimate", "z"),  logGetVarId("stateEstimate", "yaw"),
+        logGetVarId("kalman", "statePX"),   logGetVarId("kalman", "statePY"),
+        logGetVarId("gyro", "z"),
+    };
+    float obs[TINYRL_OBS_SIZE];
+    tinyrl_sensors sensors;
+    bool was_enabled = false;
+
+    policy_status = tinyrl_policy_init();
+    DEBUG_PRINT("policy %d -> %d, sha256 %.16s, status %d\n", TINYRL_POLICY_INPUT_SIZE, TINYRL_POLICY_OUTPUT_SIZE,
+                TINYRL_POLICY_SHA256, (int)policy_status);
+
+    TickType_t last_wake = xTaskGetTickCount();
+    while (1) {
+        vTaskDelayUntil(&last_wake, M2T(TINYRL_POLICY_PERIOD_MS));
+        if (!enable || policy_status != 0) {
+            if (was_enabled) {
+                commanderRelaxPriority(); /* hand the drone back to lower-priority setpoints at once */
+                was_enabled = false;
+            }
+            continue;
+        }
+        if (!was_enabled) {
+            /* The simulator starts an episode with the previous action holding the current height. */
+            memset(action, 0, sizeof(action));
+            const float z = logGetFloat(ids.z);
+            action[3] = 2.0f * (z - TINYRL_Z_MIN_M) / (TINYRL_Z_MAX_M - TINYRL_Z_MIN_M) - 1.0f;
+            action[3] = action[3] < -1.0f ? -1.0f : (action[3] > 1.0f ? 1.0f : action[3]);
+            was_enabled = true;
+        }
+        tinyrl_read_sensors(&ids, &sensors);
+        tinyrl_build_observation(&sensors, obs);
+        const uint64_t t0 = usecTimestamp();
+        policy_status = tinyrl_policy_run(obs, action);
+        infer_us = (uint32_t)(usecTimestamp() - t0);
+        if (policy_status != 0) {
+            DEBUG_PRINT("tinyrl_policy_run failed (%d), stopping\n", (int)policy_status);
+            continue;
+        }
+        tinyrl_action_to_hover(action, &hover);
+        for (int32_t i = 0; i < 4; ++i) { /* feed back the clipped action, as the simulator does */
+            action[i] = action[i] < -1.0f ? -1.0f : (action[i] > 1.0f ? 1.0f : action[i]);
+        }
+        tinyrl_send(&hover);
+    }
+}
+
+/**
+ * TinyRL policy control.
+ */
+PARAM_GROUP_START(tinyrl)
+/** @brief Nonzero: run the policy and send its hover setpoints. */
+PARAM_ADD(PARAM_UINT8, enable, &enable)
+/** @brief Goal x in the world frame (m). */
+PARAM_ADD(PARAM_FLOAT, goalX, &goal_x)
+/** @brief Goal y in the world frame (m). */
+PARAM_ADD(PARAM_FLOAT, goalY, &goal_y)
+/** @brief Goal z in the world frame (m). */
+PARAM_ADD(PARAM_FLOAT, goalZ, &goal_z)
+PARAM_GROUP_STOP(tinyrl)
+
+/**
+ * TinyRL policy outputs and timing.
+ */
+LOG_GROUP_START(tinyrl)
+/** @brief Duration of the last inference, quantize to dequantize (us). */
+LOG_ADD(LOG_UINT32, inferUs, &infer_us)
+/** @brief Return value of the last tinyrl_policy_run (0 = ok). */
+LOG_ADD(LOG_INT32, status, &policy_status)
+/** @brief Commanded body vx (m/s). */
+LOG_ADD(LOG_FLOAT, vx, &hover.vx_m_s)
+/** @brief Commanded body vy (m/s). */
+LOG_ADD(LOG_FLOAT, vy, &hover.vy_m_s)
+/** @brief Commanded yaw rate (deg/s, counter-clockwise positive). */
+LOG_ADD(LOG_FLOAT, yawRate, &hover.yaw_rate_deg_s)
+/** @brief Commanded height (m). */
+LOG_ADD(LOG_FLOAT, z, &hover.z_m)
+LOG_GROUP_STOP(tinyrl)

@@ -1,0 +1,47 @@
+/*
+ * TinyRL Crazyflie app: the observation vector and the hover setpoint, in plain C99 (no Crazyflie headers), so the
+ * same code is checked on the host against the simulator (tests/firmware/test_crazyflie_app.py).
+ *
+ * The layout and scales come from tinyrl_obs_layout.h, written by `tinyrl export --env NAME` from the scenario YAML
+ * the policy was trained on (tinyrl.tasks.features.observation_layout).
+ */
+#ifndef TINYRL_OBS_H
+#define TINYRL_OBS_H
+
+#include <stdint.h>
+
+#include "tinyrl_obs_layout.h"
+
+#if TINYRL_ACTION_DISCRETE
+#error "discrete action sets are not supported by the Crazyflie app yet; train with action.mode: continuous"
+#endif
+
+/** One policy step of sensor readings, in the simulator's units and frames (tinyrl.tasks.features.SensorFrame). */
+typedef struct {
+    float ranges_m[5];        /**< Multi-ranger front, back, left, right, up (m). */
+    float down_m;             /**< Flow deck down range (m). */
+    float flow_m_s[2];        /**< Velocity vx, vy in the heading frame (m/s). */
+    float gyro_z_rad_s;       /**< Yaw rate, positive counter-clockwise seen from above (rad/s). */
+    float goal_heading_m[3];  /**< Goal minus estimated position, heading frame (x forward, y left, z up) (m). */
+    float light[2];           /**< Light sensors left, right (source seeking only). */
+    float prev_action[4];     /**< The previous action as fed back (continuous, in [-1, 1]). */
+} tinyrl_sensors;
+
+/** A hover setpoint: what the app hands to commanderSetSetpoint (body-frame velocity, yaw rate, absolute height). */
+typedef struct {
+    float vx_m_s;
+    float vy_m_s;
+    float yaw_rate_deg_s; /**< Positive = counter-clockwise, as setpoint_t.attitudeRate.yaw and the simulator. */
+    float z_m;
+} tinyrl_hover;
+
+/** Build the observation (TINYRL_OBS_SIZE floats) exactly as tinyrl.tasks.features.build_observation. */
+void tinyrl_build_observation(const tinyrl_sensors *s, float *obs);
+
+/** Map a continuous action (4 values, clipped to [-1, 1]) to a hover setpoint, as TaskCore.setpoints. */
+void tinyrl_action_to_hover(const float *action, tinyrl_hover *hover);
+
+/** World-frame (x, y) offset to the heading frame of a drone with yaw yaw_rad (counter-clockwise from x). */
+void tinyrl_world_to_heading(float dx, float dy, float yaw_rad, float *hx, float *hy);
+
+#endif /* TINYRL_OBS_H */

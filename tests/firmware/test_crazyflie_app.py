@@ -1,0 +1,117 @@
+"""firmware/crazyflie: the app's plain-C observation and setpoint code against the simulator's Python.
+
+The app itself needs the Crazyflie firmware tree to build; its portable part (src/tinyrl_obs.c) is compiled here with
+the layout header `tinyrl export --env` writes and compared with tinyrl.tasks.features.build_observation.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyrl.export.obs_layout import obs_layout_header
+from tinyrl.tasks.config import load_scenario
+from tinyrl.tasks.features import SensorFrame, build_observation, observation_size
+
+APP = Path(__file__).resolve().parents[2] / "firmware" / "crazyflie"
+WARN = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wshadow"]
+HARNESS = r"""
+#include <stdio.h>
+#include "tinyrl_obs.h"
+int main(void)
+{
+    tinyrl_sensors s;
+    float obs[TINYRL_OBS_SIZE];
+    tinyrl_hover h;
+    float *fields = (float *)&s;
+    while (1) {
+        for (unsigned i = 0; i < sizeof(s) / sizeof(float); ++i) {
+            if (scanf("%f", &fields[i]) != 1) return 0;
+        }
+        tinyrl_build_observation(&s, obs);
+        tinyrl_action_to_hover(s.prev_action, &h);
+        for (int i = 0; i < TINYRL_OBS_SIZE; ++i) printf("%.9g ", (double)obs[i]);
+        printf("%.9g %.9g %.9g %.9g\n", (double)h.vx_m_s, (double)h.vy_m_s, (double)h.yaw_rate_deg_s, (double)h.z_m);
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("env", ["obstacle-course", "hover"])
+def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> None:
+    cc = shutil.which("gcc")
+    if cc is None:
+        pytest.fail("gcc not found: run `make setup`")
+    config = load_scenario(env)
+    (tmp_path / "tinyrl_obs_layout.h").write_text(obs_layout_header(env, observation_size(config)))
+    (tmp_path / "harness.c").write_text(HARNESS)
+    exe = tmp_path / "harness"
+    srcs = [str(tmp_path / "harness.c"), str(APP / "src" / "tinyrl_obs.c")]
+    cmd = [cc, "-O2", *WARN, f"-I{tmp_path}", f"-I{APP / 'src'}", *srcs, "-lm", "-o", str(exe)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+    rng = np.random.default_rng(0)
+    n = 500
+    frame = SensorFrame(
+        ranges_m=rng.uniform(0.05, config.sensors.multiranger.max_range_m, (n, 5)),
+        flow=np.column_stack((rng.uniform(0, 3, n), rng.uniform(-3, 3, (n, 2)))),
+        gyro_rad_s=rng.uniform(-5, 5, (n, 3)),
+        light=rng.uniform(0, 5, (n, 2)),
+        goal_heading_m=rng.uniform(-10, 10, (n, 3)),
+        prev_action=rng.uniform(-1.2, 1.2, (n, 4)),
+    )
+    frame.goal_heading_m[0, :2] = 0.0  # at the goal: bearing reads "ahead"
+    rows = np.column_stack(
+        (frame.ranges_m, frame.flow, frame.gyro_rad_s[:, 2], frame.goal_heading_m, frame.light, frame.prev_action)
+    ).astype(np.float32)
+    stdin = "\n".join(" ".join(repr(float(v)) for v in row) for row in rows)
+    out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout
+    got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
+    frame.prev_action = rows[:, -4:].astype(np.float64)
+    want = build_observation(
+        SensorFrame(
+            *(
+                np.asarray(getattr(frame, f), dtype=np.float32).astype(np.float64)
+                for f in ("ranges_m", "flow", "gyro_rad_s", "light", "goal_heading_m", "prev_action")
+            )
+        ),
+        config,
+    )
+    size = observation_size(config)
+    np.testing.assert_allclose(got[:, :size], want, rtol=2e-6, atol=2e-6)
+    a = np.clip(frame.prev_action, -1, 1)
+    lo, hi = config.action.z_range_m
+    setpoint = np.column_stack(
+        (
+            a[:, 0] * config.action.max_speed_m_s,
+            a[:, 1] * config.action.max_speed_m_s,
+            a[:, 2] * config.action.max_yaw_rate_deg_s,
+            lo + (a[:, 3] + 1) * 0.5 * (hi - lo),
+        )
+    )
+    np.testing.assert_allclose(got[:, size:], setpoint, rtol=2e-6, atol=2e-5)
+
+
+def test_app_layout_follows_hello_world() -> None:
+    assert "CRAZYFLIE_BASE ?=" in (APP / "Makefile").read_text()
+    assert "include $(CRAZYFLIE_BASE)/tools/make/oot.mk" in (APP / "Makefile").read_text()
+    config = (APP / "app-config").read_text()
+    assert "CONFIG_APP_ENABLE=y" in config and "CONFIG_APP_STACKSIZE=" in config
+    app = (APP / "src" / "tinyrl_app.c").read_text()
+    assert app.index('#define DEBUG_MODULE "TINYRL"') < app.index('#include "debug.h"')
+    for needle in (
+        "void appMain(void)",
+        "tinyrl_range_m(rangeFront)",
+        "rangeGet(direction)",
+        "commanderSetSetpoint(&setpoint",
+        "setpoint.mode.z = modeAbs",
+        "setpoint.velocity_body = true",
+        "PARAM_GROUP_START(tinyrl)",
+        "LOG_GROUP_START(tinyrl)",
+        "tinyrl_policy_run(obs, action)",
+    ):
+        assert needle in app, needle
