@@ -154,10 +154,11 @@ def export_command(
 
 
 def _register_train_commands() -> None:
-    from tinyrl.train.cli import eval_command, train_command
+    from tinyrl.train.cli import eval_command, ship_command, train_command
 
     app.command("train")(train_command)
     app.command("eval")(eval_command)
+    app.command("ship")(ship_command)
 
 
 _register_train_commands()

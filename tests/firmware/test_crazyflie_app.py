@@ -63,20 +63,29 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
         light=rng.uniform(0, 5, (n, 2)),
         goal_heading_m=rng.uniform(-10, 10, (n, 3)),
         prev_action=rng.uniform(-1.2, 1.2, (n, 4)),
+        geofence_m=rng.uniform(0.0, 6.0, (n, 4)),
     )
     frame.goal_heading_m[0, :2] = 0.0  # at the goal: bearing reads "ahead"
     rows = np.column_stack(
-        (frame.ranges_m, frame.flow, frame.gyro_rad_s[:, 2], frame.goal_heading_m, frame.light, frame.prev_action)
+        (
+            frame.ranges_m,
+            frame.flow,
+            frame.gyro_rad_s[:, 2],
+            frame.goal_heading_m,
+            frame.light,
+            frame.prev_action,
+            frame.geofence_m,
+        )
     ).astype(np.float32)
     stdin = "\n".join(" ".join(repr(float(v)) for v in row) for row in rows)
     out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout
     got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
-    frame.prev_action = rows[:, -4:].astype(np.float64)
+    frame.prev_action = rows[:, -8:-4].astype(np.float64)
     want = build_observation(
         SensorFrame(
             *(
                 np.asarray(getattr(frame, f), dtype=np.float32).astype(np.float64)
-                for f in ("ranges_m", "flow", "gyro_rad_s", "light", "goal_heading_m", "prev_action")
+                for f in ("ranges_m", "flow", "gyro_rad_s", "light", "goal_heading_m", "prev_action", "geofence_m")
             )
         ),
         config,
@@ -115,3 +124,59 @@ def test_app_layout_follows_hello_world() -> None:
         "tinyrl_policy_run(obs, action)",
     ):
         assert needle in app, needle
+
+
+GEOFENCE_HARNESS = r"""
+#include <stdio.h>
+#include "tinyrl_obs.h"
+int main(void)
+{
+    float x, y, yaw, lo[2], hi[2], out[4];
+    while (scanf("%f %f %f %f %f %f %f", &x, &y, &yaw, &lo[0], &lo[1], &hi[0], &hi[1]) == 7) {
+        tinyrl_geofence(x, y, yaw, lo, hi, out);
+        printf("%.9g %.9g %.9g %.9g\n", (double)out[0], (double)out[1], (double)out[2], (double)out[3]);
+    }
+    return 0;
+}
+"""
+
+
+def test_geofence_matches_simulator(tmp_path: Path) -> None:
+    from tinyrl.tasks.core import _box_exit_distances
+
+    cc = shutil.which("gcc")
+    if cc is None:
+        pytest.fail("gcc not found: run `make setup`")
+    (tmp_path / "tinyrl_obs_layout.h").write_text(
+        obs_layout_header("obstacle-course", observation_size(load_scenario("obstacle-course")))
+    )
+    (tmp_path / "g.c").write_text(GEOFENCE_HARNESS)
+    exe = tmp_path / "g"
+    srcs = [str(tmp_path / "g.c"), str(APP / "src" / "tinyrl_obs.c")]
+    subprocess.run([cc, "-O2", *WARN, f"-I{tmp_path}", f"-I{APP / 'src'}", *srcs, "-lm", "-o", str(exe)], check=True)
+    rng = np.random.default_rng(1)
+    n = 300
+    rows = np.column_stack(
+        (
+            rng.uniform(-3.5, 3.5, n),
+            rng.uniform(-2, 2, n),
+            rng.uniform(-4, 4, n),
+            np.full(n, -3.0),
+            np.full(n, -1.5),
+            np.full(n, 3.0),
+            np.full(n, 1.5),
+        )
+    ).astype(np.float32)
+    rows[0, 2] = 0.0  # axis-aligned: one component of each direction is exactly zero
+    out = subprocess.run(
+        [str(exe)],
+        input="\n".join(" ".join(repr(float(v)) for v in r) for r in rows),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
+    r = rows.astype(np.float64)
+    want = _box_exit_distances(r[:, :2], np.cos(r[:, 2]), np.sin(r[:, 2]), r[:, 3:5], r[:, 5:7])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert (want[:, :] >= 0).all() and (want.max() > 1)

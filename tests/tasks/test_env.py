@@ -12,6 +12,7 @@ from tinyrl.tasks.env import TinyRLEnv
 from tinyrl.tasks.vec_env import TinyRLVecEnv
 
 SMALL_POOL = {"course_pool_size": 20}
+FEATURE_WIDTHS = {"ranges": 4, "height": 1, "flow": 2, "yaw_rate": 1, "goal": 4, "geofence": 4, "prev_action": 4}
 
 
 def scenario(name, **overrides):
@@ -101,10 +102,7 @@ def test_same_seed_same_episode_and_different_seed_differs():
 def straight_pilot(obs, config):
     """Fly at the goal: yaw toward it, forward at 0.6 m/s, hold 1 m."""
     names = list(config.observation.features)
-    offset = sum(
-        4 if f in ("ranges", "goal", "prev_action") else {"height": 1, "flow": 2, "yaw_rate": 1}[f]
-        for f in names[: names.index("goal")]
-    )
+    offset = sum(FEATURE_WIDTHS[f] for f in names[: names.index("goal")])
     cos, sin = obs[offset], obs[offset + 1]
     bearing = np.arctan2(sin, cos)
     lo, hi = config.action.z_range_m
@@ -173,3 +171,13 @@ def test_unknown_feature_and_bad_rates_fail_clearly(tmp_path):
         load_scenario("obstacle-course", {"policy_rate_hz": 33})
     with pytest.raises(ConfigError, match="unknown env 'nope'"):
         load_scenario("nope")
+
+
+def test_geofence_feature_reads_the_arena_edges():
+    config = scenario("obstacle-course", randomization={"enabled": False}, observation={"goal_noise_std_m": 0.0})
+    names = list(config.observation.features)
+    offset = sum(FEATURE_WIDTHS[f] for f in names[: names.index("geofence")])
+    env = TinyRLEnv(config, courses=[OPEN])  # arena x [-1, 5], y [-2, 2]; start (0, 0) facing +x
+    obs, _ = env.reset(seed=0)
+    max_range = config.sensors.multiranger.max_range_m
+    np.testing.assert_allclose(obs[offset : offset + 4], np.clip([5, 1, 2, 2], 0, max_range) / max_range, atol=1e-6)

@@ -71,8 +71,21 @@ def test_tiny_training_end_to_end_and_eval(tmp_path):
     for ckpt in ckpts:
         assert zipfile.ZipFile(ckpt).testzip() is None
 
+    shipped = subprocess.run(
+        [sys.executable, "-m", "tinyrl", "ship", str(run_dir), "-o", str(tmp_path / "policy")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    manifest = json.loads((tmp_path / "policy" / "manifest.json").read_text())
+    assert manifest["teacher"]["seed"] == 3 and manifest["teacher"]["steps"] >= 4096
+    assert "scripts/train.py" in manifest["teacher"]["commands"][0]
+    assert manifest["teacher"]["evaluation_unseen_courses"]["episodes"] == 6
+    assert (tmp_path / "policy" / "teacher.npz").is_file()
+
     policy = load_policy(run_dir / "teacher.npz")
-    assert policy.obs_dim == 16
+    assert policy.obs_dim == 20
     cmd = [sys.executable, "-m", "tinyrl", "eval", str(run_dir), "--env", str(env), "--episodes", "5", "--seed", "1"]
     first = subprocess.run([*cmd, "--json", "/dev/stdout"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -153,7 +166,7 @@ def test_evaluation_is_deterministic_and_batch_independent():
     config = load_scenario("obstacle-course", {"course_pool_size": 10})
     rng = np.random.default_rng(1)
     policy = MlpPolicy(
-        (rng.normal(size=(16, 16)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),
+        (rng.normal(size=(16, 20)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),
         (np.zeros(16, np.float32), np.array([0.5, 0, 0, 0], np.float32)),
     )
     a = evaluate(policy, config, episodes=6, seed=4, batch=6)

@@ -150,6 +150,8 @@ class TrainConfig(StrictModel):
     net_arch: tuple[Annotated[int, pydantic.Field(gt=0)], ...] = (64, 64)
     hyperparameters: dict[str, Any] = {}
     """Passed to the SB3 algorithm as keyword arguments."""
+    policy_kwargs: dict[str, Any] = {}
+    """Passed to the SB3 policy, e.g. ``log_std_init`` (initial exploration noise of PPO)."""
     eval_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000
     eval_episodes: Annotated[int, pydantic.Field(gt=0)] = 100
     checkpoint_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000

@@ -418,7 +418,8 @@ class BatchedTask:
         goal_heading = np.column_stack(
             (cos * rel[:, 0] + sin * rel[:, 1], -sin * rel[:, 0] + cos * rel[:, 1], rel[:, 2])
         )
-        frame = SensorFrame(ranges, flow, gyro, light, goal_heading, self.prev_action[rows])
+        geofence = _box_exit_distances(est[:, :2], cos, sin, self.world.arena_lo_m[rows], self.world.arena_hi_m[rows])
+        frame = SensorFrame(ranges, flow, gyro, light, goal_heading, self.prev_action[rows], geofence)
         return build_observation(frame, self.config)
 
     def _delayed(self, fresh: np.ndarray) -> np.ndarray:
@@ -439,3 +440,20 @@ def _random_horizontal(rng: np.random.Generator, magnitude_n: float) -> np.ndarr
     angle = rng.uniform(0.0, 2.0 * math.pi)
     size = rng.uniform(0.0, magnitude_n)
     return np.array([size * math.cos(angle), size * math.sin(angle), 0.0])
+
+
+def _box_exit_distances(
+    xy_m: np.ndarray, cos: np.ndarray, sin: np.ndarray, lo_m: np.ndarray, hi_m: np.ndarray
+) -> np.ndarray:
+    """Distance (m) from points ``(M, 2)`` to the edge of their boxes along heading front, back, left, right.
+
+    Points outside their box read 0.
+    """
+    dirs = np.stack(
+        (np.stack((cos, sin), 1), np.stack((-cos, -sin), 1), np.stack((-sin, cos), 1), np.stack((sin, -cos), 1)), 1
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.where(dirs > 0, hi_m[:, None, :2], lo_m[:, None, :2])
+        t = (bound - xy_m[:, None, :]) / dirs
+    t = np.where(np.abs(dirs) > 1e-12, t, np.inf).min(axis=2)
+    return np.maximum(t, 0.0)

@@ -37,6 +37,8 @@ class SensorFrame:
             heading frame (m).
         prev_action: ``(N, A)`` the previous policy action as fed back (continuous: in [-1, 1]; discrete:
             one-hot).
+        geofence_m: ``(N, 4)`` distance from the estimated position to the arena's edge (the geofence a
+            positioning system knows) along heading-frame front, back, left, right (m).
     """
 
     ranges_m: np.ndarray
@@ -45,6 +47,7 @@ class SensorFrame:
     light: np.ndarray
     goal_heading_m: np.ndarray
     prev_action: np.ndarray
+    geofence_m: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ def _light(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return np.stack((total / (1.0 + total), np.clip((left - right) / (total + 1e-3), -1.0, 1.0)), axis=1)
 
 
+def _geofence(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return np.clip(f.geofence_m / c.sensors.multiranger.max_range_m, 0.0, 1.0)
+
+
 def _prev_action(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return f.prev_action
 
@@ -133,6 +140,12 @@ FEATURES: dict[str, Feature] = {
         "light: total intensity I/(1+I) in [0, 1), and (left - right) / total in [-1, 1]",
     ),
     "prev_action": Feature(action_width, _prev_action, "the previous action (continuous [-1, 1], or one-hot)"),
+    "geofence": Feature(
+        lambda c: 4,
+        _geofence,
+        "distance to the arena edge (geofence, from the positioning system) front, back, left, right "
+        "(heading frame) / multiranger max_range_m, in [0, 1]",
+    ),
 }
 
 

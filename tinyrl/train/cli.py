@@ -45,7 +45,9 @@ def train_command(
 
 
 def eval_command(
-    policy: Annotated[Path, typer.Argument(help="Policy folder (policies/NAME) or artefact (.npz).")],
+    policy: Annotated[
+        Path, typer.Argument(help="Policy folder (policies/NAME: its teacher) or artefact (.npz, .keras, .tflite).")
+    ],
     env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
     courses: Annotated[Path | None, typer.Option(help="Course file to fly (default: unseen generated).")] = None,
     episodes: Annotated[int, typer.Option(min=1, help="Number of episodes.")] = 200,
@@ -92,3 +94,18 @@ def eval_command(
             sys.stdout.write(text + "\n")
         else:
             atomic_write_text(json_out, json.dumps(data, indent=2) + "\n")
+
+
+def ship_command(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run folder (runs/NAME/...).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Policy folder (default: policies/NAME).")
+    ] = None,
+) -> None:
+    """Copy a run's best teacher into a policy folder and write its manifest.json."""
+    from tinyrl.train.run import read_config
+    from tinyrl.train.ship import ship
+
+    dest = output or Path("policies") / read_config(run_dir).name
+    ship(run_dir, dest)
+    typer.echo(f"shipped {run_dir} → {dest}")

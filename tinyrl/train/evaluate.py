@@ -18,7 +18,7 @@ from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
 from tinyrl.tasks.generator import generate_courses
-from tinyrl.train.policy import Policy
+from tinyrl.train.policy import Policy, PolicyError
 
 #: Evaluation courses come from generator seeds far from the training pool's, so they are unseen.
 EVAL_COURSE_SEED_OFFSET = 1_000_000
@@ -107,7 +107,10 @@ def evaluate(
     n = min(batch, episodes)
     task = BatchedTask(config, n, courses, randomize=False)
     if policy.obs_dim != task.obs_dim:
-        raise ValueError(f"the policy takes {policy.obs_dim} observations but {config.name} gives {task.obs_dim}")
+        raise PolicyError(
+            f"the policy takes {policy.obs_dim} observations but scenario {config.name} gives {task.obs_dim}: "
+            "evaluate it with the --env it was trained on"
+        )
     episode_of = np.full(n, -1)
     reward_sum = np.zeros(n)
     results: list[Episode | None] = [None] * episodes

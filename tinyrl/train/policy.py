@@ -2,8 +2,8 @@
 
 A :class:`Policy` maps a batch of observations ``(B, obs_dim)`` float32 to actions — ``(B, 4)`` in [-1, 1]
 or ``(B,)`` discrete indices. The teacher trained by SB3 is stored as ``teacher.npz`` (weights only, no
-pickle) and run in NumPy; later stages (the float student, the int8 ``.tflite``) plug in as further
-loaders in :data:`LOADERS`.
+pickle) and run in NumPy; the distilled float student (``.keras``) and its int8 ``.tflite`` plug in as further
+loaders in :data:`LOADERS` (see :mod:`tinyrl.compress.student`).
 """
 
 from __future__ import annotations
@@ -173,10 +173,24 @@ def _load_npz(path: Path) -> Policy:
     return MlpPolicy.load(path)
 
 
-#: Artefact suffix → loader. Later stages add ``.keras`` (float student) and ``.tflite`` (int8).
-LOADERS: dict[str, Callable[[Path], Policy]] = {".npz": _load_npz}
+def _load_keras(path: Path) -> Policy:
+    # The float student, run as a NumPy MlpPolicy (fast, batch-size independent); TensorFlow loads only here.
+    from tinyrl.compress.student import load_student, student_to_mlp
+
+    return student_to_mlp(load_student(path))
+
+
+def _load_tflite(path: Path) -> Policy:
+    # The int8 student, run bit-exact with TFLite Micro; its head comes from the sidecar JSON.
+    from tinyrl.compress.student import load_int8_policy
+
+    return load_int8_policy(path)
+
+
+#: Artefact suffix → loader: the teacher (``.npz``), the float student (``.keras``), the int8 student (``.tflite``).
+LOADERS: dict[str, Callable[[Path], Policy]] = {".npz": _load_npz, ".keras": _load_keras, ".tflite": _load_tflite}
 #: In a policy folder, the artefact ``tinyrl eval`` picks when none is named, in order of preference.
-FOLDER_ARTEFACTS = ("teacher.npz",)
+FOLDER_ARTEFACTS = ("teacher.npz", "student.keras", "policy_int8.tflite")
 
 
 def load_policy(path: str | Path) -> Policy:

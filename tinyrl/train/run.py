@@ -64,6 +64,8 @@ class RunState:
     best_success_rate: float = -1.0
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     finished: bool = False
+    commands: list[str] = field(default_factory=list)
+    """Command lines that started and resumed the run."""
 
 
 def effective_config(options: RunOptions) -> ScenarioConfig:
@@ -150,7 +152,7 @@ def make_model(config: ScenarioConfig, env: Any, run_dir: Path) -> Any:
 
     t = config.train
     kwargs = {**algos.DEFAULTS[t.algo], **t.hyperparameters}
-    policy_kwargs = {"net_arch": list(t.net_arch), "activation_fn": torch.nn.ReLU}
+    policy_kwargs = {"net_arch": list(t.net_arch), "activation_fn": torch.nn.ReLU, **t.policy_kwargs}
     return algos.algo_class(t.algo)(
         "MlpPolicy",
         env,

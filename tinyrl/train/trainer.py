@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,8 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
         runs.write_config(run_dir, config)
         state = runs.RunState()
         runs.save_state(run_dir, state)
+    state.commands.append(" ".join(["python", *sys.argv]))
+    runs.save_state(run_dir, state)
     t = config.train
     env = TinyRLVecEnv(config, n_envs=t.n_envs, seed=t.seed + state.num_timesteps)
     model = _load_or_create(config, env, run_dir, state, console)

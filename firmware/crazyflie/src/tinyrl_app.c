@@ -45,6 +45,8 @@
 
 static uint8_t enable;                        /* param: 1 = fly the policy */
 static float goal_x, goal_y, goal_z = 1.0f;   /* param: goal in the positioning system's world frame (m) */
+/* param: the arena (geofence), world frame (m); defaults to the medium generated course's 6 m x 3 m. */
+static float arena_x_min = -3.0f, arena_x_max = 3.0f, arena_y_min = -1.5f, arena_y_max = 1.5f;
 static uint32_t infer_us;                     /* log: time of the last tinyrl_policy_run (us) */
 static int32_t policy_status;                 /* log: its return value (0 = ok) */
 static float action[TINYRL_POLICY_OUTPUT_SIZE];
@@ -79,6 +81,12 @@ static void tinyrl_read_sensors(const tinyrl_log_ids *ids, tinyrl_sensors *s)
     tinyrl_world_to_heading(goal_x - logGetFloat(ids->x), goal_y - logGetFloat(ids->y), yaw_rad,
                             &s->goal_heading_m[0], &s->goal_heading_m[1]);
     s->goal_heading_m[2] = goal_z - logGetFloat(ids->z);
+    {
+        /* The geofence: the arena the policy was trained in, set through the arena* params. */
+        const float lo[2] = {arena_x_min, arena_y_min};
+        const float hi[2] = {arena_x_max, arena_y_max};
+        tinyrl_geofence(logGetFloat(ids->x), logGetFloat(ids->y), yaw_rad, lo, hi, s->geofence_m);
+    }
     s->light[0] = s->light[1] = 0.0f; /* no light sensor on a stock Crazyflie */
     memcpy(s->prev_action, action, sizeof(s->prev_action));
 }
@@ -162,6 +170,14 @@ PARAM_ADD(PARAM_FLOAT, goalX, &goal_x)
 PARAM_ADD(PARAM_FLOAT, goalY, &goal_y)
 /** @brief Goal z in the world frame (m). */
 PARAM_ADD(PARAM_FLOAT, goalZ, &goal_z)
+/** @brief Arena (geofence) lower x bound in the world frame (m). */
+PARAM_ADD(PARAM_FLOAT, arenaXMin, &arena_x_min)
+/** @brief Arena upper x bound (m). */
+PARAM_ADD(PARAM_FLOAT, arenaXMax, &arena_x_max)
+/** @brief Arena lower y bound (m). */
+PARAM_ADD(PARAM_FLOAT, arenaYMin, &arena_y_min)
+/** @brief Arena upper y bound (m). */
+PARAM_ADD(PARAM_FLOAT, arenaYMax, &arena_y_max)
 PARAM_GROUP_STOP(tinyrl)
 
 /**

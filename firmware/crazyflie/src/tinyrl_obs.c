@@ -19,6 +19,26 @@ void tinyrl_world_to_heading(float dx, float dy, float yaw_rad, float *hx, float
     *hy = -s * dx + c * dy;
 }
 
+void tinyrl_geofence(float x, float y, float yaw_rad, const float lo[2], const float hi[2], float out[4])
+{
+    const float c = cosf(yaw_rad);
+    const float s = sinf(yaw_rad);
+    const float dirs[4][2] = {{c, s}, {-c, -s}, {-s, c}, {s, -c}};
+    const float p[2] = {x, y};
+    for (int32_t k = 0; k < 4; ++k) {
+        float t = HUGE_VALF;
+        for (int32_t a = 0; a < 2; ++a) {
+            const float d = dirs[k][a];
+            if (d > 1e-12f) {
+                t = fminf(t, (hi[a] - p[a]) / d);
+            } else if (d < -1e-12f) {
+                t = fminf(t, (lo[a] - p[a]) / d);
+            }
+        }
+        out[k] = t > 0.0f ? t : 0.0f;
+    }
+}
+
 void tinyrl_build_observation(const tinyrl_sensors *s, float *obs)
 {
 #ifdef TINYRL_OBS_RANGES_OFFSET
@@ -63,6 +83,11 @@ void tinyrl_build_observation(const tinyrl_sensors *s, float *obs)
         const float total = s->light[0] + s->light[1] > 0.0f ? s->light[0] + s->light[1] : 0.0f;
         obs[TINYRL_OBS_LIGHT_OFFSET] = total / (1.0f + total);
         obs[TINYRL_OBS_LIGHT_OFFSET + 1] = tinyrl_clip((s->light[0] - s->light[1]) / (total + 1e-3f), -1.0f, 1.0f);
+    }
+#endif
+#ifdef TINYRL_OBS_GEOFENCE_OFFSET
+    for (int32_t i = 0; i < 4; ++i) {
+        obs[TINYRL_OBS_GEOFENCE_OFFSET + i] = tinyrl_clip(s->geofence_m[i] / TINYRL_MAX_RANGE_M, 0.0f, 1.0f);
     }
 #endif
 #ifdef TINYRL_OBS_PREV_ACTION_OFFSET

@@ -25,6 +25,7 @@ typedef struct {
     float goal_heading_m[3];  /**< Goal minus estimated position, heading frame (x forward, y left, z up) (m). */
     float light[2];           /**< Light sensors left, right (source seeking only). */
     float prev_action[4];     /**< The previous action as fed back (continuous, in [-1, 1]). */
+    float geofence_m[4];      /**< Distance to the arena edge along heading front, back, left, right (m). */
 } tinyrl_sensors;
 
 /** A hover setpoint: what the app hands to commanderSetSetpoint (body-frame velocity, yaw rate, absolute height). */
@@ -43,5 +44,9 @@ void tinyrl_action_to_hover(const float *action, tinyrl_hover *hover);
 
 /** World-frame (x, y) offset to the heading frame of a drone with yaw yaw_rad (counter-clockwise from x). */
 void tinyrl_world_to_heading(float dx, float dy, float yaw_rad, float *hx, float *hy);
+
+/** Distances (m) from (x, y) to the edge of the box [x_min, x_max] x [y_min, y_max] along heading front, back,
+ *  left, right of a drone yawed yaw_rad; 0 outside the box (tinyrl.tasks.core._box_exit_distances). */
+void tinyrl_geofence(float x, float y, float yaw_rad, const float lo[2], const float hi[2], float out[4]);
 
 #endif /* TINYRL_OBS_H */

@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""Distil a teacher into several student sizes and measure each one, float and int8, on the same unseen courses.
+
+Prints one JSON line per architecture as it finishes, then a summary line ``{"sweep": [...]}`` — the numbers to
+pick the default ``tinyrl distill --arch`` by (smallest student within a point of the teacher, int8 ≤ 2 KB)::
+
+    python scripts/sweep_student_arch.py --env obstacle-course --teacher policies/obstacle-course \
+        --arch 16,16 --arch 24,24 --arch 32,32 --arch 48,48 --out runs/sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tinyrl.compress.distill import DistillOptions, distill, write_distill_outputs
+from tinyrl.compress.shrink import quantize_student
+from tinyrl.compress.student import parse_arch
+from tinyrl.errors import TinyRLError
+from tinyrl.tasks.config import load_scenario
+from tinyrl.train.evaluate import evaluate
+from tinyrl.train.policy import load_policy
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="obstacle-course", help="Scenario name or YAML path.")
+    parser.add_argument("--teacher", required=True, help="Teacher folder or .npz.")
+    parser.add_argument("--arch", action="append", help="Hidden widths, e.g. 32,32 (repeat the flag).")
+    parser.add_argument("--iterations", type=int, default=DistillOptions.iterations)
+    parser.add_argument("--steps", type=int, default=DistillOptions.steps_per_iteration, help="Env steps/iteration.")
+    parser.add_argument("--epochs", type=int, default=DistillOptions.epochs)
+    parser.add_argument("--episodes", type=int, default=200, help="Final closed-loop episodes per policy.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs/sweep"), help="Folder for one subfolder per arch.")
+    args = parser.parse_args()
+    archs = args.arch or ["16,16", "24,24", "32,32", "48,48", "64,64"]
+
+    try:
+        config = load_scenario(args.env)
+        teacher = load_policy(args.teacher)
+        teacher_success = evaluate(teacher, config, None, args.episodes, seed=args.seed).success_rate
+        rows = []
+        for text in archs:
+            arch = parse_arch(text)
+            start = time.perf_counter()
+            options = DistillOptions(
+                arch=arch,
+                iterations=args.iterations,
+                steps_per_iteration=args.steps,
+                epochs=args.epochs,
+                eval_episodes=0,
+                seed=args.seed,
+                progress=False,
+            )
+            folder = args.out / ("arch_" + "x".join(map(str, arch)) if arch else "arch_linear")
+            result = distill(config, teacher, options)
+            summary = write_distill_outputs(result, folder, options, {"env": args.env, "teacher": args.teacher})
+            meta = quantize_student(folder / "student.keras", folder / "policy_int8.tflite", seed=args.seed)
+            float_success = evaluate(load_policy(folder / "student.keras"), config, None, args.episodes, seed=args.seed)
+            int8_success = evaluate(
+                load_policy(folder / "policy_int8.tflite"), config, None, args.episodes, seed=args.seed
+            )
+            row = {
+                "arch": list(arch),
+                "parameters": summary["parameters"],
+                "int8_bytes": meta["parameter_bytes"],
+                "teacher_success": teacher_success,
+                "student_success": float_success.success_rate,
+                "int8_success": int8_success.success_rate,
+                "int8_vs_float": meta["agreement_with_float_student"],
+                "seconds": round(time.perf_counter() - start, 1),
+                "folder": str(folder),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        print(json.dumps({"env": config.name, "episodes": args.episodes, "seed": args.seed, "sweep": rows}))
+    except TinyRLError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+import numpy as np
+
+from tinyrl.sim.course import Arena, Box, Course, Goal, Start
+from tinyrl.tasks.geodesic import distance_field
+
+OPEN = Course(
+    arena=Arena(x=(-3, 3), y=(-1.5, 1.5), z=(0, 2.5)),
+    start=Start(xyz=(-2.5, 0, 1)),
+    goal=Goal(xyz=(2.5, 0, 1), radius_m=0.3),
+)
+
+
+def test_open_course_distance_is_close_to_straight_line():
+    field = distance_field(OPEN, radius_m=0.07)
+    points = np.array([[2.5, 0.0], [-2.5, 0.0], [0.0, 1.0]])
+    straight = np.linalg.norm(points - [2.5, 0.0], axis=1)
+    got = field.lookup(points)
+    assert got[0] < 0.11
+    # 8-neighbour paths overestimate straight lines by at most ~8 %.
+    np.testing.assert_array_less(straight - 0.11, got)
+    np.testing.assert_array_less(got, straight * 1.09 + 0.11)
+
+
+def test_wall_forces_the_detour_through_its_gap():
+    # Wall across x = 0 with a gap at y in [1.0, 1.5]: from (-1, -1) the way round is much longer.
+    wall = Box(xyz=(0.0, -0.25, 1.25), half_extents_m=(0.05, 1.25, 1.25))
+    field = distance_field(OPEN.model_copy(update={"obstacles": [wall]}), radius_m=0.07)
+    behind = np.array([[-1.0, -1.0]])
+    detour = np.hypot(1.0, 2.1) + np.hypot(2.5, 1.1)  # up to the gap's edge (y 1.0 + drone radius), then on
+    straight = np.hypot(3.5, 1.0)
+    got = field.lookup(behind)[0]
+    assert got > 0.98 * detour > straight + 1.0
+    assert got < 1.12 * detour
+    # Inside the inflated wall the distance is still finite and sensible.
+    inside = field.lookup(np.array([[0.0, -0.5]]))[0]
+    assert np.isfinite(inside) and inside < 10

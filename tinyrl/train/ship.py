@@ -1,0 +1,68 @@
+"""Ship a finished run as a policy folder: ``policies/NAME/`` with the teacher and a manifest.
+
+``manifest.json`` records how the teacher was trained (commands, seed, steps, wall time) and its
+evaluation on unseen courses; later stages (distillation, int8) add their own sections to it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tinyrl.errors import ConfigError
+from tinyrl.io import atomic_write_bytes
+from tinyrl.train import run as runs
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The folder's ``manifest.json`` (empty if none)."""
+    path = folder / "manifest.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def update_manifest(folder: Path, key: str, value: Any) -> None:
+    """Set one top-level section of ``manifest.json``, keeping the others (atomic write)."""
+    manifest = read_manifest(folder)
+    manifest[key] = value
+    atomic_write_bytes(folder / "manifest.json", runs.json_bytes(manifest))
+
+
+def ship(run_dir: Path, dest: Path) -> Path:
+    """Copy a finished run's chosen teacher and config into ``dest`` and write its manifest.
+
+    Raises:
+        ConfigError: The run has not finished (no ``metrics.json``).
+    """
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.is_file():
+        raise ConfigError(f"{run_dir}: the run has not finished (no metrics.json)")
+    metrics = json.loads(metrics_path.read_text())
+    state = runs.load_state(run_dir)
+    config = runs.read_config(run_dir)
+    best = run_dir / "best" / "teacher.npz"
+    teacher = best if best.is_file() else run_dir / "teacher.npz"
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(teacher, dest / ".teacher.npz.tmp")
+    (dest / ".teacher.npz.tmp").replace(dest / "teacher.npz")
+    runs.write_config(dest, config)
+    evaluation = dict(metrics["evaluation"])
+    evaluation.pop("episode_results", None)
+    update_manifest(
+        dest,
+        "teacher",
+        {
+            "artefact": "teacher.npz",
+            "run": run_dir.name,
+            "commands": state.commands,
+            "algo": config.train.algo,
+            "net_arch": list(config.train.net_arch),
+            "seed": config.train.seed,
+            "steps": metrics["steps"],
+            "wall_time_s": metrics["wall_time_s"],
+            "learning_curve": metrics["learning_curve"],
+            "evaluation_unseen_courses": evaluation,
+        },
+    )
+    return dest
