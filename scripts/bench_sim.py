@@ -8,7 +8,10 @@ Stages, each measured for N = 1, 16, 64, 256 drones:
 - ``env`` (with ``--env NAME``): env-steps/s of the batched vector env with random actions, auto-resets
   included, at the scenario's policy rate.
 
-Usage: python scripts/bench_sim.py [--env obstacle-course] [--seconds 1.0] [--sizes 1 16 64 256]
+The flight stages run on ``--backend`` (``auto``: numba when installed); the env uses the default backend.
+
+Usage: python scripts/bench_sim.py [--env obstacle-course] [--backend auto|numba|numpy] [--seconds 1.0]
+       [--sizes 1 16 64 256]
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from tinyrl.sim import drone  # noqa: E402
 from tinyrl.sim.drone import Quadrotors  # noqa: E402
 
 
-def make_flight(n: int, seed: int = 0) -> tuple[Quadrotors, np.ndarray]:
+def make_flight(n: int, seed: int = 0, backend: str = "auto") -> tuple[Quadrotors, np.ndarray]:
     """N drones hovering at random poses with random hover setpoints (N, 4)."""
     rng = np.random.default_rng(seed)
-    quads = Quadrotors(n)
+    quads = Quadrotors(n, backend=backend)
     quads.reset(slice(None), rng.uniform([-1, -1, 0.5], [1, 1, 1.5], (n, 3)), yaw_rad=rng.uniform(-3, 3, n))
     setpoints = np.column_stack(
         [rng.uniform(-0.5, 0.5, n), rng.uniform(-0.5, 0.5, n), rng.uniform(-45, 45, n), rng.uniform(0.5, 1.5, n)]
@@ -99,23 +103,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="measuring time per size")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 64, 256], help="batch sizes N")
     parser.add_argument("--env", default=None, help="also measure this scenario's vector env (envs/NAME.yaml)")
+    parser.add_argument("--backend", default="auto", choices=["auto", *drone.BACKENDS], help="simulator backend")
     args = parser.parse_args()
+    # The env builds its Quadrotors with backend "auto": point that at the requested backend.
+    drone.DEFAULT_BACKEND = drone.DEFAULT_BACKEND if args.backend == "auto" else args.backend
     results = {}
     for n in args.sizes:
-        quads, setpoints = make_flight(n)
+        quads, setpoints = make_flight(n, backend=args.backend)
         row = {"flight": round(measure(stage_flight(quads, setpoints), n, args.seconds))}
-        quads, setpoints = make_flight(n)
+        quads, setpoints = make_flight(n, backend=args.backend)
         row["flight_sensors"] = round(measure(stage_flight_sensors(quads, setpoints), n, args.seconds))
         if args.env:
             row["env"] = round(measure(stage_env(args.env, n), n, args.seconds))
         results[str(n)] = row
-    probe = Quadrotors(1)
+    probe = Quadrotors(1, backend=args.backend)
     print(
         json.dumps(
             {
                 "bench": "sim",
                 "unit": "steps_per_s",
                 "env": args.env,
+                "backend": probe.backend,
                 "policy_rate_hz": 100.0,
                 "physics_steps_per_policy_step": probe.physics_steps_per_policy,
                 "numpy": np.__version__,

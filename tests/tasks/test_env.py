@@ -174,7 +174,12 @@ def test_unknown_feature_and_bad_rates_fail_clearly(tmp_path):
 
 
 def test_geofence_feature_reads_the_arena_edges():
-    config = scenario("obstacle-course", randomization={"enabled": False}, observation={"goal_noise_std_m": 0.0})
+    features = ["ranges", "height", "flow", "yaw_rate", "goal", "geofence", "prev_action"]
+    config = scenario(
+        "obstacle-course",
+        randomization={"enabled": False},
+        observation={"goal_noise_std_m": 0.0, "features": features},
+    )
     names = list(config.observation.features)
     offset = sum(FEATURE_WIDTHS[f] for f in names[: names.index("geofence")])
     env = TinyRLEnv(config, courses=[OPEN])  # arena x [-1, 5], y [-2, 2]; start (0, 0) facing +x

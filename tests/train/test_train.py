@@ -85,7 +85,7 @@ def test_tiny_training_end_to_end_and_eval(tmp_path):
     assert (tmp_path / "policy" / "teacher.npz").is_file()
 
     policy = load_policy(run_dir / "teacher.npz")
-    assert policy.obs_dim == 20
+    assert policy.obs_dim == 16
     cmd = [sys.executable, "-m", "tinyrl", "eval", str(run_dir), "--env", str(env), "--episodes", "5", "--seed", "1"]
     first = subprocess.run([*cmd, "--json", "/dev/stdout"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -166,7 +166,7 @@ def test_evaluation_is_deterministic_and_batch_independent():
     config = load_scenario("obstacle-course", {"course_pool_size": 10})
     rng = np.random.default_rng(1)
     policy = MlpPolicy(
-        (rng.normal(size=(16, 20)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),
+        (rng.normal(size=(16, 16)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),
         (np.zeros(16, np.float32), np.array([0.5, 0, 0, 0], np.float32)),
     )
     a = evaluate(policy, config, episodes=6, seed=4, batch=6)

@@ -1,4 +1,9 @@
-"""``Quadrotors``: N Crazyflies (state, per-drone parameters, inner controller) stepped together in NumPy.
+"""``Quadrotors``: N Crazyflies (state, per-drone parameters, inner controller) stepped together.
+
+Two backends fly the same model: ``"numpy"`` (the reference: :mod:`~tinyrl.sim.controller`, :mod:`~tinyrl.sim.motors`
+and :mod:`~tinyrl.sim.dynamics`, vectorized over drones, one Python iteration per physics step) and ``"numba"``
+(:mod:`tinyrl.sim.fast`: one compiled call per policy period, looping over drones inside; same trajectories to
+rounding). ``"auto"`` picks numba when it is installed.
 
 Deterministic: nothing here draws random numbers; callers randomize through :meth:`Quadrotors.set_params` /
 :meth:`Quadrotors.update_params` and reset poses with their own ``np.random.Generator``.
@@ -16,6 +21,15 @@ from tinyrl.sim.controller import CascadeController
 from tinyrl.sim.dynamics import RigidBodyState
 from tinyrl.sim.params import DroneParamArrays, DroneParams, QuadrotorConfig
 
+try:  # numba is optional: without it every Quadrotors runs the NumPy reference.
+    from tinyrl.sim import fast
+except ImportError:  # pragma: no cover - depends on the environment
+    fast = None
+
+BACKENDS = ("numpy", "numba")
+#: What ``backend="auto"`` means: numba when importable, else NumPy.
+DEFAULT_BACKEND = "numba" if fast is not None else "numpy"
+
 
 def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
@@ -32,6 +46,7 @@ class Quadrotors:
         policy_rate_hz: Rate of :meth:`step`; must divide the physics rate.
         drag: Apply rotor drag.
         ground_effect: Apply ground effect near ``z = 0``.
+        backend: ``"numba"``, ``"numpy"`` or ``"auto"`` (:data:`DEFAULT_BACKEND`).
     """
 
     def __init__(
@@ -41,7 +56,14 @@ class Quadrotors:
         policy_rate_hz: float = 100.0,
         drag: bool = True,
         ground_effect: bool = True,
+        backend: str = "auto",
     ) -> None:
+        backend = DEFAULT_BACKEND if backend == "auto" else backend
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected 'auto' or one of {BACKENDS}")
+        if backend == "numba" and fast is None:
+            raise ValueError("backend 'numba' needs the numba package (pip install numba)")
+        self.backend = backend
         self.config = config or QuadrotorConfig()
         self.n = n
         self.dt_s = 1.0 / self.config.physics_rate_hz
@@ -57,6 +79,9 @@ class Quadrotors:
         self.time_s = 0.0
         #: World-frame force on each drone (N, 3), N: wind and gusts; set it between steps.
         self.external_force_n = np.zeros((n, 3))
+        if fast is not None:  # also when starting on NumPy: ``backend`` may be switched later
+            self._gains = fast.gain_table(self.controller)
+            self._controller_scalars = fast.controller_scalars(self.controller)
 
     # --- read-only state (views; copy to keep) ---
     @property
@@ -146,9 +171,68 @@ class Quadrotors:
         setpoints = np.asarray(setpoints, dtype=float)
         if setpoints.shape != (self.n, 4):
             raise ValueError(f"setpoints must have shape ({self.n}, 4), got {setpoints.shape}")
-        for _ in range(self.physics_steps_per_policy if n_physics_steps is None else n_physics_steps):
+        steps = self.physics_steps_per_policy if n_physics_steps is None else n_physics_steps
+        if self.backend == "numba" and mode in fast.MODES and mode in self.controller.modes:
+            self._step_numba(setpoints, fast.MODES[mode], steps)
+            return
+        for _ in range(steps):
             rpm_cmd = self.controller.update(self.state, setpoints, mode)
             self.step_motors(rpm_cmd)
+
+    def _step_numba(self, setpoints: np.ndarray, mode: int, steps: int) -> None:
+        s, p, c = self.state, self.params, self.controller
+        h, v, a, r = c._height_pid, c._velocity_pid, c._attitude_pid, c._rate_pid
+        fast.policy_period(
+            steps,
+            c.tick,
+            mode,
+            self.dt_s,
+            self.drag,
+            self.ground_effect,
+            np.require(setpoints, np.float64, ("C", "W")),
+            np.require(self.external_force_n, np.float64, ("C", "W")),
+            s.pos,
+            s.vel,
+            s.quat,
+            s.omega,
+            s.rpm,
+            p.mass_kg,
+            p.gravity_mps2,
+            p.kf_n_per_rpm2,
+            p.km_nm_per_rpm2,
+            p.lever_m,
+            p.inertia,
+            p.inv_inertia,
+            p.hover_rpm,
+            p.min_rpm,
+            p.max_rpm,
+            motors.lag_factor(p.motor_tau_s, self.dt_s),
+            p.drag_xy_n_s_per_m,
+            p.drag_z_n_s_per_m,
+            p.prop_radius_m,
+            p.ground_effect_coeff,
+            p.ground_effect_max_ratio,
+            self._gains,
+            self._controller_scalars,
+            float(c._nominal_kf),
+            c.position_every,
+            c.attitude_every,
+            h.integral,
+            h.prev_error,
+            v.integral,
+            v.prev_error,
+            a.integral,
+            a.prev_error,
+            r.integral,
+            r.prev_error,
+            c.attitude_des_deg,
+            c.rate_des_dps,
+            c.thrust_pwm,
+            c.rpm_cmd,
+        )
+        c.tick += steps
+        for _ in range(steps):  # the same float sum as the NumPy path's per-step increments
+            self.time_s += self.dt_s
 
     def step_motors(self, rpm_cmd: np.ndarray) -> None:
         """One physics step with rotor-speed commands (N, 4) rpm, bypassing the controller."""

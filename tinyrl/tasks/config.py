@@ -173,7 +173,9 @@ class ScenarioConfig(StrictModel):
     course_pool_seed: int = 0
     """Seed of the training course pool; evaluation uses other seeds, so its courses are unseen."""
     hover_tolerance_m: Positive = 0.05
-    """Hover: success when the drone ends the episode within this distance of the hover point."""
+    """Hover: success when the drone stays within this distance of the hover point from ``hover_settle_s`` on."""
+    hover_settle_s: NonNegative = 1.0
+    """Hover: time allowed to settle (e.g. after a gust at the start) before the tolerance applies."""
     drone: QuadrotorConfig = QuadrotorConfig()
     action: ActionConfig = ActionConfig()
     observation: ObservationConfig

@@ -169,6 +169,7 @@ class BatchedTask:
         self.hover_z_m = np.ones(n)
         self.steps = np.zeros(n, dtype=np.int64)
         self.path_length_m = np.zeros(n)
+        self.hover_max_dev_m = np.zeros(n)
         self.prev_dist_m = np.zeros(n)
         self.prev_action = np.zeros((n, self.action_dim))
         self.latency = np.zeros(n, dtype=np.int64)
@@ -240,6 +241,7 @@ class BatchedTask:
             self.goal_m[idx] = start_pos
         self.steps[idx] = 0
         self.path_length_m[idx] = 0.0
+        self.hover_max_dev_m[idx] = 0.0
         self.prev_dist_m[idx] = self._goal_distance(idx, start_pos)
         self.prev_action[idx] = 0.0
         if not self.discrete:
@@ -340,7 +342,9 @@ class BatchedTask:
         shaped = self._goal_distance(np.arange(self.n), pos) if self.geodesic else dist
         timeout = self.steps >= cfg.max_episode_steps
         if cfg.task == "hover":
-            success = timeout & (dist <= cfg.hover_tolerance_m) & ~collision & ~left
+            settled = self.steps * self.dt_s >= cfg.hover_settle_s
+            self.hover_max_dev_m = np.where(settled, np.maximum(self.hover_max_dev_m, dist), self.hover_max_dev_m)
+            success = timeout & (self.hover_max_dev_m <= cfg.hover_tolerance_m) & ~collision & ~left
             reached = np.zeros(self.n, dtype=bool)
         else:
             reached = (dist <= self.goal_radius_m) & ~collision & ~left

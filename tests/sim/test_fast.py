@@ -1,0 +1,170 @@
+"""The numba backend (tinyrl.sim.fast) against the NumPy reference, and the per-drone noise tapes."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+import test_controller  # tests/sim is on sys.path (pytest prepend import mode)
+
+from tinyrl.sim import drone as drone_module
+from tinyrl.sim.drone import Quadrotors
+from tinyrl.tasks.core import PerDroneScaledNoise
+
+N = 24
+
+
+def _scenario(seed=0, mode="hover"):
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform([-2, -2, 0.02], [2, 2, 2], size=(N, 3))  # some start in ground effect
+    yaw = rng.uniform(-np.pi, np.pi, size=N)
+    if mode == "hover":
+        sp = np.column_stack(
+            [rng.uniform(-1, 1, N), rng.uniform(-1, 1, N), rng.uniform(-120, 120, N), rng.uniform(0.1, 2, N)]
+        )
+        sp[:4] = [[0, 0, 0, 1], [0.5, 0, 0, 1], [0, 0.5, 0, 1], [0, 0, 90, 1]]  # hover, steps, yaw
+    else:
+        sp = np.column_stack([rng.uniform(0.2, 0.35, N), rng.uniform(-40, 40, (N, 3))])
+    params = {
+        "mass_kg": rng.uniform(0.9, 1.1, N) * 0.027,
+        "motor_tau_s": rng.uniform(0.02, 0.05, N),
+        "kf_n_per_rpm2": rng.uniform(0.95, 1.05, N) * 3.16e-10,
+        "ixx_kg_m2": rng.uniform(0.9, 1.1, N) * 1.4e-5,
+    }
+    wind = rng.uniform(-0.004, 0.004, (N, 3))
+    return pos, yaw, sp, params, wind
+
+
+def _fly(backend, rows, scenario, mode="hover", seconds=10.0, rate_hz=100.0, switch=None):
+    pos, yaw, sp, params, wind = scenario
+    quads = Quadrotors(len(rows), policy_rate_hz=rate_hz, backend=backend)
+    quads.update_params(slice(None), **{k: v[rows] for k, v in params.items()})
+    quads.external_force_n[:] = wind[rows]
+    quads.reset(slice(None), pos[rows], yaw_rad=yaw[rows])
+    for t in range(round(seconds * rate_hz)):
+        if switch is not None:
+            quads.backend = switch[t % 2]
+        quads.step(sp[rows], mode=mode)
+        subset = np.flatnonzero(rows % 5 == 0)
+        if t == round(seconds * rate_hz) // 2 and subset.size:  # reset a subset mid-flight
+            quads.reset(subset, np.array([0.0, 0.0, 1.0]), yaw_rad=0.5)
+    c = quads.controller
+    return quads, np.concatenate([quads.pos, quads.vel, quads.quat, quads.omega, quads.rpm, c.rpm_cmd], axis=1)
+
+
+@pytest.mark.parametrize("mode", ["hover", "rates"])
+def test_numba_matches_numpy_for_ten_seconds(mode):
+    scenario = _scenario(mode=mode)
+    rows = np.arange(N)
+    ref_quads, ref = _fly("numpy", rows, scenario, mode)
+    fast_quads, fast = _fly("numba", rows, scenario, mode)
+    np.testing.assert_allclose(fast[:, :3], ref[:, :3], rtol=0, atol=1e-9)  # position, m
+    np.testing.assert_allclose(fast[:, 3:13], ref[:, 3:13], rtol=0, atol=1e-9)  # vel, quat, omega
+    np.testing.assert_allclose(fast[:, 13:], ref[:, 13:], rtol=1e-12, atol=1e-6)  # rpm, rpm commands
+    assert fast_quads.controller.tick == ref_quads.controller.tick
+    assert fast_quads.time_s == ref_quads.time_s
+    for name in ("_height_pid", "_velocity_pid", "_attitude_pid", "_rate_pid"):
+        a, b = getattr(ref_quads.controller, name), getattr(fast_quads.controller, name)
+        np.testing.assert_allclose(b.integral, a.integral, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(b.prev_error, a.prev_error, rtol=1e-9, atol=1e-9)
+    assert np.ptp(ref[:, :3], axis=0).min() > 0.5  # the drones did different things
+
+
+def test_backends_share_state_and_can_alternate():
+    # Controller and drone state live in the same arrays: switching backends every step changes nothing.
+    scenario = _scenario(3)
+    rows = np.arange(N)
+    _, ref = _fly("numpy", rows, scenario, seconds=2.0, rate_hz=25.0)
+    _, mixed = _fly("numpy", rows, scenario, seconds=2.0, rate_hz=25.0, switch=("numba", "numpy"))
+    np.testing.assert_allclose(mixed[:, :13], ref[:, :13], rtol=0, atol=1e-9)
+
+
+def test_numba_batched_equals_each_drone_alone_bit_for_bit():
+    scenario = _scenario(1)
+    _, together = _fly("numba", np.arange(N), scenario, seconds=2.0, rate_hz=25.0)
+    for i in (0, 7, 23):
+        _, alone = _fly("numba", np.array([i]), scenario, seconds=2.0, rate_hz=25.0)
+        np.testing.assert_array_equal(together[i], alone[0])
+
+
+def test_backend_selection():
+    assert Quadrotors(2).backend == drone_module.DEFAULT_BACKEND == "numba"
+    assert Quadrotors(2, backend="numpy").backend == "numpy"
+    with pytest.raises(ValueError, match="unknown backend"):
+        Quadrotors(2, backend="cuda")
+    with pytest.raises(ValueError, match="unknown controller mode"):
+        Quadrotors(1).step(np.zeros((1, 4)), mode="position")
+
+
+CONTROLLER_TESTS = [
+    (test_controller.test_hover_holds_position_for_ten_seconds, {}),
+    (test_controller.test_hover_recovers_from_unknown_mass, {}),
+    (test_controller.test_body_velocity_step, {"axis": 0, "yaw_deg": 90.0}),
+    (test_controller.test_yaw_rate_is_tracked, {}),
+    (test_controller.test_tilt_limit_holds_for_large_velocity_commands, {}),
+    (test_controller.test_rates_mode_tracks_body_rates_with_collective_thrust, {}),
+    (test_controller.test_reset_clears_integrators_of_the_subset_only, {}),
+]
+
+
+@pytest.mark.parametrize(("test", "kwargs"), CONTROLLER_TESTS, ids=[t.__name__ for t, _ in CONTROLLER_TESTS])
+def test_controller_tests_pass_on_the_numpy_backend(monkeypatch, test, kwargs):
+    # tests/sim/test_controller.py runs on the default (numba) backend; run it on the reference too.
+    monkeypatch.setattr(drone_module, "DEFAULT_BACKEND", "numpy")
+    assert Quadrotors(1).backend == "numpy"
+    test(**kwargs)
+
+
+# ---------------------------------------------------------------- noise tapes
+REQUESTS = [(3,), (5,), (1,), (2,), (3,), (4, 2), (7,)] * 40  # crosses many tape ends at tape_size 16
+
+
+def _draws(rows_per_request, seeds, tape_size=16, reseed_at=None):
+    rngs = [np.random.default_rng(s) for s in seeds]
+    noise = PerDroneScaledNoise(rngs, tape_size=tape_size)
+    noise.scale[:] = 0.5 + np.array(seeds) / 100.0
+    out = {i: [] for i in range(len(seeds))}
+    for t, shape in enumerate(REQUESTS):
+        if t == reseed_at:
+            rngs[1] = np.random.default_rng(99)
+        rows = rows_per_request(t)
+        values = noise.normal(rows, shape)
+        assert values.shape == (len(rows), *shape)
+        for j, i in enumerate(rows):
+            out[int(i)].append(values[j].ravel())
+        if t % 50 == 0:
+            for i in rows:
+                out[int(i)].append(noise.uniform(np.array([i])))
+    return {i: np.concatenate(v) if v else np.zeros(0) for i, v in out.items()}
+
+
+def test_noise_of_a_drone_does_not_depend_on_the_batch():
+    seeds = [10, 11, 12, 13]
+    together = _draws(lambda t: np.arange(4), seeds)
+    # Drone 2 asked alone, in a batch of its own, at slot 0.
+    alone = _draws(lambda t: np.array([0]), [12])
+    np.testing.assert_array_equal(together[2], alone[0])
+    # Drones asked in changing subsets see the same stream for the requests they take part in.
+    subsets = _draws(lambda t: np.array([0, 2]) if t % 3 else np.array([1, 2, 3]), seeds)
+    np.testing.assert_array_equal(subsets[2], together[2])
+    assert not np.array_equal(together[0][:50], together[1][:50])
+
+
+def test_noise_restarts_when_a_generator_is_replaced():
+    seeds = [1, 2, 3]
+    reseeded = _draws(lambda t: np.arange(3), seeds, reseed_at=30)
+    plain = _draws(lambda t: np.arange(3), seeds)
+    np.testing.assert_array_equal(reseeded[0], plain[0])
+    fresh = PerDroneScaledNoise([np.random.default_rng(99)], tape_size=16)
+    fresh.scale[0] = 0.5 + seeds[1] / 100.0
+    expected = np.concatenate([fresh.normal(np.array([0]), s).ravel() for s in REQUESTS[30:33]])
+    n_before = sum(int(np.prod(s)) for s in REQUESTS[:30]) + 1  # + the uniform at t = 0
+    np.testing.assert_array_equal(reseeded[1][n_before : n_before + len(expected)], expected)
+
+
+def test_noise_rejects_repeated_rows_and_handles_empty_and_large_requests():
+    noise = PerDroneScaledNoise([np.random.default_rng(i) for i in range(3)], tape_size=8)
+    with pytest.raises(ValueError, match="distinct"):
+        noise.normal(np.array([1, 1]), (2,))
+    assert noise.normal(np.array([], dtype=int), (3,)).shape == (0, 3)
+    assert noise.normal(np.array([0, 2]), (5, 4)).shape == (2, 5, 4)  # bigger than a tape
