@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -175,8 +176,20 @@ def _register_compress_commands() -> None:
 _register_compress_commands()
 
 
+def _register_hil_command() -> None:
+    # tinyrl.hil.cli imports only typer and rich; the bridge, pyserial and the simulator load when the command runs.
+    from tinyrl.hil.cli import hil_command
+
+    app.command("hil")(hil_command)
+
+
+_register_hil_command()
+
+
 def main() -> None:
     """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``."""
+    # TensorFlow (pulled in by quantization and TensorBoard) logs start-up banners to stderr; keep errors only.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         app()
     except TinyRLError as exc:

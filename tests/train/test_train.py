@@ -179,3 +179,18 @@ def test_wilson_interval():
     lo, hi = wilson_interval(95, 100)
     assert 0.88 < lo < 0.9 and 0.97 < hi < 0.99
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+
+
+def test_discrete_ppo_teacher_exports_an_argmax_head():
+    import torch
+    from stable_baselines3 import PPO
+
+    from tinyrl.tasks.vec_env import TinyRLVecEnv
+    from tinyrl.train.policy import mlp_from_sb3
+
+    vec = TinyRLVecEnv(load_scenario("source-seeking", {"course_pool_size": 5}), n_envs=2, seed=0)
+    model = PPO("MlpPolicy", vec, policy_kwargs={"net_arch": [8], "activation_fn": torch.nn.ReLU}, device="cpu")
+    obs = np.random.default_rng(0).normal(size=(64, vec.observation_space.shape[0])).astype(np.float32)
+    mlp = mlp_from_sb3(model)
+    assert mlp.head == "argmax"
+    np.testing.assert_array_equal(mlp.act(obs), model.predict(obs, deterministic=True)[0])

@@ -21,7 +21,7 @@ from tinyrl.sim.world import World
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.features import SensorFrame, action_width, build_observation, observation_size
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
-from tinyrl.tasks.geodesic import DistanceField, distance_field
+from tinyrl.tasks.geodesic import cached_distance_field
 
 # Below this height the drone has hit the floor.
 FLOOR_CRASH_M = 0.03
@@ -188,7 +188,6 @@ class BatchedTask:
             self.field_shape = np.ones((n, 2), dtype=np.intp)
             self.field_origin_m = np.zeros((n, 2))
             self.field_cell_m = np.ones((n, 2))
-            self._fields: dict[int, DistanceField] = {}
 
     # ------------------------------------------------------------------ seeding and reset
     def seed_slots(self, slots: Sequence[int], seeds: Sequence[int]) -> None:
@@ -256,11 +255,8 @@ class BatchedTask:
 
     def _load_field(self, slot: int, course_index: int) -> None:
         """Copy course ``course_index``'s geodesic field into ``slot`` (computed once per course)."""
-        field = self._fields.get(course_index)
-        if field is None:
-            res = self.config.reward.geodesic_resolution_m
-            field = distance_field(self.courses[course_index], self.radius_m, res)
-            self._fields[course_index] = field
+        res = self.config.reward.geodesic_resolution_m
+        field = cached_distance_field(self.courses[course_index], self.radius_m, res)
         nx, ny = field.distance_m.shape
         self.field_m[slot, :nx, :ny] = field.distance_m
         self.field_shape[slot] = (nx, ny)

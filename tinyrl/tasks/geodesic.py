@@ -89,3 +89,21 @@ def distance_field(course: Course, radius_m: float, resolution_m: float = 0.1) -
     finite = dist[np.isfinite(dist)]
     dist[~np.isfinite(dist)] = (finite.max() if finite.size else 0.0) + 10.0
     return DistanceField(dist.astype(np.float32), origin_m, cell_m)
+
+
+# id(course) -> (course, radius, resolution, field). Holding the course keeps its id from being reused; courses
+# are immutable, so a field computed once stays right for every task and evaluation in the process.
+_CACHE: dict[int, tuple[Course, float, float, DistanceField]] = {}
+_CACHE_LIMIT = 20_000
+
+
+def cached_distance_field(course: Course, radius_m: float, resolution_m: float = 0.1) -> DistanceField:
+    """:func:`distance_field`, computed once per course object per process (pools and evaluation sets repeat)."""
+    hit = _CACHE.get(id(course))
+    if hit is not None and hit[0] is course and hit[1] == radius_m and hit[2] == resolution_m:
+        return hit[3]
+    field = distance_field(course, radius_m, resolution_m)
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.clear()
+    _CACHE[id(course)] = (course, radius_m, resolution_m, field)
+    return field

@@ -156,7 +156,9 @@ def mlp_from_sb3(model: Any) -> MlpPolicy:
     elif name == "td3":
         modules, head = [policy.actor.mu], "tanh"
     else:
-        modules, head = [policy.mlp_extractor.policy_net, policy.action_net], "clip"
+        # PPO/A2C: the action net gives the Gaussian mean (continuous) or the logits (discrete).
+        discrete = hasattr(model.action_space, "n")
+        modules, head = [policy.mlp_extractor.policy_net, policy.action_net], "argmax" if discrete else "clip"
     linears = [layer for module in modules for layer in module.modules() if isinstance(layer, torch.nn.Linear)]
     activations: dict[type, Activation] = {torch.nn.ReLU: "relu", torch.nn.Tanh: "tanh"}
     activation_fn = getattr(policy, "activation_fn", torch.nn.ReLU)

@@ -1,0 +1,185 @@
+"""HIL through QEMU: the firmware flies the simulator exactly like the host int8 policy, through faults too."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+from hil_proxy import FaultyProxy
+from typer.testing import CliRunner
+
+if TYPE_CHECKING:
+    from tinyrl.compress.student import Int8Policy
+    from tinyrl.hil.link import HilLink
+    from tinyrl.hil.qemu import QemuSession
+    from tinyrl.tasks.config import ScenarioConfig
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+    reason="needs qemu-system-arm and arm-none-eabi-gcc (make setup)",
+)
+
+ENV = "obstacle-course"
+
+EPISODES = 5
+
+
+@pytest.fixture(scope="module")
+def config() -> ScenarioConfig:
+    from tinyrl.tasks.config import load_scenario
+
+    return load_scenario(ENV)
+
+
+def _host_outcomes(policy_dir: Path, config: ScenarioConfig, episodes: int, seed: int) -> list[str]:
+    from tinyrl.compress.student import load_int8_policy
+    from tinyrl.train.evaluate import evaluate
+
+    report = evaluate(load_int8_policy(policy_dir / "policy_int8.tflite"), config, episodes=episodes, seed=seed)
+    return [e.outcome for e in report.episode_results]
+
+
+def test_cli_flies_episodes_like_the_host(
+    int8_policy_dir: Path, hil_elf: Path, tmp_path: Path, config: ScenarioConfig
+) -> None:
+    from tinyrl.cli import app
+
+    out = tmp_path / "hil.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "hil",
+            "--env",
+            ENV,
+            "--policy",
+            str(int8_policy_dir),
+            "--qemu",
+            "--episodes",
+            str(EPISODES),
+            "--seed",
+            "3",
+            "--build-dir",
+            str(hil_elf.parents[2]),
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["episodes"] == EPISODES
+    assert report["mismatches"] == 0
+    assert [e["outcome"] for e in report["episode_results"]] == _host_outcomes(int8_policy_dir, config, EPISODES, 3)
+    assert report["round_trips"] == sum(report["episode_steps"]) > 0
+    assert report["loop_hz"] >= 50  # lenient on a loaded CI machine; scripts/bench_hil.py measures the real rate
+    lat = report["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert report["link"]["timeouts"] == report["link"]["crc_errors"] == 0
+    assert report["device"]["stats"]["crc_errors"] == 0
+    assert report["device"]["instructions_per_inference"] > 0
+
+
+def _link(session: QemuSession, policy_dir: Path, **kwargs: Any) -> tuple[HilLink, Int8Policy]:
+    from tinyrl.compress.student import load_int8_policy
+    from tinyrl.hil.bridge import expected_for
+    from tinyrl.hil.link import HilLink
+
+    tflite = policy_dir / "policy_int8.tflite"
+    policy = load_int8_policy(tflite)
+    link = HilLink.open(session.url, expected=expected_for(policy, tflite), **kwargs)
+    link.handshake()
+    return link, policy
+
+
+def test_faults_never_apply_a_corrupt_action(
+    int8_policy_dir: Path, qemu_session: QemuSession, config: ScenarioConfig
+) -> None:
+    from tinyrl.compress.student import load_int8_policy
+    from tinyrl.hil.bridge import expected_for, fly_episodes
+    from tinyrl.hil.link import HilLink
+
+    tflite = int8_policy_dir / "policy_int8.tflite"
+    policy = load_int8_policy(tflite)
+    proxy = FaultyProxy(qemu_session.port, seed=11, p_flip=0.02, p_drop=0.02, p_dup=0.02)
+    link = HilLink.open(f"socket://127.0.0.1:{proxy.port}", expected=expected_for(policy, tflite), timeout_s=0.2)
+    try:
+        link.handshake()
+        report = fly_episodes(link, policy, config, episodes=1, seed=1)
+        proxy.disable()
+        stats = link.stats()
+    finally:
+        link.close()
+        proxy.close()
+    up, down = proxy.to_mcu, proxy.to_host
+    assert up.flips + up.drops + up.dups + down.flips + down.drops + down.dups > 5, "too few faults to test anything"
+    assert report.mismatches == 0
+    assert [e["outcome"] for e in report.summary["episode_results"]] == _host_outcomes(int8_policy_dir, config, 1, 1)
+    # Every corrupted frame is rejected, on the side that received it (CRC or COBS framing).
+    assert link.counters.crc_errors + link.counters.framing_errors == down.flips
+    assert stats.crc_errors + stats.framing_errors == up.flips
+    # Every lost frame costs one timeout and one retry (a duplicated OBS can make up for a lost ACT; a slow
+    # machine can add a late reply).
+    losses = up.flips + up.drops + down.flips + down.drops
+    assert link.counters.retries == link.counters.timeouts
+    assert losses - up.dups <= link.counters.timeouts <= losses + 2
+    assert link.counters.stale >= up.dups + down.dups - losses
+
+
+def test_watchdog_reports_failsafe_within_100_ms(int8_policy_dir: Path, qemu_session: QemuSession) -> None:
+    from tinyrl.compress.int8 import quantize_input
+
+    link, policy = _link(qemu_session, int8_policy_dir)
+    try:
+        obs_q = quantize_input(policy.model, np.zeros((1, policy.obs_dim), dtype=np.float32))[0]
+        reply = link.step(obs_q)
+        event = link.wait_failsafe(timeout_s=20.0)  # 100 ms of SysTick time: about 1-2 s of wall time under QEMU
+        assert event is not None and event.mode == 1  # hover
+        hello = link.hello
+        assert hello is not None
+        silent_ms = event.ticks_since_obs / hello.tick_hz * 1e3
+        assert hello.watchdog_ms <= silent_ms < hello.watchdog_ms + 1.0
+        zero = policy.model.output.zero_point
+        assert event.action.tolist()[:3] == [zero] * 3 and event.action[3] == reply.action[3]  # hold height
+        assert link.stats().watchdog_trips == 1
+        assert np.array_equal(link.step(obs_q).action, reply.action)  # the next OBS ends the failsafe
+    finally:
+        link.close()
+
+
+def test_device_reset_mid_session_rehandshakes(int8_policy_dir: Path, qemu_session: QemuSession) -> None:
+    from tinyrl.compress.int8 import quantize_input, run_int8
+
+    link, policy = _link(qemu_session, int8_policy_dir, timeout_s=0.5)
+    try:
+        obs_q = quantize_input(policy.model, np.full((1, policy.obs_dim), 0.3, dtype=np.float32))[0]
+        link.step(obs_q)
+        link.reset_device()
+        reply = link.step(obs_q)
+        assert link.counters.rehandshakes == 1
+        assert np.array_equal(reply.action, run_int8(policy.model, obs_q))
+        assert link.stats().frames_ok <= 3  # counters restarted with the firmware
+    finally:
+        link.close()
+
+
+def test_dead_link_fails_cleanly_after_retries(int8_policy_dir: Path, qemu_session: QemuSession) -> None:
+    from tinyrl.compress.int8 import quantize_input
+    from tinyrl.hil.link import HilLinkError
+
+    proxy = FaultyProxy(
+        qemu_session.port, p_flip=0.0, p_drop=1.0, p_dup=0.0, skip_frames=2
+    )  # the boot delimiter and HELLO pass
+    try:
+        link, policy = _link(
+            type("Via", (), {"url": f"socket://127.0.0.1:{proxy.port}"})(), int8_policy_dir, timeout_s=0.05, retries=2
+        )
+        obs_q = quantize_input(policy.model, np.zeros((1, policy.obs_dim), dtype=np.float32))[0]
+        with pytest.raises(HilLinkError, match="no valid ACT after 3 tries"):
+            link.step(obs_q)
+        assert link.counters.timeouts == 3 and link.counters.retries == 2
+        link.close()
+    finally:
+        proxy.close()
