@@ -19,3 +19,14 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
         atomic_write_bytes(path, object())  # type: ignore[arg-type]
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.bin"]
+
+
+def test_atomic_write_uses_the_normal_file_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644

@@ -288,3 +288,29 @@ def test_tof_field_of_view_sees_an_off_axis_pillar(fov_deg, seen):
         assert 0.95 < front < 1.0
     else:
         assert front == MultiRangerConfig().max_range_m
+
+
+def test_directional_light_sensors_tell_left_from_right():
+    from tinyrl.sim.course import Arena, Course, Goal, Light, Start
+
+    course = Course(
+        arena=Arena(x=(-5, 5), y=(-5, 5), z=(0, 3)),
+        start=Start(xyz=(0, 0, 1)),
+        goal=Goal(xyz=(3, 3, 1), radius_m=0.3),
+        light=Light(xyz=(3.0, 3.0, 1.0), intensity=1.0),
+    )
+    world = World(1)
+    world.set_course(0, course)
+    config = LightSensorConfig(
+        offsets_m=((0.04, 0.04, 0), (0.04, -0.04, 0)), normals=((1, 1, 0), (1, -1, 0)), noise_std=0.0
+    )
+    sensor = LightSensor(1, 0.1, config)
+    rng = np.random.default_rng(0)
+    kin = kin_at([[0.0, 0.0, 1.0]], [0.0])  # light 45 degrees to the left, 4.2 m away
+    sensor.reset(None, world, kin, rng)
+    left, right = sensor.step(world, kin, rng)[0]
+    assert left > 0.04 and right < 1e-3 * left  # the right photodiode faces 90 degrees away from the light
+    kin = kin_at([[0.0, 0.0, 1.0]], [np.pi / 2])  # turned left: now the light is 45 degrees to the right
+    sensor.reset(None, world, kin, rng)
+    left, right = sensor.step(world, kin, rng)[0]
+    assert right > 0.04 and left < 1e-3 * right

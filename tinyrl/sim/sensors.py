@@ -349,10 +349,17 @@ class Gyro(_Sensor):
 
 
 class LightSensorConfig(StrictModel):
-    """Light sensors on the drone, reading ``intensity / (d² + eps)`` from the course's light."""
+    """Light sensors on the drone, reading ``intensity / (d² + eps)`` from the course's light.
+
+    With ``normals`` a sensor is a photodiode facing that way: its reading is scaled by the cosine of the
+    angle between its normal and the light (zero from behind), which is what makes two sensors facing apart
+    tell left from right at a distance.
+    """
 
     offsets_m: tuple[tuple[float, float, float], ...] = ((0.0, 0.0, 0.0),)
     """Sensor positions in the body frame (m); one output column each (two apart give a gradient)."""
+    normals: tuple[tuple[float, float, float], ...] | None = None
+    """Facing direction of each sensor in the body frame (any length); ``None``: omnidirectional."""
     eps_m2: PositiveF = 0.01
     """Added to the squared distance so the reading stays finite at the light (m²)."""
     noise_std: NonNegative = 0.01
@@ -370,18 +377,31 @@ class LightSensor(_Sensor):
         self.config = config or LightSensorConfig()
         c = self.config
         self.offsets_body_m = np.asarray(c.offsets_m, dtype=float).reshape(-1, 3)
+        self.normals_body = None
+        if c.normals is not None:
+            normals = np.asarray(c.normals, dtype=float).reshape(-1, 3)
+            if normals.shape != self.offsets_body_m.shape or not np.all(np.linalg.norm(normals, axis=1) > 0):
+                raise ValueError("light sensor normals need one non-zero vector per offset")
+            self.normals_body = normals / np.linalg.norm(normals, axis=1, keepdims=True)
         self.channels = [_Channel(n, len(self.offsets_body_m), dt_s, c.rate_hz, c.latency_steps, False)]
 
     def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
         pos = _need(kin.position_m, "position_m")[rows]
-        if np.any(self.offsets_body_m):
+        rot = None
+        if np.any(self.offsets_body_m) or self.normals_body is not None:
             rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
+        if rot is not None and np.any(self.offsets_body_m):
             sensors = pos[:, None, :] + np.einsum("nij,sj->nsi", rot, self.offsets_body_m)
         else:
             sensors = np.broadcast_to(pos[:, None, :], (len(rows), len(self.offsets_body_m), 3))
-        d2 = np.square(sensors - world.light_xyz_m[rows][:, None, :]).sum(axis=-1)
+        to_light = world.light_xyz_m[rows][:, None, :] - sensors
+        d2 = np.square(to_light).sum(axis=-1)
         reading = world.light_intensity[rows][:, None] / (d2 + c.eps_m2)
+        if rot is not None and self.normals_body is not None:
+            normals = np.einsum("nij,sj->nsi", rot, self.normals_body)
+            cos = np.einsum("nsi,nsi->ns", normals, to_light) / np.sqrt(np.maximum(d2, 1e-12))
+            reading = reading * np.maximum(cos, 0.0)
         if c.noise_std > 0:
             reading = reading + c.noise_std * noise.normal(rows, reading.shape[1:])
         return reading
