@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -292,3 +293,35 @@ def test_corrupt_bytes_are_reported(mutate, tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ModelError, match="no such"):
         load_tflite(tmp_path / "nope.tflite")
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "policies").glob("*/policy_int8.tflite"))
+
+
+def _recorded_observations(policy_path: Path, n: int) -> np.ndarray:
+    """Observations the int8 policy meets when it flies its own scenario (quantized), ``n`` of them."""
+    from tinyrl.tasks.config import load_scenario
+    from tinyrl.tasks.core import BatchedTask
+    from tinyrl.train.policy import load_policy
+
+    scenario = policy_path.parent.name
+    policy = load_policy(policy_path)
+    task = BatchedTask(load_scenario(scenario, {"course_pool_size": 20}), 128, randomize=True)
+    task.seed_slots(range(128), range(128))
+    obs = task.reset_slots(np.arange(128))
+    seen = [obs]
+    while sum(len(o) for o in seen) < n:
+        obs = task.step(policy.act(obs)).obs
+        seen.append(obs)
+    return np.concatenate(seen)[:n]
+
+
+@pytest.mark.parametrize("reference", ["tflite", "tflm"])
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
+def test_shipped_models_bit_exact_on_random_and_recorded_observations(path, reference, run_reference):
+    data = path.read_bytes()
+    model = load_tflite(data)
+    x_random = _observations(model.in_features, seed=3)
+    x_recorded = quantize_input(model, _recorded_observations(path, N_OBS))
+    for x in (x_random, x_recorded):
+        assert np.array_equal(run_int8(model, x, reference=reference), run_reference(reference, data, x))

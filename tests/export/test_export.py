@@ -176,3 +176,25 @@ def test_qemu_on_target_vectors_portable_and_dsp(
         assert f"kernels={kernels}" in result.output and "RESULT PASS mismatches=0" in result.output
         outputs[kernels] = result.instructions
     assert outputs["dsp"] < outputs["portable"]
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "policies").glob("*/policy_int8.tflite"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
+def test_shipped_policies_host_bit_exact(tmp_path: Path, path: Path) -> None:
+    assert SHIPPED, "no shipped int8 policies found under policies/"
+    model = load_tflite(path)
+    outdir = tmp_path / "policy"
+    export_policy(path, outdir, target="host")
+    rng = np.random.default_rng(1)
+    x = rng.integers(-128, 128, size=(N_VECTORS, model.in_features)).astype(np.int8)
+    obs = _float_inputs(model, N_VECTORS, rng)
+    y, act = _run_harness(outdir, tmp_path, x, obs, model.out_features)
+    np.testing.assert_array_equal(y, run_int8(model, x, reference="tflm"))
+    want = dequantize_output(model, run_int8(model, quantize_input(model, obs), reference="tflm"))
+    np.testing.assert_array_equal(act.view(np.uint32), want.astype("<f4").view(np.uint32))
+
+
+def test_every_scenario_ships_an_int8_policy() -> None:
+    assert {p.parent.name for p in SHIPPED} >= {"hover", "obstacle-course", "source-seeking"}

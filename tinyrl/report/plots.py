@@ -134,3 +134,95 @@ def plot_learning_curve(evaluations: Sequence[dict[str, Any]]) -> bytes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return _png(fig)
+
+
+#: Colour of each episode outcome in every figure.
+OUTCOME_COLOURS = {"success": "tab:blue", "collision": "tab:red", "left_arena": "tab:orange", "timeout": "tab:purple"}
+
+
+def plot_success_rates(rows: Sequence[dict[str, Any]]) -> bytes:
+    """PNG bytes: success rate with its 95 % interval per policy, and the outcome breakdown beside it.
+
+    Args:
+        rows: Per policy ``{"name", "episodes", "success_rate", "success_ci95": (lo, hi), "outcomes": {outcome:
+            rate}}`` (rates in [0, 1]); e.g. from :meth:`tinyrl.train.evaluate.EvalReport.to_dict` plus a name.
+    """
+    if not rows:
+        raise ConfigError("no evaluation rows to plot")
+    plt = _pyplot()
+    names = [r["name"] for r in rows]
+    x = np.arange(len(rows))
+    rate = np.array([100 * r["success_rate"] for r in rows])
+    lo = np.array([100 * r["success_ci95"][0] for r in rows])
+    hi = np.array([100 * r["success_ci95"][1] for r in rows])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.bar(x, rate, color=OUTCOME_COLOURS["success"], alpha=0.8)
+    a.errorbar(x, rate, yerr=[rate - lo, hi - rate], fmt="none", ecolor="k", capsize=6, lw=1.5)
+    for xi, r, h in zip(x, rate, hi, strict=True):
+        a.text(xi, min(h + 2, 97), f"{r:.0f} %", ha="center", va="bottom", fontsize=9)
+    a.set_xticks(x, names)
+    a.set_ylim(0, 105)
+    a.set_ylabel("success (%)")
+    a.set_title(f"success rate, 95 % Wilson interval ({rows[0]['episodes']} episodes each)", fontsize=9)
+    a.grid(axis="y", alpha=0.3)
+    bottom = np.zeros(len(rows))
+    for outcome, colour in OUTCOME_COLOURS.items():
+        share = np.array([100 * r["outcomes"].get(outcome, 0.0) for r in rows])
+        b.bar(x, share, bottom=bottom, color=colour, label=outcome.replace("_", " "), alpha=0.85)
+        bottom += share
+    b.set_xticks(x, names)
+    b.set_ylim(0, 100)
+    b.set_ylabel("episodes (%)")
+    b.set_title("outcome breakdown", fontsize=9)
+    b.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_quantization_error(abs_diff: np.ndarray, quantity: str = "action", bins: int = 40) -> bytes:
+    """PNG bytes: histogram (log count) of ``|int8 − float|`` per output component, with mean and maximum.
+
+    Args:
+        abs_diff: ``(N, out_dim)`` absolute differences between the int8 and float student.
+        quantity: What is compared (``"action"`` or ``"logit"``), for the labels.
+        bins: Histogram bins.
+    """
+    d = np.asarray(abs_diff, dtype=np.float64)
+    if d.ndim != 2 or d.size == 0:
+        raise ConfigError(f"expected a non-empty (N, out_dim) array of differences, got shape {d.shape}")
+    plt = _pyplot()
+    edges = np.linspace(0.0, max(float(d.max()), 1e-6) * 1.02, bins + 1)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for k in range(d.shape[1]):
+        ax.hist(d[:, k], bins=edges, histtype="step", lw=1.5, label=f"{quantity} {k}")
+    ax.axvline(float(d.mean()), color="k", ls="--", lw=1, label=f"mean {d.mean():.4f}")
+    ax.axvline(float(d.max()), color="tab:red", ls=":", lw=1, label=f"max {d.max():.4f}")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"|int8 − float student| {quantity}")
+    ax.set_ylabel("count")
+    ax.set_title(f"int8 quantization error on {len(d):,} closed-loop observations", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_time_to_goal(times_s: dict[str, Sequence[float]], bins: int = 20) -> bytes:
+    """PNG bytes: distribution of time to goal (s) of successful episodes, one outline per policy."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    values = [t for ts in times_s.values() for t in ts]
+    if values:
+        edges = np.linspace(min(values), max(values) + 1e-6, bins + 1)
+        for name, ts in times_s.items():
+            if len(ts):
+                ax.hist(ts, bins=edges, histtype="step", lw=1.5, label=f"{name} (median {np.median(ts):.1f} s)")
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no successful episodes", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("time to goal (s)")
+    ax.set_ylabel("episodes")
+    ax.set_title("time to goal of successful episodes", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
