@@ -186,6 +186,16 @@ def _register_hil_command() -> None:
 _register_hil_command()
 
 
+def _register_report_command() -> None:
+    # tinyrl.report.cli imports only typer; evaluation, TensorFlow and matplotlib load when the command runs.
+    from tinyrl.report.cli import report_command
+
+    app.command("report")(report_command)
+
+
+_register_report_command()
+
+
 def main() -> None:
     """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``."""
     # TensorFlow (pulled in by quantization and TensorBoard) logs start-up banners to stderr; keep errors only.

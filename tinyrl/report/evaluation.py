@@ -196,7 +196,9 @@ def evaluate_policy_dir(
     """
     policy_dir = Path(policy_dir)
     if not policy_dir.is_dir():
-        raise PolicyError(f"{policy_dir}: not a policy folder (expected a directory with {', '.join(FOLDER_ARTEFACTS)})")
+        raise PolicyError(
+            f"{policy_dir}: not a policy folder (expected a directory with {', '.join(FOLDER_ARTEFACTS)})"
+        )
     present = {name: policy_dir / art for name, art in ARTEFACTS.items() if (policy_dir / art).is_file()}
     if not present:
         raise PolicyError(f"{policy_dir}: no policy artefact found (looked for {', '.join(FOLDER_ARTEFACTS)})")

@@ -157,7 +157,7 @@ def plot_success_rates(rows: Sequence[dict[str, Any]]) -> bytes:
     hi = np.array([100 * r["success_ci95"][1] for r in rows])
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
     a.bar(x, rate, color=OUTCOME_COLOURS["success"], alpha=0.8)
-    a.errorbar(x, rate, yerr=[rate - lo, hi - rate], fmt="none", ecolor="k", capsize=6, lw=1.5)
+    a.errorbar(x, rate, yerr=np.vstack([rate - lo, hi - rate]), fmt="none", ecolor="k", capsize=6, lw=1.5)
     for xi, r, h in zip(x, rate, hi, strict=True):
         a.text(xi, min(h + 2, 97), f"{r:.0f} %", ha="center", va="bottom", fontsize=9)
     a.set_xticks(x, names)
@@ -179,12 +179,15 @@ def plot_success_rates(rows: Sequence[dict[str, Any]]) -> bytes:
     return _png(fig)
 
 
-def plot_quantization_error(abs_diff: np.ndarray, quantity: str = "action", bins: int = 40) -> bytes:
+def plot_quantization_error(
+    abs_diff: np.ndarray, quantity: str = "action", labels: Sequence[str] | None = None, bins: int = 40
+) -> bytes:
     """PNG bytes: histogram (log count) of ``|int8 − float|`` per output component, with mean and maximum.
 
     Args:
         abs_diff: ``(N, out_dim)`` absolute differences between the int8 and float student.
         quantity: What is compared (``"action"`` or ``"logit"``), for the labels.
+        labels: A name per output component (default ``"{quantity} k"``).
         bins: Histogram bins.
     """
     d = np.asarray(abs_diff, dtype=np.float64)
@@ -194,7 +197,8 @@ def plot_quantization_error(abs_diff: np.ndarray, quantity: str = "action", bins
     edges = np.linspace(0.0, max(float(d.max()), 1e-6) * 1.02, bins + 1)
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for k in range(d.shape[1]):
-        ax.hist(d[:, k], bins=edges, histtype="step", lw=1.5, label=f"{quantity} {k}")
+        name = labels[k] if labels is not None and k < len(labels) else f"{quantity} {k}"
+        ax.hist(d[:, k], bins=edges, histtype="step", lw=1.5, label=name)
     ax.axvline(float(d.mean()), color="k", ls="--", lw=1, label=f"mean {d.mean():.4f}")
     ax.axvline(float(d.max()), color="tab:red", ls=":", lw=1, label=f"max {d.max():.4f}")
     ax.set_yscale("log")

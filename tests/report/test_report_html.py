@@ -1,0 +1,72 @@
+"""`tinyrl report`: one self-contained HTML page whose every image decodes and shows something."""
+
+import base64
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = ROOT / "policies" / "obstacle-course"
+IMG = re.compile(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tinyrl", *args], capture_output=True, text=True, timeout=180)
+
+
+def decode_png(data: str) -> np.ndarray:
+    import matplotlib.image
+
+    return matplotlib.image.imread(io.BytesIO(base64.b64decode(data, validate=True)), format="png")
+
+
+def test_report_writes_self_contained_page_with_decodable_images(tmp_path):
+    out = tmp_path / "sub" / "report.html"
+    result = run("report", "--policy", str(POLICY), "--env", "obstacle-course", "-o", str(out), "--episodes", "12")
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    # Self-contained: no file or network references besides the embedded images.
+    assert not re.search(r'(src|href)="(?!data:image/png;base64,)', page)
+    images = IMG.findall(page)
+    # Trajectories x3, success rates, time to goal, quantization error, learning curve.
+    assert len(images) == page.count("<img ") == 7
+    for data in images:
+        pixels = decode_png(data)
+        assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
+        assert np.ptp(pixels[..., :3]) > 0.5, "a figure is blank"
+    for text in ("teacher", "student", "int8", "Footprint", "int8 quantization error", "Learning curve"):
+        assert text in page
+    assert not list(out.parent.glob(".*.tmp")), "atomic write left a temporary file"
+
+
+def test_report_of_teacher_only_folder(tmp_path):
+    from tinyrl.report.evaluation import evaluate_policy_dir
+    from tinyrl.report.html import figures
+
+    (tmp_path / "teacher.npz").write_bytes((POLICY / "teacher.npz").read_bytes())
+    evaluation = evaluate_policy_dir(tmp_path, "obstacle-course", episodes=4, n_trajectories=2)
+    assert list(evaluation.reports) == ["teacher"] and evaluation.quantization is None
+    titles = [title for title, _, _ in figures(evaluation)]
+    assert titles == ["Trajectories: teacher", "Success rates", "Time to goal"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "garbage"])
+def test_bad_policy_dir_is_one_line_error(tmp_path, kind):
+    policy = tmp_path / "policy"
+    if kind != "missing":
+        policy.mkdir()
+    if kind == "garbage":
+        (policy / "teacher.npz").write_bytes(b"not a policy")
+    out = tmp_path / "report.html"
+    result = run("report", "--policy", str(policy), "--env", "obstacle-course", "-o", str(out), "--episodes", "2")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and str(policy) in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()

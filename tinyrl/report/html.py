@@ -1,0 +1,221 @@
+"""One self-contained HTML page about a policy folder: figures as embedded PNGs, tables, no external files.
+
+:func:`figures` makes the PNGs (the notebook shows the same ones inline), :func:`summary_rows` and
+:func:`tinyrl.report.evaluation.footprint_rows` the tables, :func:`render_html` the page and :func:`write_report`
+the whole chain behind ``tinyrl report``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+from pathlib import Path
+from typing import Any
+
+from tinyrl.io import atomic_write_text
+from tinyrl.report.evaluation import PolicyDirEvaluation, evaluate_policy_dir, footprint_rows
+from tinyrl.report.plots import (
+    plot_flights,
+    plot_learning_curve,
+    plot_quantization_error,
+    plot_success_rates,
+    plot_time_to_goal,
+)
+
+__all__ = ["Figure", "export_rows", "figures", "html_table", "render_html", "summary_rows", "write_report"]
+
+#: The continuous action: a hover setpoint (body vx, vy, yaw rate, height), each scaled to [-1, 1].
+SETPOINT_LABELS = ("vx", "vy", "yaw rate", "z")
+#: ``(title, caption, png bytes)``.
+Figure = tuple[str, str, bytes]
+
+
+def _success_row(name: str, evaluation: PolicyDirEvaluation) -> dict[str, Any]:
+    r = evaluation.reports[name]
+    outcomes = {
+        "success": r.success_rate,
+        "collision": r.collision_rate,
+        "left_arena": r.left_arena_rate,
+        "timeout": r.timeout_rate,
+    }
+    return {
+        "name": name,
+        "episodes": r.episodes,
+        "success_rate": r.success_rate,
+        "success_ci95": r.success_ci95,
+        "outcomes": outcomes,
+    }
+
+
+def figures(evaluation: PolicyDirEvaluation) -> list[Figure]:
+    """The report's figures in page order (those whose data is missing are left out)."""
+    names = list(evaluation.reports)
+    out: list[Figure] = []
+    for name in names:
+        flights = evaluation.flights(name)
+        if flights:
+            out.append(
+                (
+                    f"Trajectories: {name}",
+                    f"Top-down view of the first {len(flights)} unseen courses flown by the {name} "
+                    "(path colour = outcome: blue success, red collision, orange left arena, purple timeout; "
+                    "green disc = goal, blue arrow = start heading).",
+                    plot_flights(flights),
+                )
+            )
+    out.append(
+        (
+            "Success rates",
+            "Success rate with its 95 % Wilson interval, and the outcome breakdown, on the same unseen courses "
+            "and episode seeds for every policy.",
+            plot_success_rates([_success_row(n, evaluation) for n in names]),
+        )
+    )
+    times = {n: [e.time_s for e in evaluation.reports[n].episode_results if e.outcome == "success"] for n in names}
+    out.append(("Time to goal", "Time to goal of the successful episodes.", plot_time_to_goal(times)))
+    q = evaluation.quantization
+    if q is not None:
+        out.append(
+            (
+                "int8 quantization error",
+                f"|int8 − float student| {q.quantity}s on the observations the float student met in closed loop "
+                "(log count; one outline per output).",
+                plot_quantization_error(
+                    q.abs_diff, q.quantity, SETPOINT_LABELS if q.abs_diff.shape[1] == len(SETPOINT_LABELS) else None
+                ),
+            )
+        )
+    curve = evaluation.manifest.get("teacher", {}).get("learning_curve")
+    if curve:
+        out.append(
+            (
+                "Learning curve",
+                "Teacher validation success during training (from manifest.json).",
+                plot_learning_curve(curve),
+            )
+        )
+    return out
+
+
+def summary_rows(evaluation: PolicyDirEvaluation) -> list[dict[str, str]]:
+    """One display row per policy: success (95 % CI), failure rates, time to goal, path length."""
+    rows = []
+    compression = evaluation.manifest.get("compression", {})
+    shipped = {r.get("name"): r for r in compression.get("rows", [])}
+    shipped_label = f"manifest success ({compression.get('episodes', '?')} ep.)"
+    for name, r in evaluation.reports.items():
+        lo, hi = r.success_ci95
+        ref = shipped.get(name)
+        rows.append(
+            {
+                "policy": name,
+                "episodes": str(r.episodes),
+                "success (95 % CI)": f"{r.success_rate:.1%} ({lo:.1%}–{hi:.1%})",
+                "collision": f"{r.collision_rate:.1%}",
+                "left arena": f"{r.left_arena_rate:.1%}",
+                "timeout": f"{r.timeout_rate:.1%}",
+                "mean time to goal": "–" if r.mean_time_to_goal_s is None else f"{r.mean_time_to_goal_s:.2f} s",
+                "mean path": f"{r.mean_path_length_m:.2f} m",
+                shipped_label: "–" if ref is None else f"{ref['success_rate']:.1%}",
+            }
+        )
+    return rows
+
+
+def export_rows(report: dict[str, Any]) -> list[dict[str, str]]:
+    """Display rows of a `tinyrl export` report.json: flash, RAM, instructions per inference, verification."""
+    rows = [{"what": "architecture", "value": str(report.get("model", {}).get("architecture", "–"))}]
+    policy = report.get("policy")
+    if policy:
+        rows += [
+            {"what": "policy flash (text+rodata+data)", "value": f"{policy['flash_bytes']:,} B"},
+            {"what": "policy RAM (data+bss)", "value": f"{policy['ram_bytes']:,} B"},
+        ]
+        for kind, n in (report.get("instructions_per_inference") or {}).items():
+            rows.append({"what": f"instructions / inference ({kind})", "value": f"{n:,}"})
+    else:
+        rows.append({"what": "ARM footprint", "value": str(report.get("arm", "not measured"))})
+    verification = report.get("verification", {})
+    if verification:
+        rows.append({"what": "verified vectors", "value": str(verification.get("vectors", "–"))})
+    return rows
+
+
+def html_table(rows: list[dict[str, Any]]) -> str:
+    """An HTML ``<table>`` of dict rows (the first row's keys are the header); values are escaped."""
+    if not rows:
+        return "<p>none</p>"
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('–' if v is None else str(v))}</td>" for v in row.values()) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th { background: #f3f3f3; }
+td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; }
+figure { margin: 1em 0 2em; }
+figcaption { font-size: 0.9em; color: #555; }
+"""
+
+
+def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = None) -> str:
+    """The page as a string: summary, footprint, then every figure as a ``data:image/png;base64`` ``<img>``."""
+    figs = figures(evaluation) if figs is None else figs
+    title = f"TinyRL report: {evaluation.policy_dir} on {evaluation.env}"
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    n = next(iter(evaluation.reports.values())).episodes
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{n} episodes per policy on {n} unseen courses, base seed {evaluation.seed} "
+        f"(episode j: course j, seed {evaluation.seed} + j); domain randomization off. Generated {stamp} "
+        "by <code>tinyrl report</code>.</p>",
+        "<h2>Summary</h2>",
+        html_table(summary_rows(evaluation)),
+    ]
+    if evaluation.quantization is not None:
+        q = evaluation.quantization.summary()
+        parts += ["<h3>int8 vs float student</h3>", html_table([{k: f"{v:.4g}" for k, v in q.items()}])]
+    parts += ["<h2>Footprint</h2>", html_table(footprint_rows(evaluation))]
+    if evaluation.export_report is not None:
+        parts += ["<h3>Export report (report.json)</h3>", html_table(export_rows(evaluation.export_report))]
+    parts.append("<h2>Figures</h2>")
+    for fig_title, caption, png in figs:
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(
+            f"<figure><h3>{html.escape(fig_title)}</h3>"
+            f'<img alt="{html.escape(fig_title)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(
+    policy_dir: str | Path,
+    output: str | Path,
+    env: str = "obstacle-course",
+    episodes: int = 100,
+    seed: int = 0,
+    n_trajectories: int = 8,
+    export_report: str | Path | None = None,
+) -> Path:
+    """Evaluate a policy folder (see :func:`~tinyrl.report.evaluation.evaluate_policy_dir`) and write the page.
+
+    Returns:
+        ``output`` as a :class:`~pathlib.Path`, written atomically.
+    """
+    evaluation = evaluate_policy_dir(policy_dir, env, episodes, seed, n_trajectories, export_report)
+    output = Path(output)
+    atomic_write_text(output, render_html(evaluation))
+    return output
