@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import converted_mlp, seeded_mlp, tflite_run, tflm_run
+from compress_support import converted_mlp, seeded_mlp, tflite_run, tflm_run
 
 from tinyrl.compress.int8 import (
     dequantize_output,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
+from export_support import require
 
 from tinyrl.compress.int8 import dequantize_output, load_tflite, quantize_input, run_int8
 from tinyrl.compress.model import QuantizedMLP

@@ -23,10 +23,10 @@ def distill_command(
     arch: Annotated[
         str,
         typer.Option(
-            help="Hidden widths of the student, comma-separated (16,16: the smallest measured to stay within "
+            help="Hidden widths of the student, comma-separated (24,24: the smallest measured to stay within "
             "1 point of the obstacle-course teacher)."
         ),
-    ] = "16,16",
+    ] = "24,24",
     iterations: Annotated[int, typer.Option(min=1, help="DAgger iterations (1 = behaviour cloning only).")] = 6,
     steps: Annotated[int, typer.Option(min=1, help="Env steps collected per iteration.")] = 25_600,
     n_drones: Annotated[int, typer.Option("--n-drones", min=1, help="Drones simulated at once.")] = 128,
