@@ -13,13 +13,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tinyrl.cli_options import EnvOption
+
 err_console = Console(stderr=True)
 
 
 def distill_command(
     teacher: Annotated[Path, typer.Option(help="Teacher: a policy folder (policies/NAME), run folder or .npz.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for student.keras, distill.json, ...")],
-    env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
+    env: EnvOption = "obstacle-course",
     arch: Annotated[
         str,
         typer.Option(
@@ -115,7 +117,7 @@ def compare_command(
     policy_dir: Annotated[
         Path, typer.Argument(help="Policy folder with teacher.npz, student.keras, policy_int8.tflite.")
     ],
-    env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
+    env: EnvOption = "obstacle-course",
     episodes: Annotated[int, typer.Option(min=1, help="Closed-loop episodes per policy (same courses, seeds).")] = 200,
     seed: Annotated[int, typer.Option(help="Base seed; episode j uses seed + j.")] = 0,
     agreement_steps: Annotated[

@@ -11,12 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tinyrl.cli_options import EnvOption
+
 
 def hil_command(
     policy: Annotated[
         Path, typer.Option(help="Policy folder with policy_int8.tflite (+ .json sidecar), or the .tflite.")
     ],
-    env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
+    env: EnvOption = "obstacle-course",
     port: Annotated[
         str | None, typer.Option(help="pyserial URL of a device running the HIL firmware (socket://HOST:PORT, /dev/…).")
     ] = None,

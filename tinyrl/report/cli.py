@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from tinyrl.cli_options import EnvOption
+
 
 def report_command(
     policy_dir: Annotated[
@@ -15,7 +17,7 @@ def report_command(
             "--policy", help="Policy folder with teacher.npz / student.keras / policy_int8.tflite and manifest.json."
         ),
     ] = Path("policies/obstacle-course"),
-    env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
+    env: EnvOption = "obstacle-course",
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML page to write.")] = Path("report.html"),
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per policy (unseen courses).")] = 100,
     seed: Annotated[int, typer.Option(help="Base seed; episode j uses seed + j.")] = 0,

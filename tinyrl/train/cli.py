@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tinyrl.cli_options import EnvOption
+
 
 def train_command(
-    env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
+    env: EnvOption = "obstacle-course",
     algo: Annotated[str | None, typer.Option(help="ppo, sac, td3 or dqn (default: the scenario's).")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Env steps (default: the scenario's).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
@@ -48,7 +50,7 @@ def eval_command(
     policy: Annotated[
         Path, typer.Argument(help="Policy folder (policies/NAME: its teacher) or artefact (.npz, .keras, .tflite).")
     ],
-    env: Annotated[str, typer.Option(help="Scenario: envs/NAME.yaml, or a YAML path.")] = "obstacle-course",
+    env: EnvOption = "obstacle-course",
     courses: Annotated[Path | None, typer.Option(help="Course file to fly (default: unseen generated).")] = None,
     episodes: Annotated[int, typer.Option(min=1, help="Number of episodes.")] = 200,
     seed: Annotated[int, typer.Option(help="Base seed; episode j uses seed + j.")] = 0,
