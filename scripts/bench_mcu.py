@@ -13,27 +13,23 @@ import json
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
 
 from tinyrl.export import export_policy
 from tinyrl.export.pipeline import DEFAULT_MODEL
+from tinyrl.io import atomic_write_bytes
 
 DEFAULT_SIZES = ["16,16,16,4", "16,32,32,4", "16,64,64,4"]
 
 
 def _random_model(sizes: list[int], path: Path) -> Path:
-    from tinyrl.compress.quantize import build_keras_mlp, quantize_keras_mlp
+    from tinyrl.compress.quantize import convert_random_mlp
 
-    model = build_keras_mlp(sizes, output_activation="tanh", seed=0)
-    representative = (1.5 * np.random.default_rng(1).standard_normal((512, sizes[0]))).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return quantize_keras_mlp(model, representative, path)
+    atomic_write_bytes(path, convert_random_mlp(sizes, "tanh", seed=0))
+    return path
 
 
 def _row(name: str, tflite: Path, work: Path) -> dict[str, object]:

@@ -14,21 +14,13 @@ from functools import cache
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("tflite")
-
-from tinyrl.compress.quantize import build_keras_mlp, convert_keras_mlp, random_mlp_spec
+from tinyrl.compress.quantize import convert_random_mlp, random_mlp_spec
 
 
 @cache
 def converted_mlp(sizes: tuple[int, ...], output_activation: str, seed: int) -> bytes:
-    """The int8 .tflite of a seeded random MLP, calibrated on seeded normal data (cached per session)."""
-    model = build_keras_mlp(list(sizes), output_activation=output_activation, seed=seed)  # type: ignore[arg-type]
-    rng = np.random.default_rng(seed + 1000)
-    representative = (1.5 * rng.standard_normal((512, sizes[0]))).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return convert_keras_mlp(model, representative)
+    """The int8 .tflite of a seeded random MLP (cached per session: conversion is slow)."""
+    return convert_random_mlp(sizes, output_activation, seed)  # type: ignore[arg-type]
 
 
 def seeded_mlp(seed: int) -> tuple[tuple[int, ...], str, bytes]:
@@ -75,7 +67,8 @@ def with_batch(data: bytes, batch: int) -> bytes:
 
 def tflm_run(data: bytes, x: np.ndarray) -> np.ndarray:
     """Run the whole batch through the tflite-micro Python interpreter."""
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    from tflite_micro.python.tflite_micro import runtime
+
     patched = with_batch(data, x.shape[0])
     arena = 64 * 1024 + 4 * x.shape[0] * 512  # generous: two activation buffers of up to 128 int8 columns
     interpreter = runtime.Interpreter.from_bytes(patched, arena_size=arena)

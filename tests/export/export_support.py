@@ -7,28 +7,19 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import shutil
-import warnings
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("tflite")
-
-from tinyrl.compress.quantize import build_keras_mlp, convert_keras_mlp
+from tinyrl.compress.quantize import convert_random_mlp
 
 
 @cache
 def converted(sizes: tuple[int, ...], output_activation: str, seed: int) -> bytes:
-    """The int8 .tflite of a seeded random MLP calibrated on seeded normal data (once per session)."""
-    model = build_keras_mlp(list(sizes), output_activation=output_activation, seed=seed)  # type: ignore[arg-type]
-    representative = (1.5 * np.random.default_rng(seed + 1000).standard_normal((512, sizes[0]))).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return convert_keras_mlp(model, representative)
+    """The int8 .tflite of a seeded random MLP (once per session: conversion is slow)."""
+    return convert_random_mlp(sizes, output_activation, seed)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,6 @@ def int8_policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped obstacle-course int8 policy if there is one, else a quantized random 16->32->32->4 student."""
     if SHIPPED.is_file() and SHIPPED.with_suffix(".json").is_file():
         return SHIPPED.parent
-    pytest.importorskip("tensorflow")
     from tinyrl.hil.testing import random_int8_policy
 
     return random_int8_policy(tmp_path_factory.mktemp("hil-policy"), ENV)

@@ -33,7 +33,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/hil/hil_harness.c + firmware/hil/tr_hil_proto.c, host gcc with ASan/UBSan and -Werror."""
     gcc = shutil.which("gcc")
     if gcc is None:
-        pytest.skip("needs gcc")
+        pytest.fail("gcc not found: run `make setup`")
     out = tmp_path_factory.mktemp("harness") / "hil_harness"
     flags = ["-std=c99", "-pedantic", "-O1", "-g", "-Wall", "-Wextra", "-Werror"]
     san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]

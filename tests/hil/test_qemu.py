@@ -18,10 +18,16 @@ if TYPE_CHECKING:
     from tinyrl.hil.qemu import QemuSession
     from tinyrl.tasks.config import ScenarioConfig
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
-    reason="needs qemu-system-arm and arm-none-eabi-gcc (make setup)",
-)
+# QEMU and the ARM toolchain are part of the set-up: without them these tests fail (`make setup`), never skip.
+pytestmark = pytest.mark.usefixtures("require_arm_tools")
+
+
+@pytest.fixture(scope="module")
+def require_arm_tools() -> None:
+    missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not found: run `make setup`")
+
 
 ENV = "obstacle-course"
 

@@ -1,10 +1,8 @@
 """The numba backend (tinyrl.sim.fast) against the NumPy reference, and the per-drone noise tapes."""
 
+import numba  # noqa: F401  (the backend under test; a missing install must fail, not skip)
 import numpy as np
 import pytest
-
-pytest.importorskip("numba")
-
 import test_controller  # tests/sim is on sys.path (pytest prepend import mode)
 
 from tinyrl.sim import drone as drone_module

@@ -8,13 +8,12 @@ rotates the yaw torque into the world and uses ``WORLD_FRAME``, which means the 
 """
 
 import numpy as np
+import pybullet as p
 import pytest
 
 from tinyrl.sim import dynamics, motors
 from tinyrl.sim.dynamics import RigidBodyState
 from tinyrl.sim.params import DroneParamArrays, DroneParams
-
-p = pytest.importorskip("pybullet")
 
 RATE_HZ = 500.0
 DRONE = DroneParams()
