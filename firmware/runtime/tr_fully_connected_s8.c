@@ -213,39 +213,6 @@ static inline void tr_fc_s8_rows(uint32_t *scratch, const int8_t *input, const i
 }
 #endif
 
-tr_nn_status tr_fully_connected_s8_prepare(const tr_nn_fc_params *fc_params,
-                                           const tr_nn_per_channel_quant_params *quant_params,
-                                           const tr_nn_dims *input_dims, const tr_nn_dims *filter_dims,
-                                           const tr_nn_dims *output_dims)
-{
-    if (!fc_params || !quant_params || !input_dims || !filter_dims || !output_dims || !quant_params->multiplier ||
-        !quant_params->shift) {
-        return TR_NN_ARG_ERROR;
-    }
-    const int32_t depth = filter_dims->n;
-    const int32_t channels = filter_dims->c;
-    /* Depth bound keeps every int32 sum exact: 4096 * 255 * 128 < 2^28, and TFLite biases are far below 2^30. */
-    if (depth < 1 || depth > 4096 || channels < 1 || input_dims->n < 1 || input_dims->c != depth ||
-        output_dims->n != input_dims->n || output_dims->c != channels) {
-        return TR_NN_ARG_ERROR;
-    }
-    /* int8 weights are symmetric in TFLite; the DSP path relies on it. */
-    if (fc_params->filter_offset != 0 || fc_params->input_offset < -127 || fc_params->input_offset > 128 ||
-        fc_params->output_offset < -128 || fc_params->output_offset > 127) {
-        return TR_NN_ARG_ERROR;
-    }
-    const tr_nn_activation *act = &fc_params->activation;
-    if (act->min < INT8_MIN || act->max > INT8_MAX || act->min > act->max) {
-        return TR_NN_ARG_ERROR;
-    }
-    for (int32_t ch = 0; ch < channels; ++ch) {
-        if (quant_params->multiplier[ch] < 0 || quant_params->shift[ch] < -31 || quant_params->shift[ch] > 30) {
-            return TR_NN_ARG_ERROR;
-        }
-    }
-    return TR_NN_SUCCESS;
-}
-
 int32_t tr_fully_connected_s8_get_buffer_size(const tr_nn_dims *filter_dims)
 {
     return tr_fc_s8_scratch_bytes(filter_dims->n);

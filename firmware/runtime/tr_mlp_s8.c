@@ -8,32 +8,6 @@
 #include "tr_nn.h"
 #include "tr_nn_support.h"
 
-tr_nn_status tr_mlp_s8_prepare(const tr_nn_fc_layer *layers, int32_t num_layers)
-{
-    if (!layers || num_layers < 1) {
-        return TR_NN_ARG_ERROR;
-    }
-    for (int32_t i = 0; i < num_layers; ++i) {
-        const tr_nn_fc_layer *l = &layers[i];
-        const tr_nn_dims in = {1, 1, 1, l->filter_dims.n};
-        const tr_nn_dims out = {1, 1, 1, l->filter_dims.c};
-        if (!l->weights || (i > 0 && layers[i - 1].filter_dims.c != l->filter_dims.n)) {
-            return TR_NN_ARG_ERROR;
-        }
-        const tr_nn_status status = tr_fully_connected_s8_prepare(&l->fc, &l->quant, &in, &l->filter_dims, &out);
-        if (status != TR_NN_SUCCESS) {
-            return status;
-        }
-        /* With prepare's depth bound, |bias| <= 2^30 keeps every accumulator inside int32 (no wrap-around). */
-        for (int32_t c = 0; l->bias && c < l->filter_dims.c; ++c) {
-            if (l->bias[c] < -(INT32_C(1) << 30) || l->bias[c] > (INT32_C(1) << 30)) {
-                return TR_NN_ARG_ERROR;
-            }
-        }
-    }
-    return TR_NN_SUCCESS;
-}
-
 /* Scratch layout: [FC kernel scratch, rounded up to 4 bytes][ping][pong], each ping/pong = widest hidden layer. */
 static void tr_mlp_s8_buffers(const tr_nn_fc_layer *layers, int32_t num_layers, int32_t *fc_size, int32_t *half)
 {

@@ -23,6 +23,7 @@ from tinyrl.compress.quantize import random_mlp_spec
 from tinyrl.export import export_policy
 from tinyrl.export.codegen import RUNTIME, RUNTIME_FILES, STAMP, vectors_header, verification_vectors
 from tinyrl.export.footprint import find_arm_tools, make_firmware, run_qemu
+from tinyrl.export.report import DESIGN_TARGETS
 
 HERE = Path(__file__).resolve().parent
 WARN = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wstrict-prototypes"]
@@ -198,3 +199,15 @@ def test_shipped_policies_host_bit_exact(tmp_path: Path, path: Path) -> None:
 
 def test_every_scenario_ships_an_int8_policy() -> None:
     assert {p.parent.name for p in SHIPPED} >= {"hover", "obstacle-course", "source-seeking"}
+
+
+def test_default_policy_meets_the_design_targets(tmp_path: Path) -> None:
+    """DESIGN.md's Cortex-M4 budget for the default policy: flash, RAM and instructions per inference."""
+    find_arm_tools()
+    report = export_policy(None, tmp_path / "policy", target="cortex-m4").report
+    assert report["model"]["source"].endswith("policies/obstacle-course/policy_int8.tflite")
+    assert report["policy"]["flash_bytes"] <= DESIGN_TARGETS["policy_flash_bytes"]
+    assert report["policy"]["ram_bytes"] <= DESIGN_TARGETS["policy_ram_bytes"]
+    assert report["instructions_per_inference"]["dsp"] <= DESIGN_TARGETS["instructions_per_inference"]
+    # The on-device validation is the exporter's job: its code must not be in the module.
+    assert not [s["name"] for s in report["policy"]["symbols"] if s["name"].endswith("_prepare")]

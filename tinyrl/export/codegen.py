@@ -169,9 +169,9 @@ def policy_header(model: QuantizedMLP, sha256: str, rounding: Rounding, source: 
         f"/** Action quantization: scale {qo.scale!r}. */\n"
         f"#define TINYRL_POLICY_OUTPUT_SCALE {c_float(qo.scale)}\n"
         f"#define TINYRL_POLICY_OUTPUT_ZERO_POINT ({qo.zero_point})\n\n"
-        "/**\n * @brief Validate the model once (tr_mlp_s8_prepare). Optional: the run functions call it on first\n"
-        " *        use.\n"
-        " * @return 0 on success, a negative tr_nn_status otherwise.\n */\n"
+        "/**\n * @brief Kept so that firmware can call it unconditionally: an exported policy's constants were\n"
+        " *        validated at export time, so there is nothing to check on the device.\n"
+        " * @return 0.\n */\n"
         "int tinyrl_policy_init(void);\n\n"
         "/**\n * @brief One inference on int8 data, bit-exact with the .tflite under the exported rounding.\n"
         " * @param[in]  in  [TINYRL_POLICY_INPUT_SIZE] quantized observation.\n"
@@ -192,29 +192,19 @@ _SOURCE_TAIL = """
 /* The activation buffer: static, so RAM use is fixed at link time (no malloc, no stack growth with the model).
  * uint32_t for the 4-byte alignment the kernels need. */
 static uint32_t tinyrl_scratch[TINYRL_SCRATCH_WORDS];
-static int8_t tinyrl_ready; /* 1 once tinyrl_policy_init() has validated the tables */
 
+/* The exporter already checked every constant against the runtime's bounds (tinyrl/export/targets.py, the same
+ * bounds as tr_mlp_s8_prepare) and ran these tables against its int8 reference, and tr_mlp_s8 checks the scratch
+ * on every call, so the device has nothing left to validate: tr_nn_prepare.c is not linked (~330 B of flash). */
 int tinyrl_policy_init(void)
 {
-    tr_nn_status status = tr_mlp_s8_prepare(tinyrl_layers, TINYRL_POLICY_NUM_LAYERS);
-    if (status == TR_NN_SUCCESS &&
-        tr_mlp_s8_get_buffer_size(tinyrl_layers, TINYRL_POLICY_NUM_LAYERS) > (int32_t)sizeof(tinyrl_scratch)) {
-        status = TR_NN_BUFFER_ERROR;
-    }
-    tinyrl_ready = (int8_t)(status == TR_NN_SUCCESS);
-    return (int)status;
+    return 0;
 }
 
 int tinyrl_policy_run_int8(const int8_t *in, int8_t *out)
 {
     if (!in || !out) {
         return (int)TR_NN_ARG_ERROR;
-    }
-    if (!tinyrl_ready) {
-        const int status = tinyrl_policy_init();
-        if (status != 0) {
-            return status;
-        }
     }
     const tr_nn_context ctx = {tinyrl_scratch, (int32_t)sizeof(tinyrl_scratch)};
     return (int)tr_mlp_s8(&ctx, tinyrl_layers, TINYRL_POLICY_NUM_LAYERS, in, out);

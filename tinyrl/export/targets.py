@@ -15,7 +15,8 @@ from tinyrl.export.errors import ExportError
 
 TargetName = Literal["cortex-m4", "host"]
 
-# Bounds of the C runtime itself (firmware/runtime/tr_nn.h, checked again by tr_mlp_s8_prepare on the device).
+# Bounds of the C runtime itself (firmware/runtime/tr_nn.h). tr_mlp_s8_prepare (tr_nn_prepare.c) checks the same on
+# a device; exported code relies on this host check instead and does not link it.
 MAX_DEPTH = 4096  # accumulation depth: with |bias| <= 2^30 no int32 accumulator can overflow
 MAX_ABS_BIAS = 2**30
 SHIFT_RANGE = (-31, 30)
