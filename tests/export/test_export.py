@@ -211,3 +211,28 @@ def test_default_policy_meets_the_design_targets(tmp_path: Path) -> None:
     assert report["instructions_per_inference"]["dsp"] <= DESIGN_TARGETS["instructions_per_inference"]
     # The on-device validation is the exporter's job: its code must not be in the module.
     assert not [s["name"] for s in report["policy"]["symbols"] if s["name"].endswith("_prepare")]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
+def test_shipped_policies_on_target_10k_vectors(tmp_path: Path, path: Path) -> None:
+    """Every shipped policy, exported for the Cortex-M4, under QEMU: 0 mismatches on 10,000 int8 + 1,000 float
+    vectors with both kernel paths, and the two paths return the same outputs."""
+    tools = find_arm_tools()
+    model = load_tflite(path)
+    outdir = tmp_path / "policy"
+    export_policy(path, outdir, target="host")  # the C is the same for both targets; host skips the footprint
+    header = tmp_path / "vectors.h"
+    header.write_text(vectors_header(model, verification_vectors(model, "tflm", N_VECTORS, 1000, seed=3), "shipped"))
+    for kernels in ("portable", "dsp"):
+        elf = make_firmware(
+            tmp_path / kernels,
+            tools.make,
+            TARGET="stm32f405",
+            APP="verify",
+            KERNELS=kernels,
+            POLICY=str(outdir),
+            VECTORS=str(header),
+        )
+        result = run_qemu(tools, elf)  # raises ExportError on any mismatch or non-zero exit
+        assert f"vectors={N_VECTORS} " in result.output and "float_vectors=1000 " in result.output
+        assert f"kernels={kernels}" in result.output and "RESULT PASS mismatches=0" in result.output
