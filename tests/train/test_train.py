@@ -194,3 +194,27 @@ def test_discrete_ppo_teacher_exports_an_argmax_head():
     mlp = mlp_from_sb3(model)
     assert mlp.head == "argmax"
     np.testing.assert_array_equal(mlp.act(obs), model.predict(obs, deterministic=True)[0])
+
+
+def test_linear_schedules_survive_a_checkpoint_and_bad_ones_are_clear(tmp_path):
+    from stable_baselines3 import PPO
+
+    from tinyrl.tasks.vec_env import TinyRLVecEnv
+    from tinyrl.train.algos import resolve_schedules
+    from tinyrl.train.run import make_model
+
+    config = effective_config(RunOptions(env="hover", n_envs=2))
+    hyper = {"learning_rate": "lin_0.001", "clip_range": 0.3, "n_steps": 8, "batch_size": 16}
+    config = config.model_copy(update={"train": config.train.model_copy(update={"hyperparameters": hyper})})
+    env = TinyRLVecEnv(config, n_envs=2, seed=0)
+    model = make_model(config, env, tmp_path)
+    assert model.lr_schedule(1.0) == pytest.approx(1e-3) and model.lr_schedule(0.25) == pytest.approx(2.5e-4)
+    model.save(tmp_path / "m.zip")
+    loaded = PPO.load(tmp_path / "m.zip", env=env, device="cpu")
+    assert loaded.lr_schedule(0.5) == pytest.approx(5e-4)
+    env.close()
+    for bad in ("lin_", "lin_-1", "cos_0.1", "fast"):
+        with pytest.raises(ConfigError, match="learning_rate"):
+            resolve_schedules({"learning_rate": bad})
+    with pytest.raises(ConfigError, match="ent_coef"):
+        resolve_schedules({"ent_coef": "lin_0.01"})

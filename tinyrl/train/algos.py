@@ -48,6 +48,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 OFF_POLICY = {"sac", "td3", "dqn"}
+#: Hyperparameters that may be a schedule: ``"lin_X"`` (RL Zoo's spelling) decays linearly from X to 0 over the run.
+SCHEDULED = ("learning_rate", "clip_range")
 CONTINUOUS_ONLY = {"sac", "td3"}
 DISCRETE_ONLY = {"dqn"}
 
@@ -68,3 +70,39 @@ def check_algo(name: str, action_mode: str) -> None:
         raise ConfigError(f"{name} needs continuous actions; this scenario's action.mode is {action_mode}")
     if name in DISCRETE_ONLY and action_mode != "discrete":
         raise ConfigError(f"{name} needs discrete actions; this scenario's action.mode is {action_mode}")
+
+
+class LinearSchedule:
+    """SB3 schedule from ``start`` (at the first step) to 0 (at the last); a class, so checkpoints can store it."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+
+    def __call__(self, progress_remaining: float) -> float:
+        """Value at ``progress_remaining`` (1 at the start of training, 0 at the end)."""
+        return self.start * progress_remaining
+
+    def __repr__(self) -> str:
+        return f"lin_{self.start!r}"
+
+
+def resolve_schedules(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """``hyperparameters`` with every ``"lin_X"`` string of :data:`SCHEDULED` keys turned into a schedule.
+
+    Raises:
+        ConfigError: a string that is not ``lin_`` and a positive number, or a schedule on another key.
+    """
+    out = dict(hyperparameters)
+    for key, value in hyperparameters.items():
+        if not isinstance(value, str):
+            continue
+        if key not in SCHEDULED:
+            raise ConfigError(f"train.hyperparameters.{key}: a schedule ({value!r}) is only allowed for {SCHEDULED}")
+        try:
+            start = float(value.removeprefix("lin_")) if value.startswith("lin_") else float("nan")
+        except ValueError:
+            start = float("nan")
+        if not start > 0:
+            raise ConfigError(f"train.hyperparameters.{key}: expected a number or 'lin_X' with X > 0, got {value!r}")
+        out[key] = LinearSchedule(start)
+    return out

@@ -151,7 +151,7 @@ def make_model(config: ScenarioConfig, env: Any, run_dir: Path) -> Any:
     import torch
 
     t = config.train
-    kwargs = {**algos.DEFAULTS[t.algo], **t.hyperparameters}
+    kwargs = algos.resolve_schedules({**algos.DEFAULTS[t.algo], **t.hyperparameters})
     policy_kwargs = {"net_arch": list(t.net_arch), "activation_fn": torch.nn.ReLU, **t.policy_kwargs}
     return algos.algo_class(t.algo)(
         "MlpPolicy",
