@@ -6,6 +6,7 @@ the layout header `tinyrl export --env` writes and compared with tinyrl.tasks.fe
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -180,3 +181,64 @@ def test_geofence_matches_simulator(tmp_path: Path) -> None:
     want = _box_exit_distances(r[:, :2], np.cos(r[:, 2]), np.sin(r[:, 2]), r[:, 3:5], r[:, 5:7])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert (want[:, :] >= 0).all() and (want.max() > 1)
+
+
+STUBS = Path(__file__).resolve().parent / "crazyflie_stubs"
+
+
+def _export_sources(folder: Path, env: str) -> None:
+    """The C files `tinyrl export --env` writes, without its on-target verification (fast, no QEMU)."""
+    from tinyrl.compress.int8 import load_tflite
+    from tinyrl.export import codegen
+    from tinyrl.export.pipeline import resolve_model
+
+    path = resolve_model(None)
+    data = path.read_bytes()
+    model = load_tflite(path)
+    files = codegen.generate(model, codegen.model_hash(data), "tflm", path.name)
+    files["tinyrl_obs_layout.h"] = obs_layout_header(env, model.in_features)
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+
+
+@pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
+def test_app_compiles_against_the_firmware_api(tmp_path: Path, cc: str) -> None:
+    """tinyrl_app.c against stubs of the firmware headers it uses (tests/firmware/crazyflie_stubs, signatures checked
+    against the firmware commit in firmware/crazyflie/README.md): CI has no firmware tree, so this is the compile
+    check that runs everywhere; scripts/build_crazyflie_app.sh is the real build."""
+    compiler = shutil.which(cc)
+    if compiler is None:
+        pytest.fail(f"{cc} not found: run `make setup`")
+    policy = tmp_path / "policy"
+    _export_sources(policy, "obstacle-course")
+    # The firmware's own flags (-std=gnu11 -Wall -Wdouble-promotion -Os -Werror) and then some.
+    flags = ["-std=gnu11", "-Os", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wdouble-promotion", "-Wformat=2"]
+    if cc.startswith("arm"):
+        flags += ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-fno-math-errno"]
+    for src in ("tinyrl_app.c", "tinyrl_obs.c"):
+        cmd = [compiler, *flags, f"-I{STUBS}", f"-I{policy}", f"-I{APP / 'src'}", "-c", str(APP / "src" / src)]
+        result = subprocess.run([*cmd, "-o", str(tmp_path / "app.o")], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+
+def test_debug_print_formats_fit_the_firmware_eprintf() -> None:
+    """DEBUG_PRINT goes to the firmware's own eprintf, which knows %d %i %u %x %X %l(l)d/u/x %f %s %c and %%, with a
+    width and, for %f only, a one-digit precision; anything else prints wrong or (a %s precision such as %.16s)
+    loops forever in the app's task."""
+    app = (APP / "src" / "tinyrl_app.c").read_text()
+    formats = re.findall(r'DEBUG_PRINT\(\s*"((?:[^"\\]|\\.)*)"', app)
+    assert formats
+    spec = re.compile(r"%(?:%|0*\d*(?:[diuxXsc]|(?:\.\d)?f|l{1,2}[diuxX]))")
+    for fmt in formats:
+        assert "%" not in spec.sub("", fmt), fmt
+
+
+def test_kbuild_compiles_every_exported_source() -> None:
+    """Kbuild names the export's .c files one by one: they must be exactly what `tinyrl export` writes."""
+    from tinyrl.export.codegen import RUNTIME_FILES
+
+    kbuild = (APP / "Kbuild").read_text()
+    listed = set(re.findall(r"^obj-y \+= policy/(\S+)\.o$", kbuild, flags=re.M))
+    exported = {"tinyrl_policy"} | {name[:-2] for name in RUNTIME_FILES if name.endswith(".c")}
+    assert listed == exported

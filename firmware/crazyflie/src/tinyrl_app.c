@@ -38,17 +38,20 @@
 #error "the app flies continuous hover actions: vx, vy, yaw rate, z"
 #endif
 
-/* Above the client's CRTP setpoints (as the firmware's app examples), so the policy wins while enabled. */
-#define TINYRL_COMMANDER_PRIORITY 3
+/* One above the client's CRTP setpoints (COMMANDER_PRIORITY_CRTP = 2), so the policy wins while enabled; equal to
+ * COMMANDER_PRIORITY_EXTRX, so an external RC receiver, if fitted, would compete with it. */
+#define TINYRL_COMMANDER_PRIORITY (COMMANDER_PRIORITY_CRTP + 1)
 #define TINYRL_MM_TO_M 0.001f
 #define TINYRL_DEG_TO_RAD (3.14159265358979f / 180.0f)
+/* Status logged when a log variable the app reads is missing from the firmware build (the runtime's are -1, -2). */
+#define TINYRL_STATUS_MISSING_LOG_VAR (-100)
 
 static uint8_t enable;                        /* param: 1 = fly the policy */
 static float goal_x, goal_y, goal_z = 1.0f;   /* param: goal in the positioning system's world frame (m) */
 /* param: the arena (geofence), world frame (m); defaults to the medium generated course's 6 m x 3 m. */
 static float arena_x_min = -3.0f, arena_x_max = 3.0f, arena_y_min = -1.5f, arena_y_max = 1.5f;
 static uint32_t infer_us;                     /* log: time of the last tinyrl_policy_run (us) */
-static int32_t policy_status;                 /* log: its return value (0 = ok) */
+static int32_t policy_status;                 /* log: its return value (0 = ok), or TINYRL_STATUS_* */
 static float action[TINYRL_POLICY_OUTPUT_SIZE];
 static tinyrl_hover hover;
 
@@ -58,8 +61,9 @@ typedef struct {
 
 static float tinyrl_range_m(rangeDirection_t direction)
 {
-    /* rangeGet returns millimetres (its header says metres); 0 means no reading, which the simulator never sees:
-     * read it as "nothing within range". */
+    /* rangeGet returns millimetres although range.h says metres (range.c keeps uint16_t millimetres: rangeSet
+     * stores range_m * 1000); the multi-ranger reports 32767 mm when out of range. 0 means no reading, which the
+     * simulator never sees: read it as "nothing within range". */
     const float mm = rangeGet(direction);
     const float m = mm * TINYRL_MM_TO_M;
     return (m <= 0.0f || m > TINYRL_MAX_RANGE_M) ? TINYRL_MAX_RANGE_M : m;
@@ -118,10 +122,24 @@ void appMain(void)
     float obs[TINYRL_OBS_SIZE];
     tinyrl_sensors sensors;
     bool was_enabled = false;
+    /* The firmware's eprintf knows no precision for %s (and hangs on "%.16s"): print the hash prefix from a copy. */
+    char sha[17];
+    memcpy(sha, TINYRL_POLICY_SHA256, 16);
+    sha[16] = '\0';
 
     policy_status = tinyrl_policy_init();
-    DEBUG_PRINT("policy %d -> %d, sha256 %.16s, status %d\n", TINYRL_POLICY_INPUT_SIZE, TINYRL_POLICY_OUTPUT_SIZE,
-                TINYRL_POLICY_SHA256, (int)policy_status);
+    {
+        /* Every log variable the app reads must exist in this firmware build (logGetFloat ASSERTs on an invalid id,
+         * e.g. a log group renamed or compiled out): refuse to fly instead. */
+        const logVarId_t all[] = {ids.x, ids.y, ids.z, ids.yaw, ids.vx_body, ids.vy_body, ids.gyro_z};
+        for (uint32_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) {
+            if (!logVarIdIsValid(all[i])) {
+                policy_status = TINYRL_STATUS_MISSING_LOG_VAR;
+            }
+        }
+    }
+    DEBUG_PRINT("policy %d -> %d, sha256 %s, status %d\n", TINYRL_POLICY_INPUT_SIZE, TINYRL_POLICY_OUTPUT_SIZE, sha,
+                (int)policy_status);
 
     TickType_t last_wake = xTaskGetTickCount();
     while (1) {
@@ -186,7 +204,7 @@ PARAM_GROUP_STOP(tinyrl)
 LOG_GROUP_START(tinyrl)
 /** @brief Duration of the last inference, quantize to dequantize (us). */
 LOG_ADD(LOG_UINT32, inferUs, &infer_us)
-/** @brief Return value of the last tinyrl_policy_run (0 = ok). */
+/** @brief 0 = ok; else the last tinyrl_policy_init/run error (-1, -2) or -100 (a log variable is missing). */
 LOG_ADD(LOG_INT32, status, &policy_status)
 /** @brief Commanded body vx (m/s). */
 LOG_ADD(LOG_FLOAT, vx, &hover.vx_m_s)
