@@ -26,11 +26,16 @@ def report_command(
         Path | None,
         typer.Option(help="A `tinyrl export` report.json (default: the policy folder's report.json if present)."),
     ] = None,
+    hil_report: Annotated[
+        Path | None,
+        typer.Option(help="A `tinyrl hil --json` report (default: the policy folder's hil.json if present)."),
+    ] = None,
+    video: Annotated[bool, typer.Option(help="Embed an episode GIF of the int8 policy.")] = True,
 ) -> None:
     """Evaluate teacher, float student and int8 on the same unseen courses; write one self-contained HTML page."""
     from tinyrl.report.html import write_report
 
-    path = write_report(policy_dir, output, env, episodes, seed, trajectories, export_report)
+    path = write_report(policy_dir, output, env, episodes, seed, trajectories, export_report, hil_report, video)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
