@@ -75,6 +75,23 @@ def test_report_of_teacher_only_folder(tmp_path):
     assert "No hil.json in the policy folder" in page and "<h3>HIL latency</h3>" not in page and "image/gif" not in page
 
 
+def test_report_on_a_course_file_replays_its_episodes():
+    from tinyrl.report.evaluation import evaluate_policy_dir
+    from tinyrl.report.html import figures
+
+    handmade = ROOT / "envs" / "courses" / "handmade.json"
+    evaluation = evaluate_policy_dir(POLICY, "obstacle-course", episodes=7, n_trajectories=7, difficulties=())
+    on_file = evaluate_policy_dir(
+        POLICY, "obstacle-course", episodes=7, n_trajectories=7, difficulties=(), courses=handmade
+    )
+    assert len(on_file.courses) == 5 and on_file.courses != evaluation.courses[:5]
+    assert on_file.by_difficulty == {} and "courses of handmade.json" in figures(on_file)[0][1]
+    # Episode 6 flew course 6 % 5 = 1 with seed 6; the replay follows the same path.
+    replay = on_file.replay("int8", 6)
+    assert replay.course == on_file.courses[1]
+    np.testing.assert_array_equal(replay.position_m, on_file.reports["int8"].trajectories[6])
+
+
 @pytest.mark.parametrize("kind", ["missing", "empty", "garbage"])
 def test_bad_policy_dir_is_one_line_error(tmp_path, kind):
     policy = tmp_path / "policy"

@@ -31,11 +31,14 @@ def report_command(
         typer.Option(help="A `tinyrl hil --json` report (default: the policy folder's hil.json if present)."),
     ] = None,
     video: Annotated[bool, typer.Option(help="Embed an episode GIF of the int8 policy.")] = True,
+    courses: Annotated[Path | None, typer.Option(help="Course file to fly (default: unseen generated).")] = None,
 ) -> None:
-    """Evaluate teacher, float student and int8 on the same unseen courses; write one self-contained HTML page."""
+    """Evaluate teacher, float student and int8 on the same courses and seeds; write one self-contained HTML page."""
     from tinyrl.report.html import write_report
 
-    path = write_report(policy_dir, output, env, episodes, seed, trajectories, export_report, hil_report, video)
+    path = write_report(
+        policy_dir, output, env, episodes, seed, trajectories, export_report, hil_report, video, courses
+    )
     typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from tinyrl.report.difficulty import success_by_difficulty
 from tinyrl.report.episode import EpisodeRecording, record_episode
 from tinyrl.report.hil import HIL_FILE
-from tinyrl.sim.course import Course
+from tinyrl.sim.course import Course, load_courses
 from tinyrl.tasks.config import ScenarioConfig, load_scenario
 from tinyrl.train.evaluate import EvalReport, eval_courses, evaluate
 from tinyrl.train.policy import FOLDER_ARTEFACTS, MlpPolicy, Policy, PolicyError, load_policy
@@ -68,7 +68,7 @@ class PolicyDirEvaluation:
         policy_dir: The folder.
         env: Scenario name.
         seed: Base seed of the episodes and of the course set.
-        courses: The unseen courses flown (episode ``j`` flew ``courses[j % len]``).
+        courses: The courses flown (episode ``j`` flew ``courses[j % len]``): unseen generated ones or a file's.
         reports: Row name (``teacher``, ``student``, ``int8``) → evaluation, for the artefacts present.
         policies: Row name → the loaded policy.
         quantization: int8 vs float student error, when both are present.
@@ -77,6 +77,7 @@ class PolicyDirEvaluation:
         by_difficulty: Course difficulty → row name → evaluation on unseen courses of that level (empty if skipped).
         hil_report: A ``tinyrl hil --json`` report (``hil.json``), if one was found or given.
         config: The scenario flown.
+        course_file: The course file flown instead of unseen generated courses, if one was given.
     """
 
     policy_dir: Path
@@ -91,6 +92,11 @@ class PolicyDirEvaluation:
     by_difficulty: dict[str, dict[str, EvalReport]] = field(default_factory=dict, repr=False)
     hil_report: dict[str, Any] | None = field(default=None, repr=False)
     config: ScenarioConfig | None = field(default=None, repr=False)
+    course_file: Path | None = None
+
+    def describe_courses(self) -> str:
+        """Where the courses come from, for captions: ``unseen courses`` or the course file."""
+        return "unseen courses" if self.course_file is None else f"courses of {self.course_file.name}"
 
     def flights(self, name: str) -> list[tuple[Course, np.ndarray, str]]:
         """``(course, trajectory, outcome)`` of the recorded episodes of row ``name`` (for ``plot_flights``)."""
@@ -109,7 +115,8 @@ class PolicyDirEvaluation:
         if name not in self.policies:
             raise PolicyError(f"no {name!r} policy in {self.policy_dir} (have {', '.join(self.policies)})")
         config = self.config if self.config is not None else load_scenario(self.env)
-        return record_episode(self.policies[name], config, self.courses, index, self.seed + index, max_steps)
+        course = index % len(self.courses)  # as evaluate: episode j flies course j % len
+        return record_episode(self.policies[name], config, self.courses, course, self.seed + index, max_steps)
 
 
 class _Recorder:
@@ -202,6 +209,7 @@ def evaluate_policy_dir(
     export_report: str | Path | None = None,
     difficulties: Sequence[str] | None = None,
     hil_report: str | Path | None = None,
+    courses: str | Path | None = None,
 ) -> PolicyDirEvaluation:
     """Fly the folder's teacher, float student and int8 student on the same unseen courses and seeds.
 
@@ -216,6 +224,8 @@ def evaluate_policy_dir(
         difficulties: Course difficulties to fly each policy on too (``episodes`` each; default: every level of
             the scenario's generator; ``()`` skips them).
         hil_report: A ``tinyrl hil --json`` report; by default ``POLICY_DIR/hil.json`` if it exists.
+        courses: A course file to fly instead of unseen generated courses (episode ``j``: course ``j % len``, as
+            ``tinyrl eval --courses``); the difficulty sweep still flies generated ones.
 
     Raises:
         PolicyError: The folder is missing or holds none of the artefacts, or one is malformed.
@@ -233,14 +243,14 @@ def evaluate_policy_dir(
         raise PolicyError(f"episodes must be at least 1, got {episodes}")
     config = env if isinstance(env, ScenarioConfig) else load_scenario(env)
     policies = {name: load_policy(path) for name, path in present.items()}
-    courses = eval_courses(config, episodes, seed)
+    course_list = load_courses(courses) if courses is not None else eval_courses(config, episodes, seed)
     reports: dict[str, EvalReport] = {}
     recorded = np.zeros((0, 0), np.float32)
     for name, policy in policies.items():
         flown: Policy = policy
         if name == "student" and "int8" in policies:
             flown = _Recorder(policy, MAX_RECORDED_OBS)
-        reports[name] = evaluate(flown, config, courses, episodes, seed=seed, record_trajectories=n_trajectories)
+        reports[name] = evaluate(flown, config, course_list, episodes, seed, record_trajectories=n_trajectories)
         if isinstance(flown, _Recorder):
             recorded = flown.observations()
     quant = None
@@ -250,9 +260,23 @@ def evaluate_policy_dir(
     manifest = _read_json(manifest_path) if manifest_path.is_file() else {}
     export = _optional_json(policy_dir / "report.json", export_report, "export report")
     hil = _optional_json(policy_dir / HIL_FILE, hil_report, "HIL report")
-    levels = success_by_difficulty(policies, config, episodes, seed, difficulties, known=reports)
+    known = reports if courses is None else None
+    levels = success_by_difficulty(policies, config, episodes, seed, difficulties, known=known)
+    course_file = Path(courses) if courses is not None else None
     return PolicyDirEvaluation(
-        policy_dir, config.name, seed, courses, reports, policies, quant, manifest, export, levels, hil, config
+        policy_dir,
+        config.name,
+        seed,
+        course_list,
+        reports,
+        policies,
+        quant,
+        manifest,
+        export,
+        levels,
+        hil,
+        config,
+        course_file,
     )
 
 

@@ -73,7 +73,7 @@ def figures(evaluation: PolicyDirEvaluation) -> list[Figure]:
             out.append(
                 (
                     f"Trajectories: {name}",
-                    f"Top-down view of the first {len(flights)} unseen courses flown by the {name} "
+                    f"Top-down view of the first {len(flights)} {evaluation.describe_courses()} flown by the {name} "
                     "(path colour = outcome: blue success, red collision, orange left arena, purple timeout; "
                     "green disc = goal, blue arrow = start heading).",
                     plot_flights(flights),
@@ -82,8 +82,8 @@ def figures(evaluation: PolicyDirEvaluation) -> list[Figure]:
     out.append(
         (
             "Success rates",
-            "Success rate with its 95 % Wilson interval, and the outcome breakdown, on the same unseen courses "
-            "and episode seeds for every policy.",
+            "Success rate with its 95 % Wilson interval, and the outcome breakdown, on the same "
+            f"{evaluation.describe_courses()} and episode seeds for every policy.",
             plot_success_rates([_success_row(n, evaluation) for n in names]),
         )
     )
@@ -92,7 +92,7 @@ def figures(evaluation: PolicyDirEvaluation) -> list[Figure]:
             (
                 "Success vs difficulty",
                 "Success rate with its 95 % Wilson interval on unseen generated courses of each difficulty "
-                "(the seeds of tinyrl eval; the scenario's own level is the evaluation above).",
+                "(the seeds of tinyrl eval).",
                 plot_success_by_difficulty(difficulty_rows(evaluation.by_difficulty)),
             )
         )
@@ -202,10 +202,17 @@ def hil_note(evaluation: PolicyDirEvaluation) -> str | None:
     return None
 
 
-def episode_video(evaluation: PolicyDirEvaluation, name: str | None = None, index: int = 0, fps: float = 8.0) -> bytes:
-    """GIF of episode ``index`` of row ``name`` (default: the last row, int8 when present), as flown above."""
+def episode_video(
+    evaluation: PolicyDirEvaluation, name: str | None = None, index: int = 0, fps: float = 8.0, max_frames: int = 160
+) -> bytes:
+    """GIF of episode ``index`` of row ``name`` (default: the last row, int8 when present), as flown above.
+
+    Real time, or faster when a long episode would need more than ``max_frames`` frames (keeps pages small).
+    """
     name = name or list(evaluation.reports)[-1]
-    return render_gif(evaluation.replay(name, index), fps=fps, width_in=5.0, dpi=64)
+    recording = evaluation.replay(name, index)
+    speed = max(1.0, recording.time_s * fps / max_frames)
+    return render_gif(recording, fps=fps, speed=speed, width_in=5.0, dpi=64)
 
 
 _CSS = """
@@ -237,8 +244,9 @@ def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = Non
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{n} episodes per policy on {n} unseen courses, base seed {evaluation.seed} "
-        f"(episode j: course j, seed {evaluation.seed} + j); domain randomization off. Generated {stamp} "
+        f"<p>{n} episodes per policy on {len(evaluation.courses)} {html.escape(evaluation.describe_courses())}, "
+        f"base seed {evaluation.seed} (episode j: course j mod {len(evaluation.courses)}, seed {evaluation.seed} + j); "
+        f"domain randomization off. Generated {stamp} "
         "by <code>tinyrl report</code>.</p>",
         "<h2>Summary</h2>",
         html_table(summary_rows(evaluation)),
@@ -286,6 +294,7 @@ def write_report(
     export_report: str | Path | None = None,
     hil_report: str | Path | None = None,
     video: bool = True,
+    courses: str | Path | None = None,
 ) -> Path:
     """Evaluate a policy folder (see :func:`~tinyrl.report.evaluation.evaluate_policy_dir`) and write the page.
 
@@ -299,12 +308,13 @@ def write_report(
         export_report: A ``tinyrl export`` report.json (default: the folder's, if any).
         hil_report: A ``tinyrl hil --json`` report (default: the folder's hil.json, if any).
         video: Embed a GIF of the last row's first episode.
+        courses: A course file to fly instead of unseen generated courses.
 
     Returns:
         ``output`` as a :class:`~pathlib.Path`, written atomically.
     """
     evaluation = evaluate_policy_dir(
-        policy_dir, env, episodes, seed, n_trajectories, export_report, hil_report=hil_report
+        policy_dir, env, episodes, seed, n_trajectories, export_report, hil_report=hil_report, courses=courses
     )
     output = Path(output)
     atomic_write_text(output, render_html(evaluation, video=episode_video(evaluation) if video else None))

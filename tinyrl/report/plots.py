@@ -254,11 +254,11 @@ def plot_success_by_difficulty(rows: Sequence[dict[str, Any]]) -> bytes:
         hi = np.array([100 * mine[level]["success_ci95"][1] for level in levels if level in mine])
         ax.bar(x, rate, width * 0.9, label=name, alpha=0.85)
         ax.errorbar(x, rate, yerr=np.vstack([rate - lo, hi - rate]), fmt="none", ecolor="k", capsize=4, lw=1)
-        for xi, r in zip(x, rate, strict=True):
-            ax.text(xi, 2, f"{r:.0f}", ha="center", va="bottom", fontsize=7, color="white")
+        for xi, r, h in zip(x, rate, hi, strict=True):
+            ax.text(xi, min(h + 1.5, 101), f"{r:.0f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(np.arange(len(levels)), levels)
     ax.set_xlabel("course difficulty")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 108)
     ax.set_ylabel("success (%)")
     ax.set_title(f"success vs difficulty, 95 % Wilson interval ({rows[0]['episodes']} unseen courses each)", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
