@@ -188,9 +188,10 @@ _register_hil_command()
 
 def _register_report_command() -> None:
     # tinyrl.report.cli imports only typer; evaluation, TensorFlow and matplotlib load when the command runs.
-    from tinyrl.report.cli import report_command
+    from tinyrl.report.cli import play_command, report_command
 
     app.command("report")(report_command)
+    app.command("play")(play_command)
 
 
 _register_report_command()

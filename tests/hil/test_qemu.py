@@ -83,6 +83,8 @@ def test_cli_flies_episodes_like_the_host(
     assert report["loop_hz"] >= 50  # lenient on a loaded CI machine; scripts/bench_hil.py measures the real rate
     lat = report["latency_ms"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    samples = report["latency_samples_ms"]
+    assert len(samples) == report["round_trips"] and max(samples) == pytest.approx(lat["max"], abs=1e-3)
     assert report["link"]["timeouts"] == report["link"]["crc_errors"] == 0
     assert report["device"]["stats"]["crc_errors"] == 0
     assert report["device"]["instructions_per_inference"] > 0

@@ -26,7 +26,7 @@ from tinyrl.hil.link import Expected, HilLink
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
-from tinyrl.train.evaluate import Episode, eval_courses, summarize
+from tinyrl.train.evaluate import Episode, eval_courses, outcome_of, summarize
 from tinyrl.train.policy import PolicyError
 
 __all__ = ["HilReport", "apply_head", "expected_for", "fly_episodes", "latency_summary"]
@@ -45,6 +45,8 @@ class HilReport:
     link: dict[str, int]
     device: dict[str, Any]
     episode_steps: list[int] = field(default_factory=list)
+    latency_samples_ms: list[float] = field(default_factory=list)
+    """Every round trip's latency (ms, in flight order), for histograms; ``latency_ms`` summarizes them."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -58,6 +60,7 @@ class HilReport:
             "link": self.link,
             "device": self.device,
             "episode_steps": self.episode_steps,
+            "latency_samples_ms": self.latency_samples_ms,
         }
 
 
@@ -166,19 +169,11 @@ def fly_episodes(
                     steps += 1
                     if result.terminated[0] or result.truncated[0]:
                         break
-                if result.is_success[0]:
-                    outcome = "success"
-                elif result.collision[0]:
-                    outcome = "collision"
-                elif result.left_arena[0]:
-                    outcome = "left_arena"
-                else:
-                    outcome = "timeout"
                 results.append(
                     Episode(
                         course=j % len(courses),
                         seed=seed + j,
-                        outcome=outcome,
+                        outcome=outcome_of(result, 0),
                         time_s=float(result.time_s[0]),
                         path_length_m=float(result.path_length_m[0]),
                         reward=reward,
@@ -232,4 +227,5 @@ def fly_episodes(
         link=link.counters.to_dict(),
         device=device,
         episode_steps=steps_per_episode,
+        latency_samples_ms=[round(t * 1e3, 4) for t in rtts],
     )

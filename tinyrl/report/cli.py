@@ -26,9 +26,59 @@ def report_command(
         Path | None,
         typer.Option(help="A `tinyrl export` report.json (default: the policy folder's report.json if present)."),
     ] = None,
+    hil_report: Annotated[
+        Path | None,
+        typer.Option(help="A `tinyrl hil --json` report (default: the policy folder's hil.json if present)."),
+    ] = None,
+    video: Annotated[bool, typer.Option(help="Embed an episode GIF of the int8 policy.")] = True,
+    courses: Annotated[Path | None, typer.Option(help="Course file to fly (default: unseen generated).")] = None,
 ) -> None:
-    """Evaluate teacher, float student and int8 on the same unseen courses; write one self-contained HTML page."""
+    """Evaluate teacher, float student and int8 on the same courses and seeds; write one self-contained HTML page."""
     from tinyrl.report.html import write_report
 
-    path = write_report(policy_dir, output, env, episodes, seed, trajectories, export_report)
+    path = write_report(
+        policy_dir, output, env, episodes, seed, trajectories, export_report, hil_report, video, courses
+    )
     typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+
+
+def play_command(
+    env: EnvOption = "obstacle-course",
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="Policy folder (its teacher) or artefact (.npz, .keras, .tflite); default policies/ENV."),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Animated GIF to write.")] = Path("episode.gif"),
+    courses: Annotated[
+        Path | None, typer.Option(help="Course file (default: unseen generated, as tinyrl eval).")
+    ] = None,
+    index: Annotated[int, typer.Option(min=0, help="Episode / course index: replays episode I of tinyrl eval.")] = 0,
+    seed: Annotated[int, typer.Option(help="Base seed as in tinyrl eval; the episode uses seed + index.")] = 0,
+    difficulty: Annotated[
+        str | None, typer.Option(help="Level of the generated courses (default: the scenario's).")
+    ] = None,
+    fps: Annotated[float, typer.Option(min=1, max=50, help="Frames per second of the GIF.")] = 10.0,
+    speed: Annotated[float, typer.Option(min=0.1, help="Playback speed (1: real time).")] = 1.0,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many policy steps.")] = None,
+) -> None:
+    """Fly one episode and write it as an animated GIF: top-down course, drone, trail, goal, ToF rays."""
+    from tinyrl.errors import ConfigError
+    from tinyrl.report.episode import record_episode
+    from tinyrl.report.video import check_video_path, write_video
+    from tinyrl.sim.course import load_courses
+    from tinyrl.tasks.config import load_scenario
+    from tinyrl.train.evaluate import eval_courses
+    from tinyrl.train.policy import load_policy
+
+    check_video_path(output)
+    if courses is not None and difficulty is not None:
+        raise ConfigError("--difficulty picks generated courses; it cannot be combined with --courses")
+    config = load_scenario(env)
+    loaded = load_policy(policy if policy is not None else Path("policies") / config.name)
+    # tinyrl eval flies a list of many courses; a one-course list would give the episode other sensor noise.
+    course_list = load_courses(courses) if courses is not None else eval_courses(config, index + 2, seed, difficulty)
+    recording = record_episode(loaded, config, course_list, index, seed + index, max_steps)
+    write_video(recording, output, fps, speed)
+    typer.echo(
+        f"wrote {output}: {recording.outcome} after {recording.time_s:.2f} s ({output.stat().st_size / 1024:.0f} KiB)"
+    )

@@ -9,13 +9,17 @@ error on the observations the float student saw in closed loop. It only reads ar
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinyrl.sim.course import Course
+from tinyrl.report.difficulty import success_by_difficulty
+from tinyrl.report.episode import EpisodeRecording, record_episode
+from tinyrl.report.hil import HIL_FILE
+from tinyrl.sim.course import Course, load_courses
 from tinyrl.tasks.config import ScenarioConfig, load_scenario
 from tinyrl.train.evaluate import EvalReport, eval_courses, evaluate
 from tinyrl.train.policy import FOLDER_ARTEFACTS, MlpPolicy, Policy, PolicyError, load_policy
@@ -64,12 +68,16 @@ class PolicyDirEvaluation:
         policy_dir: The folder.
         env: Scenario name.
         seed: Base seed of the episodes and of the course set.
-        courses: The unseen courses flown (episode ``j`` flew ``courses[j % len]``).
+        courses: The courses flown (episode ``j`` flew ``courses[j % len]``): unseen generated ones or a file's.
         reports: Row name (``teacher``, ``student``, ``int8``) → evaluation, for the artefacts present.
         policies: Row name → the loaded policy.
         quantization: int8 vs float student error, when both are present.
         manifest: ``manifest.json`` of the folder (empty if absent).
         export_report: A ``tinyrl export`` ``report.json``, if one was found or given.
+        by_difficulty: Course difficulty → row name → evaluation on unseen courses of that level (empty if skipped).
+        hil_report: A ``tinyrl hil --json`` report (``hil.json``), if one was found or given.
+        config: The scenario flown.
+        course_file: The course file flown instead of unseen generated courses, if one was given.
     """
 
     policy_dir: Path
@@ -81,6 +89,14 @@ class PolicyDirEvaluation:
     quantization: QuantizationError | None = None
     manifest: dict[str, Any] = field(default_factory=dict, repr=False)
     export_report: dict[str, Any] | None = field(default=None, repr=False)
+    by_difficulty: dict[str, dict[str, EvalReport]] = field(default_factory=dict, repr=False)
+    hil_report: dict[str, Any] | None = field(default=None, repr=False)
+    config: ScenarioConfig | None = field(default=None, repr=False)
+    course_file: Path | None = None
+
+    def describe_courses(self) -> str:
+        """Where the courses come from, for captions: ``unseen courses`` or the course file."""
+        return "unseen courses" if self.course_file is None else f"courses of {self.course_file.name}"
 
     def flights(self, name: str) -> list[tuple[Course, np.ndarray, str]]:
         """``(course, trajectory, outcome)`` of the recorded episodes of row ``name`` (for ``plot_flights``)."""
@@ -89,6 +105,18 @@ class PolicyDirEvaluation:
             (self.courses[j % len(self.courses)], traj, report.episode_results[j].outcome)
             for j, traj in sorted(report.trajectories.items())
         ]
+
+    def replay(self, name: str, index: int = 0, max_steps: int | None = None) -> EpisodeRecording:
+        """Fly episode ``index`` of row ``name`` again, recording it for a video (same path and outcome).
+
+        Raises:
+            PolicyError: No such row or episode.
+        """
+        if name not in self.policies:
+            raise PolicyError(f"no {name!r} policy in {self.policy_dir} (have {', '.join(self.policies)})")
+        config = self.config if self.config is not None else load_scenario(self.env)
+        course = index % len(self.courses)  # as evaluate: episode j flies course j % len
+        return record_episode(self.policies[name], config, self.courses, course, self.seed + index, max_steps)
 
 
 class _Recorder:
@@ -179,6 +207,9 @@ def evaluate_policy_dir(
     seed: int = 0,
     n_trajectories: int = 8,
     export_report: str | Path | None = None,
+    difficulties: Sequence[str] | None = None,
+    hil_report: str | Path | None = None,
+    courses: str | Path | None = None,
 ) -> PolicyDirEvaluation:
     """Fly the folder's teacher, float student and int8 student on the same unseen courses and seeds.
 
@@ -190,9 +221,15 @@ def evaluate_policy_dir(
         seed: Base seed: episode ``j`` uses ``seed + j``; the courses come from ``seed`` too.
         n_trajectories: Trajectories recorded per policy (the first episodes).
         export_report: A ``tinyrl export`` ``report.json``; by default ``POLICY_DIR/report.json`` if it exists.
+        difficulties: Course difficulties to fly each policy on too (``episodes`` each; default: every level of
+            the scenario's generator; ``()`` skips them).
+        hil_report: A ``tinyrl hil --json`` report; by default ``POLICY_DIR/hil.json`` if it exists.
+        courses: A course file to fly instead of unseen generated courses (episode ``j``: course ``j % len``, as
+            ``tinyrl eval --courses``); the difficulty sweep still flies generated ones.
 
     Raises:
         PolicyError: The folder is missing or holds none of the artefacts, or one is malformed.
+        ConfigError: An unknown difficulty.
     """
     policy_dir = Path(policy_dir)
     if not policy_dir.is_dir():
@@ -206,14 +243,14 @@ def evaluate_policy_dir(
         raise PolicyError(f"episodes must be at least 1, got {episodes}")
     config = env if isinstance(env, ScenarioConfig) else load_scenario(env)
     policies = {name: load_policy(path) for name, path in present.items()}
-    courses = eval_courses(config, episodes, seed)
+    course_list = load_courses(courses) if courses is not None else eval_courses(config, episodes, seed)
     reports: dict[str, EvalReport] = {}
     recorded = np.zeros((0, 0), np.float32)
     for name, policy in policies.items():
         flown: Policy = policy
         if name == "student" and "int8" in policies:
             flown = _Recorder(policy, MAX_RECORDED_OBS)
-        reports[name] = evaluate(flown, config, courses, episodes, seed=seed, record_trajectories=n_trajectories)
+        reports[name] = evaluate(flown, config, course_list, episodes, seed, record_trajectories=n_trajectories)
         if isinstance(flown, _Recorder):
             recorded = flown.observations()
     quant = None
@@ -221,8 +258,31 @@ def evaluate_policy_dir(
         quant = quantization_error(policies["student"], policies["int8"], recorded)
     manifest_path = policy_dir / "manifest.json"
     manifest = _read_json(manifest_path) if manifest_path.is_file() else {}
-    report_path = Path(export_report) if export_report is not None else policy_dir / "report.json"
-    if export_report is not None and not report_path.is_file():
-        raise PolicyError(f"{report_path}: export report not found")
-    export = _read_json(report_path) if report_path.is_file() else None
-    return PolicyDirEvaluation(policy_dir, config.name, seed, courses, reports, policies, quant, manifest, export)
+    export = _optional_json(policy_dir / "report.json", export_report, "export report")
+    hil = _optional_json(policy_dir / HIL_FILE, hil_report, "HIL report")
+    known = reports if courses is None else None
+    levels = success_by_difficulty(policies, config, episodes, seed, difficulties, known=known)
+    course_file = Path(courses) if courses is not None else None
+    return PolicyDirEvaluation(
+        policy_dir,
+        config.name,
+        seed,
+        course_list,
+        reports,
+        policies,
+        quant,
+        manifest,
+        export,
+        levels,
+        hil,
+        config,
+        course_file,
+    )
+
+
+def _optional_json(default: Path, given: str | Path | None, what: str) -> dict[str, Any] | None:
+    """``given`` (which must exist) or else ``default`` (if it exists), read as a JSON object."""
+    path = Path(given) if given is not None else default
+    if given is not None and not path.is_file():
+        raise PolicyError(f"{path}: {what} not found")
+    return _read_json(path) if path.is_file() else None

@@ -14,16 +14,31 @@ from pathlib import Path
 from typing import Any
 
 from tinyrl.io import atomic_write_text
+from tinyrl.report.difficulty import difficulty_rows
 from tinyrl.report.evaluation import PolicyDirEvaluation, evaluate_policy_dir, footprint_rows
+from tinyrl.report.hil import HIL_FILE, hil_rows, latency_histogram, latency_samples_ms
 from tinyrl.report.plots import (
     plot_flights,
+    plot_latency_histogram,
     plot_learning_curve,
     plot_quantization_error,
+    plot_success_by_difficulty,
     plot_success_rates,
     plot_time_to_goal,
 )
+from tinyrl.report.video import render_gif
 
-__all__ = ["Figure", "export_rows", "figures", "html_table", "render_html", "summary_rows", "write_report"]
+__all__ = [
+    "Figure",
+    "episode_video",
+    "export_rows",
+    "figures",
+    "hil_note",
+    "html_table",
+    "render_html",
+    "summary_rows",
+    "write_report",
+]
 
 #: The continuous action: a hover setpoint (body vx, vy, yaw rate, height), each scaled to [-1, 1].
 SETPOINT_LABELS = ("vx", "vy", "yaw rate", "z")
@@ -58,7 +73,7 @@ def figures(evaluation: PolicyDirEvaluation) -> list[Figure]:
             out.append(
                 (
                     f"Trajectories: {name}",
-                    f"Top-down view of the first {len(flights)} unseen courses flown by the {name} "
+                    f"Top-down view of the first {len(flights)} {evaluation.describe_courses()} flown by the {name} "
                     "(path colour = outcome: blue success, red collision, orange left arena, purple timeout; "
                     "green disc = goal, blue arrow = start heading).",
                     plot_flights(flights),
@@ -67,11 +82,20 @@ def figures(evaluation: PolicyDirEvaluation) -> list[Figure]:
     out.append(
         (
             "Success rates",
-            "Success rate with its 95 % Wilson interval, and the outcome breakdown, on the same unseen courses "
-            "and episode seeds for every policy.",
+            "Success rate with its 95 % Wilson interval, and the outcome breakdown, on the same "
+            f"{evaluation.describe_courses()} and episode seeds for every policy.",
             plot_success_rates([_success_row(n, evaluation) for n in names]),
         )
     )
+    if evaluation.by_difficulty:
+        out.append(
+            (
+                "Success vs difficulty",
+                "Success rate with its 95 % Wilson interval on unseen generated courses of each difficulty "
+                "(the seeds of tinyrl eval).",
+                plot_success_by_difficulty(difficulty_rows(evaluation.by_difficulty)),
+            )
+        )
     times = {n: [e.time_s for e in evaluation.reports[n].episode_results if e.outcome == "success"] for n in names}
     out.append(("Time to goal", "Time to goal of the successful episodes.", plot_time_to_goal(times)))
     q = evaluation.quantization
@@ -84,6 +108,18 @@ def figures(evaluation: PolicyDirEvaluation) -> list[Figure]:
                 plot_quantization_error(
                     q.abs_diff, q.quantity, SETPOINT_LABELS if q.abs_diff.shape[1] == len(SETPOINT_LABELS) else None
                 ),
+            )
+        )
+    hil = evaluation.hil_report
+    samples = latency_samples_ms(hil) if hil is not None else None
+    if hil is not None and samples is not None and len(samples):
+        counts, edges = latency_histogram(samples)
+        out.append(
+            (
+                "HIL latency",
+                "Round-trip time of each OBS → ACT exchange with the microcontroller in the HIL run "
+                f"({HIL_FILE}; log count).",
+                plot_latency_histogram(counts, edges, hil.get("latency_ms")),
             )
         )
     curve = evaluation.manifest.get("teacher", {}).get("learning_curve")
@@ -154,6 +190,31 @@ def html_table(rows: list[dict[str, Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def hil_note(evaluation: PolicyDirEvaluation) -> str | None:
+    """Why the HIL latency histogram is missing (no report, or one without samples); None when it is shown."""
+    if evaluation.hil_report is None:
+        return (
+            f"No {HIL_FILE} in the policy folder, so no HIL latency histogram: run `tinyrl hil --policy "
+            f"{evaluation.policy_dir} --env {evaluation.env} --qemu --json {evaluation.policy_dir / HIL_FILE}`."
+        )
+    if latency_samples_ms(evaluation.hil_report) is None:
+        return "The HIL report keeps only latency percentiles (made before latency_samples_ms): re-run tinyrl hil."
+    return None
+
+
+def episode_video(
+    evaluation: PolicyDirEvaluation, name: str | None = None, index: int = 0, fps: float = 8.0, max_frames: int = 160
+) -> bytes:
+    """GIF of episode ``index`` of row ``name`` (default: the last row, int8 when present), as flown above.
+
+    Real time, or faster when a long episode would need more than ``max_frames`` frames (keeps pages small).
+    """
+    name = name or list(evaluation.reports)[-1]
+    recording = evaluation.replay(name, index)
+    speed = max(1.0, recording.time_s * fps / max_frames)
+    return render_gif(recording, fps=fps, speed=speed, width_in=5.0, dpi=64)
+
+
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
@@ -166,8 +227,14 @@ figcaption { font-size: 0.9em; color: #555; }
 """
 
 
-def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = None) -> str:
-    """The page as a string: summary, footprint, then every figure as a ``data:image/png;base64`` ``<img>``."""
+def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = None, video: bytes | None = None) -> str:
+    """The page as a string: summary, footprint, HIL, every figure as a ``data:image/png;base64`` ``<img>``.
+
+    Args:
+        evaluation: What to show.
+        figs: The figures (default: :func:`figures` of ``evaluation``).
+        video: An episode GIF (e.g. :func:`episode_video`) embedded as ``data:image/gif;base64``; none if None.
+    """
     figs = figures(evaluation) if figs is None else figs
     title = f"TinyRL report: {evaluation.policy_dir} on {evaluation.env}"
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -177,8 +244,9 @@ def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = Non
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{n} episodes per policy on {n} unseen courses, base seed {evaluation.seed} "
-        f"(episode j: course j, seed {evaluation.seed} + j); domain randomization off. Generated {stamp} "
+        f"<p>{n} episodes per policy on {len(evaluation.courses)} {html.escape(evaluation.describe_courses())}, "
+        f"base seed {evaluation.seed} (episode j: course j mod {len(evaluation.courses)}, seed {evaluation.seed} + j); "
+        f"domain randomization off. Generated {stamp} "
         "by <code>tinyrl report</code>.</p>",
         "<h2>Summary</h2>",
         html_table(summary_rows(evaluation)),
@@ -189,6 +257,12 @@ def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = Non
     parts += ["<h2>Footprint</h2>", html_table(footprint_rows(evaluation))]
     if evaluation.export_report is not None:
         parts += ["<h3>Export report (report.json)</h3>", html_table(export_rows(evaluation.export_report))]
+    parts.append("<h2>Hardware in the loop</h2>")
+    if evaluation.hil_report is not None:
+        parts.append(html_table(hil_rows(evaluation.hil_report)))
+    note = hil_note(evaluation)
+    if note is not None:
+        parts.append(f"<p>{html.escape(note)}</p>")
     parts.append("<h2>Figures</h2>")
     for fig_title, caption, png in figs:
         data = base64.b64encode(png).decode("ascii")
@@ -196,6 +270,15 @@ def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = Non
             f"<figure><h3>{html.escape(fig_title)}</h3>"
             f'<img alt="{html.escape(fig_title)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    if video is not None:
+        data = base64.b64encode(video).decode("ascii")
+        name = list(evaluation.reports)[-1]
+        parts.append(
+            f"<figure><h3>Episode video: {html.escape(name)}</h3>"
+            f'<img alt="episode video" src="data:image/gif;base64,{data}">'
+            f"<figcaption>Episode 0 of the {html.escape(name)} above, replayed (tinyrl play): trail, heading "
+            "and the four horizontal ToF rays (dotted: nothing in range).</figcaption></figure>"
         )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -209,13 +292,30 @@ def write_report(
     seed: int = 0,
     n_trajectories: int = 8,
     export_report: str | Path | None = None,
+    hil_report: str | Path | None = None,
+    video: bool = True,
+    courses: str | Path | None = None,
 ) -> Path:
     """Evaluate a policy folder (see :func:`~tinyrl.report.evaluation.evaluate_policy_dir`) and write the page.
+
+    Args:
+        policy_dir: The policy folder.
+        output: The HTML page to write.
+        env: Scenario name or YAML path.
+        episodes: Episodes per policy (and per policy and difficulty).
+        seed: Base seed.
+        n_trajectories: Trajectories drawn per policy.
+        export_report: A ``tinyrl export`` report.json (default: the folder's, if any).
+        hil_report: A ``tinyrl hil --json`` report (default: the folder's hil.json, if any).
+        video: Embed a GIF of the last row's first episode.
+        courses: A course file to fly instead of unseen generated courses.
 
     Returns:
         ``output`` as a :class:`~pathlib.Path`, written atomically.
     """
-    evaluation = evaluate_policy_dir(policy_dir, env, episodes, seed, n_trajectories, export_report)
+    evaluation = evaluate_policy_dir(
+        policy_dir, env, episodes, seed, n_trajectories, export_report, hil_report=hil_report, courses=courses
+    )
     output = Path(output)
-    atomic_write_text(output, render_html(evaluation))
+    atomic_write_text(output, render_html(evaluation, video=episode_video(evaluation) if video else None))
     return output

@@ -230,3 +230,70 @@ def plot_time_to_goal(times_s: dict[str, Sequence[float]], bins: int = 20) -> by
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return _png(fig)
+
+
+def plot_success_by_difficulty(rows: Sequence[dict[str, Any]]) -> bytes:
+    """PNG bytes: success rate with its 95 % interval per course difficulty, one bar per policy in each group.
+
+    Args:
+        rows: ``{"difficulty", "name", "episodes", "success_rate", "success_ci95": (lo, hi)}`` (rates in [0, 1]),
+            e.g. from :func:`tinyrl.report.difficulty.difficulty_rows`; groups and bars keep the rows' order.
+    """
+    if not rows:
+        raise ConfigError("no difficulty rows to plot")
+    plt = _pyplot()
+    levels = list(dict.fromkeys(r["difficulty"] for r in rows))
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for k, name in enumerate(names):
+        mine = {r["difficulty"]: r for r in rows if r["name"] == name}
+        x = np.array([i for i, level in enumerate(levels) if level in mine]) + (k - (len(names) - 1) / 2) * width
+        rate = np.array([100 * mine[level]["success_rate"] for level in levels if level in mine])
+        lo = np.array([100 * mine[level]["success_ci95"][0] for level in levels if level in mine])
+        hi = np.array([100 * mine[level]["success_ci95"][1] for level in levels if level in mine])
+        ax.bar(x, rate, width * 0.9, label=name, alpha=0.85)
+        ax.errorbar(x, rate, yerr=np.vstack([rate - lo, hi - rate]), fmt="none", ecolor="k", capsize=4, lw=1)
+        for xi, r, h in zip(x, rate, hi, strict=True):
+            ax.text(xi, min(h + 1.5, 101), f"{r:.0f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(np.arange(len(levels)), levels)
+    ax.set_xlabel("course difficulty")
+    ax.set_ylim(0, 108)
+    ax.set_ylabel("success (%)")
+    ax.set_title(f"success vs difficulty, 95 % Wilson interval ({rows[0]['episodes']} unseen courses each)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_latency_histogram(
+    counts: np.ndarray, edges_ms: np.ndarray, summary_ms: dict[str, float] | None = None
+) -> bytes:
+    """PNG bytes: histogram (log count) of HIL round-trip latencies, with the p50 / p99 lines of the summary.
+
+    Args:
+        counts: ``(bins,)`` round trips per bin, e.g. from :func:`tinyrl.report.hil.latency_histogram`.
+        edges_ms: ``(bins + 1,)`` bin edges (ms).
+        summary_ms: The report's ``latency_ms`` (``p50``, ``p99``, ...), drawn as vertical lines if given.
+    """
+    counts, edges_ms = np.asarray(counts), np.asarray(edges_ms, dtype=np.float64)
+    if counts.ndim != 1 or len(edges_ms) != len(counts) + 1 or counts.sum() == 0:
+        raise ConfigError(
+            f"expected counts (B,) and edges (B + 1,) with some samples, got {counts.shape}, {edges_ms.shape}"
+        )
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.stairs(counts, edges_ms, fill=True, alpha=0.6, color="tab:blue")
+    for key, style in (("p50", "--"), ("p99", ":")):
+        if summary_ms and key in summary_ms:
+            ax.axvline(summary_ms[key], color="k", ls=style, lw=1, label=f"{key} {summary_ms[key]:.2f} ms")
+    ax.set_yscale("log")
+    ax.set_xlabel("round trip OBS → ACT (ms)")
+    ax.set_ylabel("round trips")
+    ax.set_title(f"HIL latency over {int(counts.sum()):,} round trips", fontsize=9)
+    if summary_ms:
+        ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)

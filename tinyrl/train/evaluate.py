@@ -16,7 +16,7 @@ from rich.progress import Progress
 
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.tasks.core import BatchedTask
+from tinyrl.tasks.core import BatchedTask, StepResult
 from tinyrl.tasks.generator import generate_courses
 from tinyrl.train.policy import Policy, PolicyError
 
@@ -74,9 +74,28 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (lo, hi)
 
 
-def eval_courses(config: ScenarioConfig, n: int, seed: int = 0) -> list[Course]:
-    """``n`` generated courses of the scenario's difficulty that training never sees."""
-    return generate_courses(config.course_generator, config.difficulty, n, EVAL_COURSE_SEED_OFFSET + seed)
+def eval_courses(config: ScenarioConfig, n: int, seed: int = 0, difficulty: str | None = None) -> list[Course]:
+    """``n`` generated courses that training never sees.
+
+    Args:
+        config: The scenario.
+        n: Number of courses.
+        seed: Seed of the set; course ``i`` depends only on ``(seed, i)`` and the difficulty.
+        difficulty: A level of the scenario's generator; ``None`` for the scenario's own (``config.difficulty``).
+    """
+    level = config.difficulty if difficulty is None else difficulty
+    return generate_courses(config.course_generator, level, n, EVAL_COURSE_SEED_OFFSET + seed)
+
+
+def outcome_of(result: StepResult, slot: int) -> str:
+    """How the finished episode in ``slot`` of a step ended: success, collision, left_arena or timeout."""
+    if result.is_success[slot]:
+        return "success"
+    if result.collision[slot]:
+        return "collision"
+    if result.left_arena[slot]:
+        return "left_arena"
+    return "timeout"
 
 
 def evaluate(
@@ -146,18 +165,10 @@ def evaluate(
             done = np.flatnonzero((result.terminated | result.truncated) & (episode_of >= 0))
             for slot in done:
                 j = int(episode_of[slot])
-                if result.is_success[slot]:
-                    outcome = "success"
-                elif result.collision[slot]:
-                    outcome = "collision"
-                elif result.left_arena[slot]:
-                    outcome = "left_arena"
-                else:
-                    outcome = "timeout"
                 results[j] = Episode(
                     course=j % len(courses),
                     seed=seed + j,
-                    outcome=outcome,
+                    outcome=outcome_of(result, slot),
                     time_s=float(result.time_s[slot]),
                     path_length_m=float(result.path_length_m[slot]),
                     reward=float(reward_sum[slot]),
