@@ -12,6 +12,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -147,6 +148,28 @@ def test_report_keys_and_plausible_numbers(arm_export: tuple[Path, dict]) -> Non
     assert report["verification"]["mismatches"] == 0
 
 
+def _verify_on_qemu(tmp_path: Path, outdir: Path, header: Path, **make_vars: str) -> dict[str, Any]:
+    """Build APP=verify with ``outdir``'s policy and ``header``'s vectors for both kernel paths and run each under
+    QEMU; asserts 0 mismatches. Returns the QEMU result (serial output, instructions) per kernel path."""
+    tools = find_arm_tools()
+    outputs = {}
+    for kernels in ("portable", "dsp"):
+        elf = make_firmware(
+            tmp_path / kernels,
+            tools.make,
+            TARGET="stm32f405",
+            APP="verify",
+            KERNELS=kernels,
+            POLICY=str(outdir),
+            VECTORS=str(header),
+            **make_vars,
+        )
+        result = run_qemu(tools, elf)  # raises ExportError on any mismatch or non-zero exit
+        assert f"kernels={kernels}" in result.output and "RESULT PASS mismatches=0" in result.output
+        outputs[kernels] = result
+    return outputs
+
+
 @pytest.mark.parametrize("rounding", ["tflm", "tflite"])
 def test_qemu_on_target_vectors_portable_and_dsp(
     tmp_path: Path, tflite_file: TflitePath, arm_export: tuple[Path, dict], rounding: str
@@ -160,23 +183,8 @@ def test_qemu_on_target_vectors_portable_and_dsp(
         export_policy(path, outdir, target="host", rounding="tflite")
     header = tmp_path / "vectors.h"
     header.write_text(vectors_header(model, verification_vectors(model, rounding, 1000, 200, seed=7), "test"))  # type: ignore[arg-type]
-    tools = find_arm_tools()
-    outputs = {}
-    for kernels in ("portable", "dsp"):
-        elf = make_firmware(
-            tmp_path / kernels,
-            tools.make,
-            TARGET="stm32f405",
-            APP="verify",
-            KERNELS=kernels,
-            POLICY=str(outdir),
-            VECTORS=str(header),
-            ROUNDING=rounding,
-        )
-        result = run_qemu(tools, elf)  # raises ExportError on any mismatch or non-zero exit
-        assert f"kernels={kernels}" in result.output and "RESULT PASS mismatches=0" in result.output
-        outputs[kernels] = result.instructions
-    assert outputs["dsp"] < outputs["portable"]
+    outputs = _verify_on_qemu(tmp_path, outdir, header, ROUNDING=rounding)
+    assert outputs["dsp"].instructions < outputs["portable"].instructions
 
 
 SHIPPED = sorted((Path(__file__).resolve().parents[2] / "policies").glob("*/policy_int8.tflite"))
@@ -217,22 +225,11 @@ def test_default_policy_meets_the_design_targets(tmp_path: Path) -> None:
 def test_shipped_policies_on_target_10k_vectors(tmp_path: Path, path: Path) -> None:
     """Every shipped policy, exported for the Cortex-M4, under QEMU: 0 mismatches on 10,000 int8 + 1,000 float
     vectors with both kernel paths, and the two paths return the same outputs."""
-    tools = find_arm_tools()
     model = load_tflite(path)
     outdir = tmp_path / "policy"
     export_policy(path, outdir, target="host")  # the C is the same for both targets; host skips the footprint
     header = tmp_path / "vectors.h"
     header.write_text(vectors_header(model, verification_vectors(model, "tflm", N_VECTORS, 1000, seed=3), "shipped"))
-    for kernels in ("portable", "dsp"):
-        elf = make_firmware(
-            tmp_path / kernels,
-            tools.make,
-            TARGET="stm32f405",
-            APP="verify",
-            KERNELS=kernels,
-            POLICY=str(outdir),
-            VECTORS=str(header),
-        )
-        result = run_qemu(tools, elf)  # raises ExportError on any mismatch or non-zero exit
+    outputs = _verify_on_qemu(tmp_path, outdir, header)
+    for result in outputs.values():
         assert f"vectors={N_VECTORS} " in result.output and "float_vectors=1000 " in result.output
-        assert f"kernels={kernels}" in result.output and "RESULT PASS mismatches=0" in result.output
