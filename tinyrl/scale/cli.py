@@ -4,36 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from tinyrl.cli_options import EnvOption
-from tinyrl.errors import ConfigError
 
-Backend = Literal["local", "ray"]
 BackendOption = Annotated[
     str,
     typer.Option(
-        help="local: start a Ray instance on this machine and stop it after; ray: join the cluster at --address."
+        help="local: a Ray instance on this machine, started and stopped by the command; ray: join --address "
+        "(or $RAY_ADDRESS; else start one here). The trials run on Ray either way."
     ),
 ]
 AddressOption = Annotated[
     str | None, typer.Option(help="HOST:PORT of a running Ray cluster (`ray start --head`); implies --backend ray.")
 ]
-
-
-def resolve_address(backend: str, address: str | None) -> str | None:
-    """``None`` for a local Ray instance, else the cluster address (``auto``: ``RAY_ADDRESS`` or this host's).
-
-    Raises:
-        ConfigError: Unknown backend.
-    """
-    if backend not in ("local", "ray"):
-        raise ConfigError(f"--backend must be local or ray, got {backend!r}")
-    if address is not None:
-        return address
-    return "auto" if backend == "ray" else None
 
 
 def sweep_command(
@@ -53,6 +39,7 @@ def sweep_command(
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Sweep hyperparameters and seeds with Ray Tune; each trial is a tinyrl train run (see tinyrl.scale.sweep)."""
+    from tinyrl.scale.cluster import resolve_address
     from tinyrl.scale.sweep import SweepOptions, run_sweep
 
     options = SweepOptions(

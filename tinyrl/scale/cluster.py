@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tinyrl
-from tinyrl.errors import TinyRLError
+from tinyrl.errors import ConfigError, TinyRLError
 
 #: Seconds to wait for a TCP connection to ``--address`` before giving up.
 CONNECT_TIMEOUT_S = 3.0
@@ -62,6 +62,22 @@ def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         ) from None
 
 
+def resolve_address(backend: str, address: str | None) -> str | None:
+    """Where a command runs: ``None`` for a private local Ray instance, else a cluster address to join.
+
+    ``--address`` always wins. ``--backend ray`` without it joins ``$RAY_ADDRESS`` when set, else starts a local
+    instance; ``--backend local`` (the sweep default) always starts a local instance.
+
+    Raises:
+        ConfigError: Unknown backend.
+    """
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend must be local or ray, got {backend!r}")
+    if address:
+        return address
+    return os.environ.get("RAY_ADDRESS") or None if backend == "ray" else None
+
+
 def _package_root() -> str:
     return str(Path(tinyrl.__file__).resolve().parents[1])
 
@@ -85,6 +101,7 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     temp_dir = None
     if address is None:
+        os.environ.pop("RAY_ADDRESS", None)  # ray.init() would join that cluster instead of starting ours
         # Workers start from the raylet's environment: make them import this very tinyrl (e.g. a git worktree).
         root = _package_root()
         paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)

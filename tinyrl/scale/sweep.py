@@ -29,7 +29,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_text
 from tinyrl.scale import results
-from tinyrl.scale.cluster import ray_session
+from tinyrl.scale.cluster import check_reachable, ray_session
 from tinyrl.scale.space import SearchSpace, default_space_path, load_space
 from tinyrl.scale.trial import TrialSetup, run_trial
 from tinyrl.tasks.config import ScenarioConfig, load_scenario, scenario_from_data
@@ -78,6 +78,8 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
         ClusterError: ``--address`` cannot be reached.
     """
     console = console or Console()
+    if options.address is not None:
+        check_reachable(options.address)  # before any folder is made
     if options.resume is not None:
         sweep_dir, base, space, options = _load_sweep(options)
     else:
