@@ -1,5 +1,6 @@
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -87,9 +88,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_sweep_joins_a_ray_head_by_address(tmp_path):
+def test_sweep_joins_a_ray_head_by_address(tmp_path, monkeypatch):
     ray = Path(sys.executable).with_name("ray")
     port = free_port()
+    # A cluster with token authentication, as `ray start` makes by default; head and driver share the token.
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
     temp = Path("/tmp") / f"tinyrl-head-{os.getpid()}"
     head = subprocess.Popen(
         [
@@ -196,7 +200,7 @@ def test_killed_trial_worker_resumes_from_its_checkpoint(tmp_path):
     os.kill(first["pid"], signal.SIGKILL)
     killed_at = load_state(trial_dir / "run").num_timesteps
     assert killed_at < 8192
-    stdout, stderr = proc.communicate(timeout=600)
+    _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr.decode()[-3000:]
     runs = json.loads(attempts[0].read_text())
     assert len(runs) == 2 and runs[1]["pid"] != first["pid"]

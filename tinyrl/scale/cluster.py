@@ -118,8 +118,12 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
         try:
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = address or "this machine"
-            raise ClusterError(f"cannot start Ray on {where}: {str(exc).splitlines()[0]}") from None
+            if address is None:
+                raise ClusterError(f"cannot start Ray on this machine: {str(exc).splitlines()[0]}") from None
+            raise ClusterError(
+                f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0]} (a cluster with token "
+                "authentication needs RAY_AUTH_MODE=token and its token in RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+            ) from None
     try:
         yield Session(address, int(ray.cluster_resources().get("CPU", 1)))
     finally:

@@ -15,6 +15,7 @@ each; Optuna samples them, ASHA stops trials whose validation success rate lags.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -168,7 +169,7 @@ def load_space(path: str | Path, scenario: ScenarioConfig) -> SearchSpace:
     Raises:
         ConfigError: One line naming the file, the field and the problem.
     """
-    space = validate(SearchSpace, read_data_file(path), str(path), union_tags=PARAM_TAGS)
+    space = parse_space(read_data_file(path), str(path))
     algo_args: set[str] | None = None
     for key, p in space.params.items():
         parts = key.split(".")
@@ -192,6 +193,16 @@ def load_space(path: str | Path, scenario: ScenarioConfig) -> SearchSpace:
         except ConfigError as exc:
             raise ConfigError(f"{path}: params.{key}: value {probe!r} is invalid ({exc})") from None
     return space
+
+
+def parse_space(data: Any, source: str) -> SearchSpace:
+    """Validate parsed YAML into a :class:`SearchSpace` (one-line :class:`ConfigError` naming the field)."""
+    try:
+        return validate(SearchSpace, data, source)
+    except ConfigError as exc:
+        # pydantic puts the distribution's type tag after the field name (params.train.seed.int.low); drop it.
+        tags = "|".join(PARAM_TAGS)
+        raise ConfigError(re.sub(rf"(: params\.[^:]*?)\.(?:{tags})(?=[.:])", r"\1", str(exc), count=1)) from None
 
 
 def _field_exists(data: Any, parts: list[str]) -> bool:

@@ -257,8 +257,7 @@ def _save_sweep(sweep_dir: Path, options: SweepOptions, base: ScenarioConfig, sp
 
 
 def _load_sweep(options: SweepOptions) -> tuple[Path, ScenarioConfig, SearchSpace, SweepOptions]:
-    from tinyrl.config import validate
-    from tinyrl.scale.space import PARAM_TAGS
+    from tinyrl.scale.space import parse_space
 
     sweep_dir = Path(options.resume)  # type: ignore[arg-type]
     path = sweep_dir / "sweep.json"
@@ -266,7 +265,7 @@ def _load_sweep(options: SweepOptions) -> tuple[Path, ScenarioConfig, SearchSpac
         raise ConfigError(f"{sweep_dir}: not a sweep folder (no sweep.json)")
     data = json.loads(path.read_text())
     base = scenario_from_data(data["scenario"], str(path))
-    space = validate(SearchSpace, data["space"], str(path), union_tags=PARAM_TAGS)
+    space = parse_space(data["space"], str(path))
     resumed = SweepOptions(
         env=data["env"],
         trials=data["trials"],
