@@ -100,6 +100,7 @@ def evaluate_on_ray(
     address: str | None = None,
     batch: int = 256,
     progress: bool = False,
+    shards: int | None = None,
 ) -> EvalReport:
     """Like :func:`tinyrl.train.evaluate.evaluate`, sharded over a Ray cluster; returns the same report.
 
@@ -112,6 +113,7 @@ def evaluate_on_ray(
         address: ``HOST:PORT`` of a Ray cluster; ``None`` starts a local instance for the evaluation.
         batch: Drones flown at once per shard.
         progress: Show a progress bar (episodes done as shards finish).
+        shards: Number of shards; default two per cluster CPU, each of at least ``MIN_SHARD_EPISODES``.
 
     Raises:
         PolicyError: Unreadable policy, or one that does not fit the scenario (checked before sharding).
@@ -127,17 +129,16 @@ def evaluate_on_ray(
     data = artefact.read_bytes()
     course_list = list(courses) if courses is not None else None
     with ray_session(address) as session:
-        shards = shard_bounds(episodes, max(session.cpus * 2, 1) if episodes >= 2 * MIN_SHARD_EPISODES else 1)
-        shards = shard_bounds(episodes, min(len(shards), max(1, episodes // MIN_SHARD_EPISODES)))
+        bounds = shard_bounds(episodes, shards or min(2 * session.cpus, max(1, episodes // MIN_SHARD_EPISODES)))
         remote = ray.remote(num_cpus=1)(evaluate_shard)
         config_ref = ray.put(config)
         courses_ref = ray.put(course_list)
         pending = {
-            remote.remote(artefact.name, data, config_ref, courses_ref, a, b, seed, batch): (a, b) for a, b in shards
+            remote.remote(artefact.name, data, config_ref, courses_ref, a, b, seed, batch): (a, b) for a, b in bounds
         }
         done: dict[int, list[Episode]] = {}
         with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(f"evaluating {episodes} episodes in {len(shards)} shards", total=episodes)
+            task = bar.add_task(f"evaluating {episodes} episodes in {len(bounds)} shards", total=episodes)
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 a, b = pending.pop(ready[0])
