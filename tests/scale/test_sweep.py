@@ -211,3 +211,52 @@ def test_killed_trial_worker_resumes_from_its_checkpoint(tmp_path):
     (row,) = json.loads(next(sweeps.glob("*/results.json")).read_text())
     assert row["status"] == "finished" and row["steps"] == 8192
     assert "resuming from" in (trial_dir / "train.log").read_text()
+
+
+def test_interrupted_sweep_resumes(tmp_path):
+    env = tiny_scenario(tmp_path, steps=6144)
+    space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
+    sweeps = tmp_path / "sweeps"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tinyrl",
+            "sweep",
+            "--env",
+            str(env),
+            "--space",
+            str(space),
+            "--trials",
+            "1",
+            "--out",
+            str(sweeps),
+            "--eval-episodes",
+            "4",
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
+    deadline = time.time() + 300
+    while not list(sweeps.glob("*/tune/*/checkpoint_000000")):
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    (sweep_dir,) = sweeps.iterdir()
+    assert f"tinyrl sweep --resume {sweep_dir}" in " ".join(out.split())
+    (row,) = json.loads((sweep_dir / "results.json").read_text())
+    assert row["status"] == "unfinished" and row["steps"] < 6144
+
+    resumed = run_cli("sweep", "--resume", str(sweep_dir), "--no-progress", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (row,) = json.loads((sweep_dir / "results.json").read_text())
+    assert row["status"] == "finished" and row["steps"] == 6144
+    attempts = json.loads((sweep_dir / "trials" / row["trial"] / "attempts.json").read_text())
+    assert len(attempts) == 2 and attempts[1]["from_steps"] >= 1024

@@ -20,28 +20,27 @@ from tinyrl.tasks.config import ScenarioConfig, load_scenario
 ENDED = ("finished", "stopped early", "error")
 
 
-def rows_from_grid(grid: Any, space: SearchSpace) -> list[dict[str, Any]]:
+def rows_from_grid(grid: Any, space: SearchSpace, ended: set[str]) -> list[dict[str, Any]]:
     """One row per trial of a Ray Tune ``ResultGrid``, best first.
 
     A row holds ``trial``, ``status`` (``finished``, ``stopped early`` by ASHA, ``error``, or ``unfinished``
     after an interruption), ``config`` (dotted field → value), ``success_rate`` (the final evaluation on unseen
     courses when finished, else the last validation), ``validation_success_rate``, ``steps``, ``wall_time_s``
     (s of training, over all attempts), ``curve`` (validation ``{steps, wall_time_s, success_rate}``) and
-    ``error``.
+    ``error``. ``ended`` holds the ids of trials that finished or were stopped by the scheduler; a trial
+    that has not reported ``finished`` and is not among them was interrupted.
     """
-    statuses = {t.trial_id: t.status for t in getattr(getattr(grid, "_experiment_analysis", None), "trials", [])}
     rows = []
     for result in grid:
         metrics = result.metrics or {}
         if not metrics.get("trial_id") and not result.config:
             continue
         trial_id = metrics.get("trial_id") or Path(result.path).name
-        status = statuses.get(trial_id, "TERMINATED")
         if result.error is not None:
             label = "error"
         elif metrics.get("finished"):
             label = "finished"
-        elif status == "TERMINATED":
+        elif trial_id in ended:
             label = "stopped early"
         else:
             label = "unfinished"

@@ -3,6 +3,7 @@
 Sweep folder (``OUT/NAME-YYYYmmdd-HHMMSS/``)::
 
     sweep.json                what was asked (env, space, trials, ...) and the scenario it started from
+    ended.json                ids of the trials that finished or were stopped early (not merely interrupted)
     tune/                     Ray Tune's experiment state and checkpoints (``--resume`` continues from it)
     trials/TRIAL_ID/          one ordinary training run per trial (see :mod:`tinyrl.scale.trial`)
     results.csv, results.json one row per trial: config, status, success rate, wall time
@@ -36,6 +37,8 @@ from tinyrl.tasks.config import ScenarioConfig, load_scenario, scenario_from_dat
 
 #: Trial restarts after a worker dies, before the trial counts as failed.
 MAX_FAILURES = 3
+#: Ids of the trials that ended (finished, stopped early or failed), kept across ``--resume``.
+ENDED_FILE = "ended.json"
 
 
 @dataclass
@@ -104,7 +107,7 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
             f"{len(space.params)} parameter(s) → {sweep_dir}"
         )
         grid = _fit(options, setup, sweep_dir, concurrent, console)
-        rows = results.rows_from_grid(grid, space)
+        rows = results.rows_from_grid(grid, space, set(read_ended(sweep_dir / ENDED_FILE)))
     complete = len(rows) == options.trials and all(r["status"] in results.ENDED for r in rows)
     results.write_results(sweep_dir, rows, base, space)
     console.print(results.table(rows, title=f"{sweep_dir}: {len(rows)} trial(s)"))
@@ -119,6 +122,7 @@ def _fit(options: SweepOptions, setup: TrialSetup, sweep_dir: Path, concurrent: 
     # Our own progress bar and table replace Tune's console output and its automatic loggers.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import optuna
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
@@ -129,7 +133,7 @@ def _fit(options: SweepOptions, setup: TrialSetup, sweep_dir: Path, concurrent: 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     t = setup.base.train
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": 1})
-    progress = _SweepProgress(options.trials, t.steps, options.progress, console)
+    progress = _SweepProgress(options.trials, t.steps, options.progress, console, sweep_dir / ENDED_FILE)
     run_config = tune.RunConfig(
         name="tune",
         storage_path=str(sweep_dir.resolve()),
@@ -145,6 +149,10 @@ def _fit(options: SweepOptions, setup: TrialSetup, sweep_dir: Path, concurrent: 
             tuner = tune.Tuner.restore(
                 str(experiment.resolve()), trainable, resume_unfinished=True, resume_errored=True
             )
+            # Tune restores the saved run config, whose callbacks were left out; give it the live ones again.
+            internal = getattr(tuner, "_local_tuner", None)
+            if internal is not None:
+                internal._run_config.callbacks = list(run_config.callbacks)
         else:
             grace = min(setup.space.scheduler.grace_evaluations * t.eval_every_steps, t.steps)
             # stop_last_trials=False: a trial that reaches its step budget still runs its final evaluation.
@@ -173,6 +181,11 @@ def _fit(options: SweepOptions, setup: TrialSetup, sweep_dir: Path, concurrent: 
         return tuner.fit()
 
 
+def read_ended(path: Path) -> list[str]:
+    """Trial ids that finished or were stopped by the scheduler (``ended.json``; not those merely interrupted)."""
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
 def _trial_dirname(trial: Any) -> str:
     return str(trial.trial_id)
 
@@ -180,20 +193,19 @@ def _trial_dirname(trial: Any) -> str:
 class _SweepProgress:
     """A Tune callback that drives a rich progress bar (env steps over all trials, trials ended, best so far)."""
 
-    def __init__(self, trials: int, steps: int, enabled: bool, console: Console) -> None:
+    def __init__(self, trials: int, steps: int, enabled: bool, console: Console, ended_file: Path) -> None:
         from ray import tune
 
         class _Callback(tune.Callback):
             def on_trial_result(cb, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:  # noqa: N805
                 self.update(trial.trial_id, result)
 
+            # Called when a trial finishes or the scheduler stops it, not when Ctrl-C interrupts the sweep.
             def on_trial_complete(cb, iteration: int, trials: list, trial: Any, **info: Any) -> None:  # noqa: N805
-                self.ended.add(trial.trial_id)
-                self.update(trial.trial_id, {})
+                self.end(trial.trial_id)
 
             def on_trial_error(cb, iteration: int, trials: list, trial: Any, **info: Any) -> None:  # noqa: N805
-                self.ended.add(trial.trial_id)
-                self.update(trial.trial_id, {})
+                self.end(trial.trial_id)
 
             def __reduce__(cb) -> tuple:  # noqa: N805
                 # Tune saves its run config for --resume; the live bar stays out of that file.
@@ -212,8 +224,14 @@ class _SweepProgress:
         )
         self.task = self.progress.add_task("sweep", total=trials * steps, info="")
         self.done: dict[str, int] = {}
-        self.ended: set[str] = set()
+        self.ended_file = ended_file
+        self.ended: set[str] = set(read_ended(ended_file))
         self.best = -1.0
+
+    def end(self, trial_id: str) -> None:
+        self.ended.add(trial_id)
+        atomic_write_text(self.ended_file, json.dumps(sorted(self.ended)) + "\n")
+        self.update(trial_id, {})
 
     def update(self, trial_id: str, result: dict) -> None:
         if "steps" in result:
