@@ -100,11 +100,12 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
         final_eval_episodes=options.final_eval_episodes,
     )
     with ray_session(options.address) as session:
-        concurrent = options.max_concurrent or max(1, session.cpus)
+        concurrent = min(options.max_concurrent or max(1, session.cpus), options.trials)
         where = options.address or f"a local Ray instance ({session.cpus} CPUs)"
         console.print(
             f"[bold]sweep {base.name}[/]: {options.trials} trials, {concurrent} at once on {where}, "
-            f"{len(space.params)} parameter(s) → {sweep_dir}"
+            f"{len(space.params)} parameter(s) → {sweep_dir}",
+            soft_wrap=True,
         )
         grid = _fit(options, setup, sweep_dir, concurrent, console)
         rows = results.rows_from_grid(grid, space, set(read_ended(sweep_dir / ENDED_FILE)))
@@ -112,9 +113,9 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
     results.write_results(sweep_dir, rows, base, space)
     console.print(results.table(rows, title=f"{sweep_dir}: {len(rows)} trial(s)"))
     if rows and rows[0]["status"] == "finished":
-        console.print(f"best: trial {rows[0]['trial']} → {sweep_dir / 'best_scenario.yaml'}")
+        console.print(f"best: trial {rows[0]['trial']} → {sweep_dir / 'best_scenario.yaml'}", soft_wrap=True)
     if not complete:
-        console.print(f"sweep not complete; continue it with: tinyrl sweep --resume {sweep_dir}")
+        console.print(f"sweep not complete; continue it with: tinyrl sweep --resume {sweep_dir}", soft_wrap=True)
     return SweepResult(sweep_dir, rows, complete)
 
 
