@@ -1,6 +1,7 @@
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -156,6 +157,7 @@ def test_sweep_joins_a_ray_head_by_address(tmp_path, monkeypatch):
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
     assert head.returncode is not None
 
 
