@@ -197,6 +197,16 @@ def _register_report_command() -> None:
 _register_report_command()
 
 
+def _register_scale_commands() -> None:
+    # tinyrl.scale.cli imports only typer; Ray, Optuna and the trainer load when the command runs.
+    from tinyrl.scale.cli import sweep_command
+
+    app.command("sweep")(sweep_command)
+
+
+_register_scale_commands()
+
+
 def main() -> None:
     """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``."""
     # TensorFlow (pulled in by quantization and TensorBoard) logs start-up banners to stderr; keep errors only.

@@ -55,18 +55,32 @@ def eval_command(
     episodes: Annotated[int, typer.Option(min=1, help="Number of episodes.")] = 200,
     seed: Annotated[int, typer.Option(help="Base seed; episode j uses seed + j.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")] = None,
+    backend: Annotated[
+        str,
+        typer.Option(help="local: this process; ray: shards on Ray (--address, $RAY_ADDRESS, or a local instance)."),
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="HOST:PORT of a Ray cluster to shard on; implies --backend ray.")
+    ] = None,
 ) -> None:
     """Fly a policy closed-loop and report success rate (95 % CI), collisions, timeouts and per-course results."""
     from tinyrl.io import atomic_write_text
+    from tinyrl.scale.cluster import resolve_address
     from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
     from tinyrl.train.evaluate import evaluate
     from tinyrl.train.policy import load_policy
 
+    ray_address = resolve_address(backend, address)  # validates --backend
     config = load_scenario(env)
-    loaded = load_policy(policy)
     course_list = load_courses(courses) if courses is not None else None
-    report = evaluate(loaded, config, course_list, episodes, seed=seed, progress=True)
+    if backend == "ray" or address is not None:
+        # Same episodes, courses and seeds as the local path, sharded over Ray workers (tinyrl.scale.ray_eval).
+        from tinyrl.scale.ray_eval import evaluate_on_ray
+
+        report = evaluate_on_ray(policy, config, course_list, episodes, seed=seed, address=ray_address, progress=True)
+    else:
+        report = evaluate(load_policy(policy), config, course_list, episodes, seed=seed, progress=True)
     console = Console(stderr=json_out is not None and str(json_out) == "/dev/stdout")
     lo, hi = report.success_ci95
     table = Table(title=f"{policy} on {config.name}: {episodes} episodes, seed {seed}")

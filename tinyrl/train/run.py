@@ -20,6 +20,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ VALIDATION_SEED = 2_000_000
 class RunOptions:
     """What ``scripts/train.py`` / ``tinyrl train`` accept; ``None`` means the scenario's default."""
 
-    env: str = "obstacle-course"
+    env: str | ScenarioConfig = "obstacle-course"
+    """Scenario name, YAML path, or an already loaded config (e.g. sent to a Ray worker)."""
     algo: str | None = None
     steps: int | None = None
     seed: int | None = None
@@ -52,6 +54,13 @@ class RunOptions:
     keep_checkpoints: int = 3
     final_eval_episodes: int = 200
     progress: bool = True
+    overrides: dict[str, Any] | None = None
+    """Nested values deep-merged into the scenario before the flags, e.g. a sweep trial's hyperparameters."""
+    run_dir: Path | None = None
+    """Use this (new or empty) folder instead of ``out/NAME/YYYYmmdd-HHMMSS``."""
+    on_evaluation: Callable[[Path, dict[str, Any], Path], None] | None = None
+    """Called after each validation evaluation with ``(run_dir, entry, checkpoint)``; a checkpoint at the same
+    step is saved first, so a scheduler (Ray Tune) can report the metrics together with a resumable state."""
 
 
 @dataclass
@@ -80,9 +89,17 @@ def effective_config(options: RunOptions) -> ScenarioConfig:
         }.items()
         if v is not None
     }
-    config = load_scenario(options.env, {"train": overrides} if overrides else None)
+    merged = _deep_merge(options.overrides or {}, {"train": overrides} if overrides else {})
+    config = load_scenario(options.env, merged or None)
     algos.check_algo(config.train.algo, config.action.mode)
     return config
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def new_run_dir(out: Path, name: str) -> Path:
@@ -116,6 +133,12 @@ def checkpoints(run_dir: Path) -> list[Path]:
         if (m := CHECKPOINT_RE.search(p.name))
     ]
     return [p for _, p in sorted(found)]
+
+
+def checkpoint_steps(path: Path) -> int:
+    """Env steps of a checkpoint file ``step_000000001024.zip`` (-1 if the name does not match)."""
+    m = CHECKPOINT_RE.search(path.name)
+    return int(m.group(1)) if m else -1
 
 
 def save_checkpoint(model: Any, run_dir: Path, keep: int) -> Path:

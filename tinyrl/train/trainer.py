@@ -55,6 +55,7 @@ class _Monitor:
         self.next_eval = (state.num_timesteps // t.eval_every_steps + 1) * t.eval_every_steps
         self.validation = eval_courses(config, t.eval_episodes, runs.VALIDATION_SEED)
         self.last_bar_update = 0.0
+        self.on_evaluation: Any = None
 
     def wall_time_s(self) -> float:
         return self.wall_before_s + time.perf_counter() - self.started
@@ -116,6 +117,11 @@ class _Monitor:
             best = self.run_dir / "best"
             policy.save(best / "teacher.npz", {"steps": model.num_timesteps, "success_rate": report.success_rate})
         runs.save_state(self.run_dir, self.state)
+        if self.on_evaluation is not None:
+            # A checkpoint at this very step, so the hook can hand a scheduler a resumable state with this entry.
+            found = runs.checkpoints(self.run_dir)
+            at_step = found and runs.checkpoint_steps(found[-1]) == model.num_timesteps
+            self.on_evaluation(self.run_dir, entry, found[-1] if at_step else self.checkpoint(model))
         if self.progress is not None:
             self.progress.console.print(
                 f"eval @ {model.num_timesteps:,} steps ({entry['wall_time_s']:.0f} s): "
@@ -162,7 +168,8 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
             return run_dir
     else:
         config = runs.effective_config(options)
-        run_dir = runs.new_run_dir(options.out, config.name)
+        run_dir = options.run_dir or runs.new_run_dir(options.out, config.name)
+        run_dir.mkdir(parents=True, exist_ok=True)
         runs.write_config(run_dir, config)
         state = runs.RunState()
         runs.save_state(run_dir, state)
@@ -185,6 +192,7 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     progress = Progress(*columns, console=console, disable=not options.progress, refresh_per_second=4)
     with progress:
         monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress)
+        monitor.on_evaluation = options.on_evaluation
         progress.update(monitor.bar, **monitor.fields(state.num_timesteps))
         try:
             remaining = t.steps - state.num_timesteps

@@ -1,0 +1,90 @@
+import os
+import subprocess
+import sys
+
+import pytest
+from scale_support import ROOT, tiny_scenario, write_space
+
+from tinyrl.errors import ConfigError
+from tinyrl.scale.cluster import ClusterError, check_reachable, resolve_address
+from tinyrl.scale.space import default_space_path, load_space
+from tinyrl.tasks.config import load_scenario
+
+
+def cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "tinyrl", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"train.seed": {"type": "int", "low": 5, "high": 1}}, r"params\.train\.seed: .*low 5 must not exceed high 1"),
+        ({"train.seed": {"type": "gaussian"}}, r"params\.train\.seed: .*tag 'gaussian'"),
+        ({"train.hyperparameters.learning_rate": {"type": "loguniform", "low": 0, "high": 1}}, r"positive"),
+        ({"train.hyperparameters.lr": {"type": "uniform", "low": 0, "high": 1}}, r"ppo has no hyperparameter 'lr'"),
+        ({"train.net_archh": {"type": "choice", "values": [[8]]}}, r"params\.train\.net_archh: no such field"),
+        ({"train.n_envs": {"type": "int", "low": 0, "high": 4}}, r"params\.train\.n_envs: value 0 is invalid"),
+        ({}, r"params: .*at least 1"),
+    ],
+)
+def test_invalid_search_space_names_file_and_field(tmp_path, params, message):
+    path = write_space(tmp_path, params)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_space(path, load_scenario("obstacle-course"))
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_shipped_spaces_are_valid():
+    for name in ("obstacle-course", "hover", "source-seeking"):
+        scenario = load_scenario(name)
+        space = load_space(default_space_path(name), scenario)
+        assert space.params
+
+
+def test_sweep_cli_fails_fast_with_one_line(tmp_path):
+    env = tiny_scenario(tmp_path)
+    bad = write_space(tmp_path, {"train.seed": {"type": "int", "low": 3}})
+    out = cli("sweep", "--env", str(env), "--space", str(bad), "--out", str(tmp_path / "s"), cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"error: {bad}: params.train.seed.high: Field required"]
+    assert not (tmp_path / "s").exists()
+
+    # Nothing listens on the port: a clear message at once, no folder made.
+    with SocketPort() as port:
+        out = cli(
+            "sweep", "--env", str(env), "--address", f"127.0.0.1:{port}", "--out", str(tmp_path / "s"), cwd=tmp_path
+        )
+    assert out.returncode == 2
+    assert f"cannot reach a Ray cluster at 127.0.0.1:{port}" in out.stderr and "ray start --head" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()
+
+    policy = ROOT / "policies" / "obstacle-course"
+    out = cli("eval", str(policy), "--address", f"127.0.0.1:{port}", "--episodes", "5", cwd=tmp_path)
+    assert out.returncode == 2 and "cannot reach a Ray cluster" in out.stderr
+
+
+class SocketPort:
+    """A loopback port that was free a moment ago (bound, then closed: nothing listens)."""
+
+    def __enter__(self):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_address_format_and_backend_are_checked():
+    with pytest.raises(ClusterError, match="expected HOST:PORT"):
+        check_reachable("localhost")
+    with pytest.raises(ConfigError, match="--backend must be local or ray"):
+        resolve_address("k8s", None)
+    assert resolve_address("local", None) is None
+    assert resolve_address("local", "10.0.0.1:6379") == "10.0.0.1:6379"

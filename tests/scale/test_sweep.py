@@ -1,0 +1,264 @@
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scale_support import NO_EARLY_STOP, ROOT, SEED_SPACE, tiny_scenario, write_space
+
+from tinyrl.scale.space import overrides
+from tinyrl.scale.sweep import SweepOptions, run_sweep
+from tinyrl.tasks.config import load_scenario
+from tinyrl.train.run import RunOptions, load_state
+from tinyrl.train.trainer import train
+
+
+def cli_env() -> dict:
+    # Subprocesses and Ray workers import this checkout's tinyrl.
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def run_cli(*args, cwd, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "tinyrl", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=cli_env()
+    )
+
+
+def test_two_trial_sweep_equals_the_same_runs_done_alone(tmp_path):
+    env = tiny_scenario(tmp_path)
+    space = write_space(tmp_path, SEED_SPACE, **NO_EARLY_STOP)
+    options = SweepOptions(
+        env=str(env), trials=2, space=space, out=tmp_path / "sweeps", final_eval_episodes=6, progress=False
+    )
+    result = run_sweep(options)
+    assert result.complete and len(result.rows) == 2
+    assert {r["status"] for r in result.rows} == {"finished"}
+    assert result.rows[0]["config"] != result.rows[1]["config"]  # Optuna proposed two configs
+    for i, row in enumerate(result.rows):
+        trial_run = result.sweep_dir / "trials" / row["trial"] / "run"
+        alone = train(
+            RunOptions(
+                env=str(env),
+                overrides=overrides(row["config"]),
+                run_dir=tmp_path / f"alone{i}",
+                progress=False,
+                final_eval_episodes=6,
+            )
+        )
+        swept, single = np.load(trial_run / "teacher.npz"), np.load(alone / "teacher.npz")
+        assert sorted(swept.files) == sorted(single.files)
+        for name in swept.files:
+            if name != "meta":
+                np.testing.assert_array_equal(swept[name], single[name], err_msg=name)
+        m_swept = json.loads((trial_run / "metrics.json").read_text())
+        m_alone = json.loads((alone / "metrics.json").read_text())
+        assert m_swept["evaluation"] == m_alone["evaluation"]
+        strip = [{k: v for k, v in e.items() if k != "wall_time_s"} for e in m_swept["learning_curve"]]
+        assert strip == [{k: v for k, v in e.items() if k != "wall_time_s"} for e in m_alone["learning_curve"]]
+        assert row["success_rate"] == m_alone["evaluation"]["success_rate"]
+        assert row["steps"] == 2048 and len(row["curve"]) == 2
+        config = yaml.safe_load((trial_run / "config.yaml").read_text())
+        assert config["train"]["seed"] == row["config"]["train.seed"]
+
+    # Results: CSV and JSON rows, the best config as an override and as a ready scenario, the plot.
+    sweep_dir = result.sweep_dir
+    csv_lines = (sweep_dir / "results.csv").read_text().splitlines()
+    assert len(csv_lines) == 3 and csv_lines[0].startswith("trial,status,success_rate")
+    assert [r["trial"] for r in json.loads((sweep_dir / "results.json").read_text())] == [
+        r["trial"] for r in result.rows
+    ]
+    best = result.rows[0]
+    scenario = load_scenario(sweep_dir / "best_scenario.yaml")
+    assert scenario.train.seed == best["config"]["train.seed"]
+    assert list(scenario.train.net_arch) == best["config"]["train.net_arch"]
+    again = load_scenario(env, yaml.safe_load((sweep_dir / "best_overrides.yaml").read_text()))
+    assert again == scenario
+    assert (sweep_dir / "success_vs_wall_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sweep_joins_a_ray_head_by_address(tmp_path, monkeypatch):
+    ray = Path(sys.executable).with_name("ray")
+    port = free_port()
+    # A cluster with token authentication, as `ray start` makes by default; head and driver share the token.
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    temp = Path("/tmp") / f"tinyrl-head-{os.getpid()}"
+    head = subprocess.Popen(
+        [
+            str(ray),
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+        start_new_session=True,  # its own process group: the teardown stops this head and nothing else
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert head.poll() is None, head.stderr.read().decode()[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, "the Ray head did not come up"
+                time.sleep(0.5)
+        env = tiny_scenario(tmp_path)
+        space = write_space(tmp_path, SEED_SPACE, **NO_EARLY_STOP)
+        out = run_cli(
+            "sweep",
+            "--env",
+            str(env),
+            "--space",
+            str(space),
+            "--trials",
+            "1",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--out",
+            str(tmp_path / "sweeps"),
+            "--eval-episodes",
+            "4",
+            "--no-progress",
+            cwd=tmp_path,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert f"on 127.0.0.1:{port}" in out.stdout
+        (sweep_dir,) = (tmp_path / "sweeps").iterdir()
+        (row,) = json.loads((sweep_dir / "results.json").read_text())
+        assert row["status"] == "finished" and row["steps"] == 2048
+        assert load_state(sweep_dir / "trials" / row["trial"] / "run").finished
+        assert head.poll() is None  # the cluster we joined is left running
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+    assert head.returncode is not None
+
+
+def test_killed_trial_worker_resumes_from_its_checkpoint(tmp_path):
+    env = tiny_scenario(tmp_path, steps=8192)
+    space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
+    sweeps = tmp_path / "sweeps"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tinyrl",
+            "sweep",
+            "--env",
+            str(env),
+            "--space",
+            str(space),
+            "--trials",
+            "1",
+            "--out",
+            str(sweeps),
+            "--eval-episodes",
+            "4",
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    deadline = time.time() + 300
+    while True:  # wait for the first Tune checkpoint, then kill the worker that runs the trial
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+        found = list(sweeps.glob("*/tune/*/checkpoint_000000"))
+        attempts = list(sweeps.glob("*/trials/*/attempts.json"))
+        if found and attempts:
+            break
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    trial_dir = attempts[0].parent
+    (first,) = json.loads(attempts[0].read_text())
+    os.kill(first["pid"], signal.SIGKILL)
+    killed_at = load_state(trial_dir / "run").num_timesteps
+    assert killed_at < 8192
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr.decode()[-3000:]
+    runs = json.loads(attempts[0].read_text())
+    assert len(runs) == 2 and runs[1]["pid"] != first["pid"]
+    assert runs[1]["from_steps"] >= 1024  # resumed from a checkpoint, not from scratch
+    state = load_state(trial_dir / "run")
+    assert state.finished and state.num_timesteps == 8192
+    assert [e["steps"] for e in state.evaluations] == sorted({e["steps"] for e in state.evaluations})
+    (row,) = json.loads(next(sweeps.glob("*/results.json")).read_text())
+    assert row["status"] == "finished" and row["steps"] == 8192
+    assert "resuming from" in (trial_dir / "train.log").read_text()
+
+
+def test_interrupted_sweep_resumes(tmp_path):
+    env = tiny_scenario(tmp_path, steps=6144)
+    space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
+    sweeps = tmp_path / "sweeps"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tinyrl",
+            "sweep",
+            "--env",
+            str(env),
+            "--space",
+            str(space),
+            "--trials",
+            "1",
+            "--out",
+            str(sweeps),
+            "--eval-episodes",
+            "4",
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
+    deadline = time.time() + 300
+    while not list(sweeps.glob("*/tune/*/checkpoint_000000")):
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    (sweep_dir,) = sweeps.iterdir()
+    assert f"tinyrl sweep --resume {sweep_dir}" in " ".join(out.split())
+    (row,) = json.loads((sweep_dir / "results.json").read_text())
+    assert row["status"] == "unfinished" and row["steps"] < 6144
+
+    resumed = run_cli("sweep", "--resume", str(sweep_dir), "--no-progress", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (row,) = json.loads((sweep_dir / "results.json").read_text())
+    assert row["status"] == "finished" and row["steps"] == 6144
+    attempts = json.loads((sweep_dir / "trials" / row["trial"] / "attempts.json").read_text())
+    assert len(attempts) == 2 and attempts[1]["from_steps"] >= 1024

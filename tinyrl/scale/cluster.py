@@ -1,0 +1,132 @@
+"""One way into Ray for every scale-out command: start a local instance, or join a cluster by address.
+
+``ray_session(None)`` starts a private Ray instance sized to this machine (its temp files and logs in a
+throwaway folder, no dashboard, quiet) and shuts it down afterwards; ``ray_session("HOST:PORT")`` joins an
+existing cluster (started with ``ray start --head``) and leaves it running. Everything after ``ray.init`` is
+the same code either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import tinyrl
+from tinyrl.errors import ConfigError, TinyRLError
+
+#: Seconds to wait for a TCP connection to ``--address`` before giving up.
+CONNECT_TIMEOUT_S = 3.0
+
+
+class ClusterError(TinyRLError, ConnectionError):
+    """A Ray cluster cannot be reached or started; the message says which address and why."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the commands need to know about the Ray instance they run on."""
+
+    address: str | None
+    """``None`` for a local instance started by us."""
+    cpus: int
+    """Total CPUs the cluster offers (trials and evaluation shards take one each)."""
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast when ``HOST:PORT`` does not accept TCP connections (``ray.init`` would retry for a minute).
+
+    Raises:
+        ClusterError: Bad address format, unknown host, or nothing listening.
+    """
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ClusterError(f"--address {address!r}: expected HOST:PORT (the head's GCS port, 6379 by default)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ClusterError(
+            f"cannot reach a Ray cluster at {address}: {reason}; start one with `ray start --head --port {port}` "
+            "or leave out --address to run on this machine"
+        ) from None
+
+
+def resolve_address(backend: str, address: str | None) -> str | None:
+    """Where a command runs: ``None`` for a private local Ray instance, else a cluster address to join.
+
+    ``--address`` always wins. ``--backend ray`` without it joins ``$RAY_ADDRESS`` when set, else starts a local
+    instance; ``--backend local`` (the sweep default) always starts a local instance.
+
+    Raises:
+        ConfigError: Unknown backend.
+    """
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend must be local or ray, got {backend!r}")
+    if address:
+        return address
+    return os.environ.get("RAY_ADDRESS") or None if backend == "ray" else None
+
+
+def _package_root() -> str:
+    return str(Path(tinyrl.__file__).resolve().parents[1])
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None) -> Iterator[Session]:
+    """Connect to Ray for the duration of a ``with`` block.
+
+    Args:
+        address: ``HOST:PORT`` (or ``auto``) of a running cluster; ``None`` starts a local instance with
+            ``os.cpu_count()`` CPUs and stops it on exit.
+
+    Raises:
+        ClusterError: The cluster cannot be reached.
+    """
+    import ray
+
+    if ray.is_initialized():  # e.g. a caller that already joined a cluster: reuse it, leave it running
+        yield Session(address, int(ray.cluster_resources().get("CPU", 1)))
+        return
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    temp_dir = None
+    if address is None:
+        os.environ.pop("RAY_ADDRESS", None)  # ray.init() would join that cluster instead of starting ours
+        # Workers start from the raylet's environment: make them import this very tinyrl (e.g. a git worktree).
+        root = _package_root()
+        paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if root not in paths:
+            os.environ["PYTHONPATH"] = os.pathsep.join([root, *[p for p in paths if p]])
+        # Short path: Ray puts Unix sockets in it (limit ~107 characters).
+        temp_dir = tempfile.mkdtemp(prefix="tinyrl-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        kwargs = {"num_cpus": os.cpu_count() or 1, "_temp_dir": temp_dir, **quiet}
+    else:
+        check_reachable(address)
+        kwargs = {"address": address, **quiet}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            if address is None:
+                raise ClusterError(f"cannot start Ray on this machine: {str(exc).splitlines()[0]}") from None
+            raise ClusterError(
+                f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0]} (a cluster with token "
+                "authentication needs RAY_AUTH_MODE=token and its token in RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+            ) from None
+    try:
+        yield Session(address, int(ray.cluster_resources().get("CPU", 1)))
+    finally:
+        ray.shutdown()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
