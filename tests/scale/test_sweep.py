@@ -161,33 +161,24 @@ def test_sweep_joins_a_ray_head_by_address(tmp_path, monkeypatch):
     assert head.returncode is not None
 
 
+def _start_one_trial_sweep(tmp_path, env, space, sweeps, text=False):
+    """A 1-trial ``tinyrl sweep`` in the background (pipes for stdout/stderr)."""
+    cmd = ["--env", str(env), "--space", str(space), "--trials", "1", "--out", str(sweeps)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "tinyrl", "sweep", *cmd, "--eval-episodes", "4", "--no-progress"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=text,
+        env=cli_env(),
+    )
+
+
 def test_killed_trial_worker_resumes_from_its_checkpoint(tmp_path):
     env = tiny_scenario(tmp_path, steps=8192)
     space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
     sweeps = tmp_path / "sweeps"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tinyrl",
-            "sweep",
-            "--env",
-            str(env),
-            "--space",
-            str(space),
-            "--trials",
-            "1",
-            "--out",
-            str(sweeps),
-            "--eval-episodes",
-            "4",
-            "--no-progress",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=cli_env(),
-    )
+    proc = _start_one_trial_sweep(tmp_path, env, space, sweeps)
     deadline = time.time() + 300
     while True:  # wait for the first Tune checkpoint, then kill the worker that runs the trial
         assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
@@ -219,30 +210,7 @@ def test_interrupted_sweep_resumes(tmp_path):
     env = tiny_scenario(tmp_path, steps=6144)
     space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
     sweeps = tmp_path / "sweeps"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tinyrl",
-            "sweep",
-            "--env",
-            str(env),
-            "--space",
-            str(space),
-            "--trials",
-            "1",
-            "--out",
-            str(sweeps),
-            "--eval-episodes",
-            "4",
-            "--no-progress",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(),
-    )
+    proc = _start_one_trial_sweep(tmp_path, env, space, sweeps, text=True)
     deadline = time.time() + 300
     while not list(sweeps.glob("*/tune/*/checkpoint_000000")):
         assert proc.poll() is None, proc.stderr.read()[-3000:]
