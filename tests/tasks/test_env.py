@@ -6,7 +6,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import tinyrl  # noqa: F401  (registers the ids)
 from tinyrl.errors import ConfigError
-from tinyrl.sim.course import Arena, Box, Course, Goal, Start
+from tinyrl.sim.course import Arena, Box, Course, Goal, Light, Start
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.env import TinyRLEnv
 from tinyrl.tasks.vec_env import TinyRLVecEnv
@@ -186,3 +186,21 @@ def test_geofence_feature_reads_the_arena_edges():
     obs, _ = env.reset(seed=0)
     max_range = config.sensors.multiranger.max_range_m
     np.testing.assert_allclose(obs[offset : offset + 4], np.clip([5, 1, 2, 2], 0, max_range) / max_range, atol=1e-6)
+
+
+@pytest.mark.parametrize(("light_xy", "bearing"), [((3.0, 0.0), (1, 0)), ((-0.9, 0.0), (-1, 0)), ((0.0, 1.9), (0, 1))])
+def test_light_bearing_feature_points_at_the_light_all_around(light_xy, bearing):
+    """Four photodiodes facing the diagonals: the bearing feature points at the light, behind the drone too."""
+    diag = [[1, 1, 0], [1, -1, 0], [-1, 1, 0], [-1, -1, 0]]
+    config = scenario(
+        "source-seeking",
+        randomization={"enabled": False},
+        observation={"features": ["light_bearing", "ranges"]},
+        sensors={"light": {"offsets_m": [[0, 0, 0]] * 4, "normals": diag, "noise_std": 0.0}},
+    )
+    course = OPEN.model_copy(update={"light": Light(xyz=(*light_xy, 1.0), intensity=1.0)})
+    obs, _ = TinyRLEnv(config, courses=[course]).reset(seed=0)
+    assert 0.0 < obs[0] < 1.0
+    np.testing.assert_allclose(obs[1:3], bearing, atol=0.02)
+    with pytest.raises(ConfigError, match="light_bearing needs sensors.light.normals"):
+        scenario("source-seeking", observation={"features": ["light_bearing"]}, sensors={"light": {"normals": None}})

@@ -192,6 +192,8 @@ class ScenarioConfig(StrictModel):
         unknown = [f for f in self.observation.features if f not in FEATURES]
         if unknown:
             raise ValueError(f"observation.features: unknown {unknown}; known: {sorted(FEATURES)}")
+        if "light_bearing" in self.observation.features and self.sensors.light.normals is None:
+            raise ValueError("observation.features: light_bearing needs sensors.light.normals (photodiode directions)")
         ratio = self.drone.physics_rate_hz / self.policy_rate_hz
         if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
             raise ValueError(

@@ -19,7 +19,7 @@ from tinyrl.sim.drone import Quadrotors
 from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, LightSensor, MultiRanger
 from tinyrl.sim.world import World
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.tasks.features import SensorFrame, action_width, build_observation, observation_size
+from tinyrl.tasks.features import LIGHT_FEATURES, SensorFrame, action_width, build_observation, observation_size
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
 from tinyrl.tasks.geodesic import cached_distance_field
 
@@ -153,7 +153,7 @@ class BatchedTask:
         self.ranger = MultiRanger(n, self.dt_s, s.multiranger)
         self.flow = FlowDeck(n, self.dt_s, s.flow)
         self.gyro = Gyro(n, self.dt_s, s.gyro)
-        self.uses_light = "light" in config.observation.features
+        self.uses_light = not LIGHT_FEATURES.isdisjoint(config.observation.features)
         self.light = LightSensor(n, self.dt_s, s.light)
         self.rngs = [np.random.default_rng(i) for i in range(n)]
         self.noise = PerDroneScaledNoise(self.rngs)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 #: Every feature lies in [-OBS_LIMIT, OBS_LIMIT] (the observation space's bounds).
 OBS_LIMIT = 2.0
+#: Features that read the light sensors (the task only simulates them when one of these is observed).
+LIGHT_FEATURES = frozenset({"light", "light_bearing"})
 
 
 @dataclass
@@ -104,6 +106,21 @@ def _light(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return np.stack((total / (1.0 + total), np.clip((left - right) / (total + 1e-3), -1.0, 1.0)), axis=1)
 
 
+def _light_bearing(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    normals = c.sensors.light.normals
+    if normals is None:
+        raise ValueError("the light_bearing feature needs sensors.light.normals (photodiodes facing apart)")
+    n_xy = np.asarray(normals, dtype=float)[:, :2]
+    n_xy = n_xy / np.maximum(np.linalg.norm(n_xy, axis=1, keepdims=True), 1e-12)
+    readings = np.maximum(f.light, 0.0)
+    total = readings.sum(axis=1)
+    # Each photodiode votes for its facing direction with its reading (a cosine response): the sum points at the
+    # light, all around when the diodes cover the circle. The +1e-3 keeps a dark reading near (0, 0), not noise.
+    v = readings @ n_xy
+    unit = v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-3)
+    return np.concatenate(((total / (1.0 + total))[:, None], unit), axis=1)
+
+
 def _geofence(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return np.clip(f.geofence_m / c.sensors.multiranger.max_range_m, 0.0, 1.0)
 
@@ -138,6 +155,12 @@ FEATURES: dict[str, Feature] = {
         lambda c: 2,
         _light,
         "light: total intensity I/(1+I) in [0, 1), and (left - right) / total in [-1, 1]",
+    ),
+    "light_bearing": Feature(
+        lambda c: 3,
+        _light_bearing,
+        "light: total intensity I/(1+I) in [0, 1), and the bearing of the light (body frame) as the unit vector "
+        "sum(reading_i * normal_i) / |sum| (x forward, y left; near 0 in the dark); needs photodiode normals",
     ),
     "prev_action": Feature(action_width, _prev_action, "the previous action (continuous [-1, 1], or one-hot)"),
     "geofence": Feature(
