@@ -202,5 +202,5 @@ def test_light_bearing_feature_points_at_the_light_all_around(light_xy, bearing)
     obs, _ = TinyRLEnv(config, courses=[course]).reset(seed=0)
     assert 0.0 < obs[0] < 1.0
     np.testing.assert_allclose(obs[1:3], bearing, atol=0.02)
-    with pytest.raises(ConfigError, match="light_bearing needs sensors.light.normals"):
+    with pytest.raises(ConfigError, match=r"light_bearing needs sensors\.light\.normals"):
         scenario("source-seeking", observation={"features": ["light_bearing"]}, sensors={"light": {"normals": None}})
