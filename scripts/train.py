@@ -9,5 +9,5 @@ import sys
 from tinyrl.cli import main
 
 if __name__ == "__main__":
-    sys.argv.insert(1, "train")
-    main()
+    # sys.argv stays as typed: the run records it as the command that made it.
+    main(["train", *sys.argv[1:]])

@@ -207,12 +207,12 @@ def _register_scale_commands() -> None:
 _register_scale_commands()
 
 
-def main() -> None:
-    """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``."""
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``; ``args`` replaces ``sys.argv[1:]``."""
     # TensorFlow (pulled in by quantization and TensorBoard) logs start-up banners to stderr; keep errors only.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        app()
+        app(args=args)
     except TinyRLError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
