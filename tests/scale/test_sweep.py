@@ -207,7 +207,8 @@ def test_killed_trial_worker_resumes_from_its_checkpoint(tmp_path):
 
 
 def test_interrupted_sweep_resumes(tmp_path):
-    env = tiny_scenario(tmp_path, steps=6144)
+    # Long enough that the trial cannot finish between the first checkpoint and the SIGINT on a fast machine.
+    env = tiny_scenario(tmp_path, steps=20480)
     space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
     sweeps = tmp_path / "sweeps"
     proc = _start_one_trial_sweep(tmp_path, env, space, sweeps, text=True)
@@ -222,11 +223,11 @@ def test_interrupted_sweep_resumes(tmp_path):
     (sweep_dir,) = sweeps.iterdir()
     assert f"tinyrl sweep --resume {sweep_dir}" in " ".join(out.split())
     (row,) = json.loads((sweep_dir / "results.json").read_text())
-    assert row["status"] == "unfinished" and row["steps"] < 6144
+    assert row["status"] == "unfinished" and row["steps"] < 20480
 
     resumed = run_cli("sweep", "--resume", str(sweep_dir), "--no-progress", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     (row,) = json.loads((sweep_dir / "results.json").read_text())
-    assert row["status"] == "finished" and row["steps"] == 6144
+    assert row["status"] == "finished" and row["steps"] == 20480
     attempts = json.loads((sweep_dir / "trials" / row["trial"] / "attempts.json").read_text())
     assert len(attempts) == 2 and attempts[1]["from_steps"] >= 1024
