@@ -3,28 +3,12 @@
 from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).parents[2]
+from scenario_support import tiny_scenario as shared_tiny_scenario
 
 
 def tiny_scenario(tmp_path: Path, **train) -> Path:
-    """The obstacle course with a 20-course pool, 16 drones and a few thousand steps."""
-    data = yaml.safe_load((ROOT / "envs" / "obstacle-course.yaml").read_text())
-    data["course_pool_size"] = 20
-    data["train"] = {
-        **data["train"],
-        "n_envs": 16,
-        "steps": 2048,
-        "eval_every_steps": 1024,
-        "eval_episodes": 4,
-        "checkpoint_every_steps": 1024,
-        "net_arch": [32, 32],
-        "hyperparameters": {"n_steps": 64, "batch_size": 256},
-        **train,
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """The tiny obstacle course of the training tests, with 2,048 steps and a 32x32 network by default."""
+    return shared_tiny_scenario(tmp_path, **{"steps": 2048, "eval_every_steps": 1024, "net_arch": [32, 32], **train})
 
 
 def write_space(tmp_path: Path, params: dict, **extra) -> Path:

@@ -3,7 +3,8 @@ import subprocess
 import sys
 
 import pytest
-from scale_support import ROOT, tiny_scenario, write_space
+from scale_support import tiny_scenario, write_space
+from scenario_support import ROOT
 
 from tinyrl.errors import ConfigError
 from tinyrl.scale.cluster import ClusterError, check_reachable, resolve_address

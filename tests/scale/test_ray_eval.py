@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import yaml
-from scale_support import ROOT
+from scenario_support import ROOT
 
 from tinyrl.scale.ray_eval import evaluate_on_ray, shard_bounds
 from tinyrl.sim.course import load_courses

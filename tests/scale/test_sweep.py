@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from scale_support import NO_EARLY_STOP, ROOT, SEED_SPACE, tiny_scenario, write_space
+from scale_support import NO_EARLY_STOP, SEED_SPACE, tiny_scenario, write_space
+from scenario_support import ROOT
 
 from tinyrl.scale.space import overrides
 from tinyrl.scale.sweep import SweepOptions, run_sweep

@@ -5,38 +5,18 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import matplotlib.image
 import numpy as np
 import pytest
 import yaml
+from scenario_support import ROOT, tiny_scenario
 
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
 from tinyrl.train.evaluate import evaluate, wilson_interval
 from tinyrl.train.policy import MlpPolicy, PolicyError, load_policy
 from tinyrl.train.run import RunOptions, checkpoints, effective_config
-
-ROOT = Path(__file__).parents[2]
-
-
-def tiny_scenario(tmp_path, name="obstacle-course", **train):
-    data = yaml.safe_load((ROOT / "envs" / f"{name}.yaml").read_text())
-    data["course_pool_size"] = 20
-    data["train"] = {
-        **data["train"],
-        "n_envs": 16,
-        "steps": 4096,
-        "eval_every_steps": 2048,
-        "eval_episodes": 4,
-        "checkpoint_every_steps": 1024,
-        "hyperparameters": {"n_steps": 64, "batch_size": 256} if data["train"]["algo"] == "ppo" else {},
-        **train,
-    }
-    path = tmp_path / f"{name}-tiny.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def run_train(*args, cwd, timeout=600):
