@@ -198,3 +198,4 @@ def test_linear_schedules_survive_a_checkpoint_and_bad_ones_are_clear(tmp_path):
             resolve_schedules({"learning_rate": bad})
     with pytest.raises(ConfigError, match="ent_coef"):
         resolve_schedules({"ent_coef": "lin_0.01"})
+    assert resolve_schedules({"ent_coef": "auto"}) == {"ent_coef": "auto"}  # SAC's own string option

@@ -107,10 +107,8 @@ def _light(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
 
 
 def _light_bearing(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
-    normals = c.sensors.light.normals
-    if normals is None:
-        raise ValueError("the light_bearing feature needs sensors.light.normals (photodiodes facing apart)")
-    n_xy = np.asarray(normals, dtype=float)[:, :2]
+    # ScenarioConfig guarantees normals when this feature is observed.
+    n_xy = np.asarray(c.sensors.light.normals, dtype=float)[:, :2]
     n_xy = n_xy / np.maximum(np.linalg.norm(n_xy, axis=1, keepdims=True), 1e-12)
     readings = np.maximum(f.light, 0.0)
     total = readings.sum(axis=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from tinyrl.errors import ConfigError
@@ -89,20 +90,23 @@ class LinearSchedule:
 def resolve_schedules(hyperparameters: dict[str, Any]) -> dict[str, Any]:
     """``hyperparameters`` with every ``"lin_X"`` string of :data:`SCHEDULED` keys turned into a schedule.
 
+    Other strings (SAC's ``ent_coef: auto``) pass through to SB3 unchanged.
+
     Raises:
-        ConfigError: a string that is not ``lin_`` and a positive number, or a schedule on another key.
+        ConfigError: a :data:`SCHEDULED` string that is not ``lin_`` and a finite number > 0, or a ``lin_``
+            schedule on another key.
     """
     out = dict(hyperparameters)
     for key, value in hyperparameters.items():
-        if not isinstance(value, str):
+        if not isinstance(value, str) or (key not in SCHEDULED and not value.startswith("lin_")):
             continue
         if key not in SCHEDULED:
             raise ConfigError(f"train.hyperparameters.{key}: a schedule ({value!r}) is only allowed for {SCHEDULED}")
         try:
-            start = float(value.removeprefix("lin_")) if value.startswith("lin_") else float("nan")
+            start = float(value.removeprefix("lin_")) if value.startswith("lin_") else math.nan
         except ValueError:
-            start = float("nan")
-        if not start > 0:
+            start = math.nan
+        if not (math.isfinite(start) and start > 0):
             raise ConfigError(f"train.hyperparameters.{key}: expected a number or 'lin_X' with X > 0, got {value!r}")
         out[key] = LinearSchedule(start)
     return out
