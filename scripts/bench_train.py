@@ -3,7 +3,10 @@
 Runs the scenario's default training (or reads a finished run with ``--run``) and prints one JSON line.
 The reference point: gym-pybullet-drones' PPO example trains at about 1,000 env-steps/s on this machine.
 
-Usage: python scripts/bench_train.py [--env obstacle-course] [--steps N] [--run RUN_DIR]
+Usage: python scripts/bench_train.py [--env obstacle-course] [--steps N] [--inline-eval] [--run RUN_DIR]
+
+``--inline-eval`` evaluates in the training process (the way runs did before evaluations moved to a second
+process), for a side-by-side baseline; the learning curve is identical, only the wall time differs.
 """
 
 from __future__ import annotations
@@ -27,8 +30,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="env steps (default: the scenario's)")
     parser.add_argument("--run", type=Path, default=None, help="summarize this finished run instead of training")
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--inline-eval", action="store_true", help="evaluate in the training process (baseline)")
     args = parser.parse_args()
-    run_dir = args.run or train(RunOptions(env=args.env, steps=args.steps, out=args.out, progress=False))
+    options = RunOptions(
+        env=args.env, steps=args.steps, out=args.out, progress=False, background_eval=not args.inline_eval
+    )
+    run_dir = args.run or train(options)
     state = load_state(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     evaluations = state.evaluations
@@ -39,6 +46,7 @@ def main() -> None:
                 "run": str(run_dir),
                 "env": metrics["env"],
                 "algo": metrics["algo"],
+                "background_eval": not args.inline_eval if args.run is None else None,
                 "steps": state.num_timesteps,
                 "wall_time_s": round(state.wall_time_s, 1),
                 "env_steps_per_s": round(state.num_timesteps / max(state.wall_time_s, 1e-9)),

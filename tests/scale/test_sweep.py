@@ -224,7 +224,7 @@ def test_interrupted_sweep_resumes(tmp_path):
     (sweep_dir,) = sweeps.iterdir()
     assert f"tinyrl sweep --resume {sweep_dir}" in " ".join(out.split())
     (row,) = json.loads((sweep_dir / "results.json").read_text())
-    assert row["status"] == "unfinished" and row["steps"] < 20480
+    assert row["status"] == "unfinished" and row["steps"] < 20480, row
 
     resumed = run_cli("sweep", "--resume", str(sweep_dir), "--no-progress", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

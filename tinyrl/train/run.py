@@ -58,6 +58,9 @@ class RunOptions:
     """Nested values deep-merged into the scenario before the flags, e.g. a sweep trial's hyperparameters."""
     run_dir: Path | None = None
     """Use this (new or empty) folder instead of ``out/NAME/YYYYmmdd-HHMMSS``."""
+    background_eval: bool = True
+    """Run validation evaluations in a second process while training goes on (off: evaluate in place; always
+    off with ``on_evaluation``)."""
     on_evaluation: Callable[[Path, dict[str, Any], Path], None] | None = None
     """Called after each validation evaluation with ``(run_dir, entry, checkpoint)``; a checkpoint at the same
     step is saved first, so a scheduler (Ray Tune) can report the metrics together with a resumable state."""

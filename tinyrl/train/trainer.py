@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.train import run as runs
+from tinyrl.train.background import BackgroundEvaluator, Evaluator, InlineEvaluator, Snapshot
 from tinyrl.train.evaluate import EvalReport, eval_courses, evaluate
 from tinyrl.train.policy import MlpPolicy, mlp_from_sb3
 
@@ -35,6 +36,7 @@ class _Monitor:
         total_steps: int,
         keep_checkpoints: int,
         progress: Progress | None,
+        evaluator: Evaluator,
     ) -> None:
         self.config, self.run_dir, self.state = config, run_dir, state
         self.total_steps, self.keep = total_steps, keep_checkpoints
@@ -53,7 +55,8 @@ class _Monitor:
         t = config.train
         self.next_checkpoint = (state.num_timesteps // t.checkpoint_every_steps + 1) * t.checkpoint_every_steps
         self.next_eval = (state.num_timesteps // t.eval_every_steps + 1) * t.eval_every_steps
-        self.validation = eval_courses(config, t.eval_episodes, runs.VALIDATION_SEED)
+        self.evaluator = evaluator
+        self.last_submitted: int | None = None
         self.last_bar_update = 0.0
         self.on_evaluation: Any = None
 
@@ -75,7 +78,9 @@ class _Monitor:
             self.checkpoint(model)
         if steps >= self.next_eval:
             self.next_eval += self.config.train.eval_every_steps
-            self.evaluate(model)
+            self.submit(model)
+        for snapshot, report in self.evaluator.ready():
+            self.record_evaluation(model, snapshot, report)
         now = time.perf_counter()
         if self.progress is not None and now - self.last_bar_update > 0.25:
             self.last_bar_update = now
@@ -99,15 +104,27 @@ class _Monitor:
         runs.save_state(self.run_dir, self.state)
         return path
 
-    def evaluate(self, model: Any) -> EvalReport:
-        policy = mlp_from_sb3(model)
-        report = evaluate(policy, self.config, self.validation, len(self.validation), seed=runs.VALIDATION_SEED)
+    def submit(self, model: Any) -> None:
+        """Hand the current weights to the evaluator."""
+        self.last_submitted = model.num_timesteps
+        self.evaluator.submit(Snapshot(model.num_timesteps, round(self.wall_time_s(), 2), mlp_from_sb3(model)))
+
+    def final_evaluations(self, model: Any) -> None:
+        """Evaluate the final weights (unless already done) and wait for every outstanding report."""
+        last_recorded = self.state.evaluations[-1]["steps"] if self.state.evaluations else None
+        if model.num_timesteps not in (self.last_submitted, last_recorded):
+            self.submit(model)
+        for snapshot, report in self.evaluator.drain():
+            self.record_evaluation(model, snapshot, report)
+
+    def record_evaluation(self, model: Any, snapshot: Snapshot, report: EvalReport) -> None:
+        """Log a validation report of ``snapshot`` (taken at or before the model's current step)."""
         model.logger.record("eval/success_rate", report.success_rate)
         model.logger.record("eval/collision_rate", report.collision_rate)
         model.logger.record("eval/mean_reward", report.mean_reward)
         entry = {
-            "steps": model.num_timesteps,
-            "wall_time_s": round(self.wall_time_s(), 2),
+            "steps": snapshot.steps,
+            "wall_time_s": snapshot.wall_time_s,
             "success_rate": report.success_rate,
             "collision_rate": report.collision_rate,
         }
@@ -115,19 +132,19 @@ class _Monitor:
         if report.success_rate > self.state.best_success_rate:
             self.state.best_success_rate = report.success_rate
             best = self.run_dir / "best"
-            policy.save(best / "teacher.npz", {"steps": model.num_timesteps, "success_rate": report.success_rate})
+            snapshot.policy.save(best / "teacher.npz", {"steps": snapshot.steps, "success_rate": report.success_rate})
         runs.save_state(self.run_dir, self.state)
         if self.on_evaluation is not None:
-            # A checkpoint at this very step, so the hook can hand a scheduler a resumable state with this entry.
+            # A checkpoint at this very step, so the hook can hand a scheduler a resumable state with this entry
+            # (runs with a hook evaluate inline, so the model is still at the snapshot's step).
             found = runs.checkpoints(self.run_dir)
             at_step = found and runs.checkpoint_steps(found[-1]) == model.num_timesteps
             self.on_evaluation(self.run_dir, entry, found[-1] if at_step else self.checkpoint(model))
         if self.progress is not None:
             self.progress.console.print(
-                f"eval @ {model.num_timesteps:,} steps ({entry['wall_time_s']:.0f} s): "
+                f"eval @ {snapshot.steps:,} steps ({snapshot.wall_time_s:.0f} s): "
                 f"success {report.success_rate:.1%}, collisions {report.collision_rate:.1%}"
             )
-        return report
 
 
 def _callback(monitor: _Monitor) -> Any:
@@ -156,7 +173,8 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
 
     from tinyrl.tasks.vec_env import TinyRLVecEnv
 
-    # One torch thread: the simulator needs the other core (DESIGN.md: 2 threads train 3x slower).
+    # One torch thread (DESIGN.md: 2 threads train 3x slower): the simulator and the learner take turns on one
+    # core, and the validation evaluations run on the other (tinyrl.train.background).
     torch.set_num_threads(1)
     console = console or Console()
     if options.resume is not None:
@@ -190,22 +208,30 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
         TimeRemainingColumn(),
     )
     progress = Progress(*columns, console=console, disable=not options.progress, refresh_per_second=4)
+    validation = eval_courses(config, t.eval_episodes, runs.VALIDATION_SEED)
+    # A scheduler's hook needs each report with a checkpoint at its step, and a sweep already fills every core.
+    inline = options.on_evaluation is not None or not options.background_eval
+    evaluator_cls = InlineEvaluator if inline else BackgroundEvaluator
+    evaluator = evaluator_cls(config, validation, runs.VALIDATION_SEED)
     with progress:
-        monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress)
+        monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress, evaluator)
         monitor.on_evaluation = options.on_evaluation
         progress.update(monitor.bar, **monitor.fields(state.num_timesteps))
         try:
             remaining = t.steps - state.num_timesteps
             if remaining > 0:
                 model.learn(remaining, callback=_callback(monitor), reset_num_timesteps=False, tb_log_name="run")
+            monitor.checkpoint(model)
+            monitor.final_evaluations(model)
         except KeyboardInterrupt:
+            for snapshot, report in evaluator.ready():  # keep the reports that are already back
+                monitor.record_evaluation(model, snapshot, report)
             path = monitor.checkpoint(model)
             console.print(f"\ninterrupted: saved {path}; continue with --resume {run_dir}")
             env.close()
             raise
-        monitor.checkpoint(model)
-        if not state.evaluations or state.evaluations[-1]["steps"] != model.num_timesteps:
-            monitor.evaluate(model)
+        finally:
+            evaluator.close()
     final = mlp_from_sb3(model)
     final.save(run_dir / "teacher.npz", {"steps": model.num_timesteps})
     best_path = run_dir / "best" / "teacher.npz"
