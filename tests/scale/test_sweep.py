@@ -214,7 +214,9 @@ def test_interrupted_sweep_resumes(tmp_path):
     sweeps = tmp_path / "sweeps"
     proc = _start_one_trial_sweep(tmp_path, env, space, sweeps, text=True)
     deadline = time.time() + 300
-    while not list(sweeps.glob("*/tune/*/checkpoint_000000")):
+    # The second checkpoint on disk means the driver has taken in the first report (a checkpoint folder can
+    # exist before the driver records it; a SIGINT in that window restarts the trial from scratch).
+    while not list(sweeps.glob("*/tune/*/checkpoint_000001")):
         assert proc.poll() is None, proc.stderr.read()[-3000:]
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.2)
