@@ -1,8 +1,11 @@
-"""Tiny training scenarios shared by the training and scale-out tests."""
+"""Tiny training scenarios and seeded random policies shared by the training and scale-out tests."""
 
 from pathlib import Path
 
+import numpy as np
 import yaml
+
+from tinyrl.train.policy import MlpPolicy
 
 ROOT = Path(__file__).parents[1]
 
@@ -24,3 +27,12 @@ def tiny_scenario(tmp_path: Path, name: str = "obstacle-course", **train) -> Pat
     path = tmp_path / f"{name}-tiny.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def leaning_mlp(obs_dim: int = 16, seed: int = 1, forward: float = 0.6) -> MlpPolicy:
+    """A seeded random 16-unit MLP whose vx leans ``forward``, so episodes end in a mix of outcomes."""
+    rng = np.random.default_rng(seed)
+    return MlpPolicy(
+        (rng.normal(size=(16, obs_dim)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),
+        (np.zeros(16, np.float32), np.array([forward, 0, 0, 0], np.float32)),
+    )

@@ -3,24 +3,18 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import yaml
-from scenario_support import ROOT
+from scenario_support import ROOT, leaning_mlp
 
 from tinyrl.scale.ray_eval import evaluate_on_ray, shard_bounds
 from tinyrl.sim.course import load_courses
 from tinyrl.tasks.config import load_scenario
 from tinyrl.train.evaluate import evaluate
-from tinyrl.train.policy import MlpPolicy
 
 
 def forward_policy(path):
     """A seeded random MLP that leans forward, so episodes end in a mix of outcomes."""
-    rng = np.random.default_rng(1)
-    policy = MlpPolicy(
-        (rng.normal(size=(16, 16)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),
-        (np.zeros(16, np.float32), np.array([0.6, 0, 0, 0], np.float32)),
-    )
+    policy = leaning_mlp()
     policy.save(path, {"note": "test"})
     return policy
 

@@ -1,29 +1,18 @@
 import json
-import os
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 from rich.console import Console
-from scenario_support import tiny_scenario
+from scenario_support import leaning_mlp, tiny_scenario
 
 from tinyrl.tasks.config import load_scenario
 from tinyrl.train.background import BackgroundEvaluator, InlineEvaluator, Snapshot
 from tinyrl.train.evaluate import eval_courses
-from tinyrl.train.policy import MlpPolicy
 from tinyrl.train.run import RunOptions
 from tinyrl.train.trainer import train
 from tinyrl.workers import WorkerError
-
-
-def _random_policy(obs_dim: int, seed: int) -> MlpPolicy:
-    rng = np.random.default_rng(seed)
-    return MlpPolicy(
-        (rng.normal(0, 0.5, (8, obs_dim)).astype(np.float32), rng.normal(0, 0.5, (4, 8)).astype(np.float32)),
-        (np.zeros(8, np.float32), rng.normal(0, 0.5, 4).astype(np.float32)),
-    )
 
 
 def test_background_evaluations_equal_inline_ones(tmp_path):
@@ -38,7 +27,7 @@ def test_background_evaluations_equal_inline_ones(tmp_path):
             background_eval=background,
             final_eval_episodes=4,
         )
-        runs[background] = train(options, Console(file=open(os.devnull, "w")))  # noqa: SIM115
+        runs[background] = train(options, Console(quiet=True))
     curves = {}
     for background, run_dir in runs.items():
         state = json.loads((run_dir / "state.json").read_text())
@@ -52,7 +41,7 @@ def test_background_evaluations_equal_inline_ones(tmp_path):
 def test_reports_come_back_in_order_and_match_inline():
     config = load_scenario("obstacle-course")
     courses = eval_courses(config, 3, seed=7)
-    snapshots = [Snapshot(k, float(k), _random_policy(16, k)) for k in range(4)]
+    snapshots = [Snapshot(k, float(k), leaning_mlp(seed=k)) for k in range(4)]
     inline = InlineEvaluator(config, courses, seed=5)
     background = BackgroundEvaluator(config, courses, seed=5)
     try:
@@ -71,7 +60,7 @@ def test_a_failing_evaluation_raises_in_the_trainer():
     config = load_scenario("obstacle-course")
     background = BackgroundEvaluator(config, eval_courses(config, 2, seed=0), seed=0)
     try:
-        background.submit(Snapshot(1, 0.0, _random_policy(5, 0)))  # the scenario gives 16 observations
+        background.submit(Snapshot(1, 0.0, leaning_mlp(obs_dim=5)))  # the scenario gives 16 observations
         with pytest.raises(WorkerError, match="takes 5 observations"):
             background.drain()
     finally:

@@ -10,7 +10,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
-from scenario_support import ROOT, tiny_scenario
+from scenario_support import ROOT, leaning_mlp, tiny_scenario
 
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
@@ -144,11 +144,7 @@ def test_policy_npz_roundtrip_and_errors(tmp_path):
 
 def test_evaluation_is_deterministic_and_batch_independent():
     config = load_scenario("obstacle-course", {"course_pool_size": 10})
-    rng = np.random.default_rng(1)
-    policy = MlpPolicy(
-        (rng.normal(size=(16, 16)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),
-        (np.zeros(16, np.float32), np.array([0.5, 0, 0, 0], np.float32)),
-    )
+    policy = leaning_mlp(forward=0.5)
     a = evaluate(policy, config, episodes=6, seed=4, batch=6)
     b = evaluate(policy, config, episodes=6, seed=4, batch=2)
     assert [e.__dict__ for e in a.episode_results] == [e.__dict__ for e in b.episode_results]
