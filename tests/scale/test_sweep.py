@@ -176,14 +176,16 @@ def _start_one_trial_sweep(tmp_path, env, space, sweeps, text=False):
 
 
 def test_killed_trial_worker_resumes_from_its_checkpoint(tmp_path):
-    env = tiny_scenario(tmp_path, steps=8192)
+    env = tiny_scenario(tmp_path, steps=12288)
     space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
     sweeps = tmp_path / "sweeps"
     proc = _start_one_trial_sweep(tmp_path, env, space, sweeps)
     deadline = time.time() + 300
-    while True:  # wait for the first Tune checkpoint, then kill the worker that runs the trial
+    # Kill the worker once the second Tune checkpoint is on disk: only then has the driver surely taken in the
+    # first (a checkpoint folder can exist before the driver records it; a kill in that window restarts from 0).
+    while True:
         assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-        found = list(sweeps.glob("*/tune/*/checkpoint_000000"))
+        found = list(sweeps.glob("*/tune/*/checkpoint_000001"))
         attempts = list(sweeps.glob("*/trials/*/attempts.json"))
         if found and attempts:
             break
@@ -193,17 +195,17 @@ def test_killed_trial_worker_resumes_from_its_checkpoint(tmp_path):
     (first,) = json.loads(attempts[0].read_text())
     os.kill(first["pid"], signal.SIGKILL)
     killed_at = load_state(trial_dir / "run").num_timesteps
-    assert killed_at < 8192
+    assert killed_at < 12288
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr.decode()[-3000:]
     runs = json.loads(attempts[0].read_text())
     assert len(runs) == 2 and runs[1]["pid"] != first["pid"]
     assert runs[1]["from_steps"] >= 1024  # resumed from a checkpoint, not from scratch
     state = load_state(trial_dir / "run")
-    assert state.finished and state.num_timesteps == 8192
+    assert state.finished and state.num_timesteps == 12288
     assert [e["steps"] for e in state.evaluations] == sorted({e["steps"] for e in state.evaluations})
     (row,) = json.loads(next(sweeps.glob("*/results.json")).read_text())
-    assert row["status"] == "finished" and row["steps"] == 8192
+    assert row["status"] == "finished" and row["steps"] == 12288
     assert "resuming from" in (trial_dir / "train.log").read_text()
 
 
