@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from tinyrl.export.obs_layout import obs_layout_header
 from tinyrl.tasks.config import load_scenario
-from tinyrl.tasks.features import SensorFrame, build_observation, observation_size
+from tinyrl.tasks.features import SensorFrame, action_ema_alpha, build_observation, observation_size
 
-APP = Path(__file__).resolve().parents[2] / "firmware" / "crazyflie"
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "firmware" / "crazyflie"
 WARN = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wshadow"]
 HARNESS = r"""
 #include <stdio.h>
@@ -35,18 +37,31 @@ int main(void)
         }
         tinyrl_build_observation(&s, obs);
         tinyrl_action_to_hover(s.prev_action, &h);
+        tinyrl_action_ema_update(s.action_ema, s.prev_action);
         for (int i = 0; i < TINYRL_OBS_SIZE; ++i) printf("%.9g ", (double)obs[i]);
-        printf("%.9g %.9g %.9g %.9g\n", (double)h.vx_m_s, (double)h.vy_m_s, (double)h.yaw_rate_deg_s, (double)h.z_m);
+        printf("%.9g %.9g %.9g %.9g ", (double)h.vx_m_s, (double)h.vy_m_s, (double)h.yaw_rate_deg_s, (double)h.z_m);
+        for (int i = 0; i < 4; ++i) printf("%.9g ", (double)s.action_ema[i]);
+        printf("\n");
     }
 }
 """
 
 
-@pytest.mark.parametrize("env", ["obstacle-course", "hover"])
+#: Every feature the app builds (the "all-features" case, with a 2 s action average).
+ALL_FEATURES = ["ranges", "up_range", "height", "flow", "yaw_rate", "goal", "prev_action", "action_ema", "geofence"]
+
+
+@pytest.mark.parametrize("env", ["obstacle-course", "hover", "all-features"])
 def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> None:
     cc = shutil.which("gcc")
     if cc is None:
         pytest.fail("gcc not found: run `make setup`")
+    if env == "all-features":
+        path = tmp_path / "all-features.yaml"
+        data = yaml.safe_load((ROOT / "envs" / "obstacle-course.yaml").read_text())
+        data["observation"].update(features=ALL_FEATURES, action_ema_tau_s=2.0)
+        path.write_text(yaml.safe_dump(data))
+        env = str(path)
     config = load_scenario(env)
     (tmp_path / "tinyrl_obs_layout.h").write_text(obs_layout_header(env, observation_size(config)))
     (tmp_path / "harness.c").write_text(HARNESS)
@@ -65,6 +80,7 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
         goal_heading_m=rng.uniform(-10, 10, (n, 3)),
         prev_action=rng.uniform(-1.2, 1.2, (n, 4)),
         geofence_m=rng.uniform(0.0, 6.0, (n, 4)),
+        action_ema=rng.uniform(-1.0, 1.0, (n, 4)),
     )
     frame.goal_heading_m[0, :2] = 0.0  # at the goal: bearing reads "ahead"
     rows = np.column_stack(
@@ -76,17 +92,27 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
             frame.light,
             frame.prev_action,
             frame.geofence_m,
+            frame.action_ema,
         )
     ).astype(np.float32)
     stdin = "\n".join(" ".join(repr(float(v)) for v in row) for row in rows)
     out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout
     got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
-    frame.prev_action = rows[:, -8:-4].astype(np.float64)
+    frame.prev_action = rows[:, -12:-8].astype(np.float64)
     want = build_observation(
         SensorFrame(
             *(
                 np.asarray(getattr(frame, f), dtype=np.float32).astype(np.float64)
-                for f in ("ranges_m", "flow", "gyro_rad_s", "light", "goal_heading_m", "prev_action", "geofence_m")
+                for f in (
+                    "ranges_m",
+                    "flow",
+                    "gyro_rad_s",
+                    "light",
+                    "goal_heading_m",
+                    "prev_action",
+                    "geofence_m",
+                    "action_ema",
+                )
             )
         ),
         config,
@@ -103,7 +129,10 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
             lo + (a[:, 3] + 1) * 0.5 * (hi - lo),
         )
     )
-    np.testing.assert_allclose(got[:, size:], setpoint, rtol=2e-6, atol=2e-5)
+    np.testing.assert_allclose(got[:, size : size + 4], setpoint, rtol=2e-6, atol=2e-5)
+    ema = rows[:, -4:].astype(np.float64)
+    want_ema = ema + action_ema_alpha(config) * (rows[:, -12:-8] - ema)  # as TaskCore.step (clipped input there)
+    np.testing.assert_allclose(got[:, size + 4 :], want_ema, rtol=2e-6, atol=2e-6)
 
 
 def test_app_layout_follows_hello_world() -> None:

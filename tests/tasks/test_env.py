@@ -188,6 +188,26 @@ def test_geofence_feature_reads_the_arena_edges():
     np.testing.assert_allclose(obs[offset : offset + 4], np.clip([5, 1, 2, 2], 0, max_range) / max_range, atol=1e-6)
 
 
+def test_action_ema_feature_remembers_the_recent_actions():
+    config = scenario(
+        "obstacle-course",
+        randomization={"enabled": False, "latency_steps": [0, 0]},
+        observation={"features": ["action_ema", "ranges"], "action_ema_tau_s": 0.5, "max_latency_steps": 0},
+    )
+    env = TinyRLEnv(config, courses=[OPEN])
+    obs, _ = env.reset(seed=0)
+    z_action = obs[3]
+    np.testing.assert_allclose(obs[:3], 0.0, atol=1e-7)  # starts at the hover action, as prev_action does
+    alpha = 1.0 - np.exp(-1.0 / (config.policy_rate_hz * 0.5))
+    want = np.array([0.0, 0.0, 0.0, z_action], dtype=np.float64)
+    for k, vy in enumerate([1.0, 1.0, 1.0, -1.0, 3.0]):  # 3.0: the fed-back action is clipped to 1 first
+        action = np.array([0.2, vy, 0.0, z_action], dtype=np.float32)
+        obs, *_ = env.step(action)
+        want += alpha * (np.clip(action, -1, 1) - want)
+        np.testing.assert_allclose(obs[:4], want, atol=1e-6, err_msg=f"step {k}")
+    assert 0.0 < obs[1] < 1.0  # a blend of left and right, leaning to the recent side
+
+
 @pytest.mark.parametrize(("light_xy", "bearing"), [((3.0, 0.0), (1, 0)), ((-0.9, 0.0), (-1, 0)), ((0.0, 1.9), (0, 1))])
 def test_light_bearing_feature_points_at_the_light_all_around(light_xy, bearing):
     """Four photodiodes facing the diagonals: the bearing feature points at the light, behind the drone too."""

@@ -80,6 +80,8 @@ class ObservationConfig(StrictModel):
     """Heights are divided by this."""
     max_latency_steps: Annotated[int, pydantic.Field(ge=0, le=20)] = 2
     """Longest observation delay the randomization may draw (sizes the delay line)."""
+    action_ema_tau_s: Positive = 1.0
+    """Time constant (s) of the ``action_ema`` feature's low-pass over past actions."""
 
 
 class SensorsConfig(StrictModel):

@@ -19,7 +19,14 @@ from tinyrl.sim.drone import Quadrotors
 from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, LightSensor, MultiRanger
 from tinyrl.sim.world import World
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.tasks.features import LIGHT_FEATURES, SensorFrame, action_width, build_observation, observation_size
+from tinyrl.tasks.features import (
+    LIGHT_FEATURES,
+    SensorFrame,
+    action_ema_alpha,
+    action_width,
+    build_observation,
+    observation_size,
+)
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
 from tinyrl.tasks.geodesic import cached_distance_field
 
@@ -172,6 +179,8 @@ class BatchedTask:
         self.hover_max_dev_m = np.zeros(n)
         self.prev_dist_m = np.zeros(n)
         self.prev_action = np.zeros((n, self.action_dim))
+        self.action_ema = np.zeros((n, self.action_dim))
+        self.action_ema_alpha = action_ema_alpha(config)
         self.latency = np.zeros(n, dtype=np.int64)
         self.obs_delay = np.zeros((config.observation.max_latency_steps + 1, n, self.obs_dim), dtype=np.float32)
         self.wind_n = np.zeros((n, 3))
@@ -246,6 +255,7 @@ class BatchedTask:
         if not self.discrete:
             # Feed back the action that holds the start height, as if the drone had been hovering.
             self.prev_action[idx, 3] = self._z_to_action(start_pos[:, 2])
+        self.action_ema[idx] = self.prev_action[idx]
         kin = self._kinematics()
         for sensor in self._sensors():
             sensor.reset(idx, self.world, kin, self.noise)
@@ -363,6 +373,7 @@ class BatchedTask:
             reward += rw.action_rate * np.square(fed_back - self.prev_action).sum(axis=1)
         self.prev_dist_m = shaped
         self.prev_action[:] = fed_back
+        self.action_ema += self.action_ema_alpha * (fed_back - self.action_ema)
 
         all_rows = np.arange(self.n)
         fresh = self._observe(all_rows, advance=True)
@@ -428,7 +439,9 @@ class BatchedTask:
             (cos * rel[:, 0] + sin * rel[:, 1], -sin * rel[:, 0] + cos * rel[:, 1], rel[:, 2])
         )
         geofence = _box_exit_distances(est[:, :2], cos, sin, self.world.arena_lo_m[rows], self.world.arena_hi_m[rows])
-        frame = SensorFrame(ranges, flow, gyro, light, goal_heading, self.prev_action[rows], geofence)
+        frame = SensorFrame(
+            ranges, flow, gyro, light, goal_heading, self.prev_action[rows], geofence, self.action_ema[rows]
+        )
         return build_observation(frame, self.config)
 
     def _delayed(self, fresh: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ of the hover setpoint's vx, vy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,6 +40,8 @@ class SensorFrame:
             heading frame (m).
         prev_action: ``(N, A)`` the previous policy action as fed back (continuous: in [-1, 1]; discrete:
             one-hot).
+        action_ema: ``(N, A)`` exponential moving average of the fed-back actions (time constant
+            ``observation.action_ema_tau_s``): a memory of where the drone has been heading.
         geofence_m: ``(N, 4)`` distance from the estimated position to the arena's edge (the geofence a
             positioning system knows) along heading-frame front, back, left, right (m).
     """
@@ -50,6 +53,7 @@ class SensorFrame:
     goal_heading_m: np.ndarray
     prev_action: np.ndarray
     geofence_m: np.ndarray
+    action_ema: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,15 @@ def _prev_action(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return f.prev_action
 
 
+def _action_ema(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return f.action_ema
+
+
+def action_ema_alpha(c: ScenarioConfig) -> float:
+    """Weight of the newest action in the ``action_ema`` update ``ema += alpha * (action - ema)``, per policy step."""
+    return 1.0 - math.exp(-1.0 / (c.policy_rate_hz * c.observation.action_ema_tau_s))
+
+
 def action_width(c: ScenarioConfig) -> int:
     """Width of the fed-back action: 4 continuous values, or one-hot over the discrete set."""
     return 4 if c.action.mode == "continuous" else len(c.action.discrete_actions)
@@ -161,6 +174,12 @@ FEATURES: dict[str, Feature] = {
         "sum(reading_i * normal_i) / |sum| (x forward, y left; near 0 in the dark); needs photodiode normals",
     ),
     "prev_action": Feature(action_width, _prev_action, "the previous action (continuous [-1, 1], or one-hot)"),
+    "action_ema": Feature(
+        action_width,
+        _action_ema,
+        "exponential moving average of the fed-back actions, time constant observation.action_ema_tau_s "
+        "(continuous [-1, 1], or the one-hot's average): a memory of the recent course",
+    ),
     "geofence": Feature(
         lambda c: 4,
         _geofence,

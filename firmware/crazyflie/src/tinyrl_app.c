@@ -53,6 +53,7 @@ static float arena_x_min = -3.0f, arena_x_max = 3.0f, arena_y_min = -1.5f, arena
 static uint32_t infer_us;                     /* log: time of the last tinyrl_policy_run (us) */
 static int32_t policy_status;                 /* log: its return value (0 = ok), or TINYRL_STATUS_* */
 static float action[TINYRL_POLICY_OUTPUT_SIZE];
+static float action_ema[4];
 static tinyrl_hover hover;
 
 typedef struct {
@@ -93,6 +94,7 @@ static void tinyrl_read_sensors(const tinyrl_log_ids *ids, tinyrl_sensors *s)
     }
     s->light[0] = s->light[1] = 0.0f; /* no light sensor on a stock Crazyflie */
     memcpy(s->prev_action, action, sizeof(s->prev_action));
+    memcpy(s->action_ema, action_ema, sizeof(s->action_ema));
 }
 
 static void tinyrl_send(const tinyrl_hover *h)
@@ -157,6 +159,7 @@ void appMain(void)
             const float z = logGetFloat(ids.z);
             action[3] = 2.0f * (z - TINYRL_Z_MIN_M) / (TINYRL_Z_MAX_M - TINYRL_Z_MIN_M) - 1.0f;
             action[3] = action[3] < -1.0f ? -1.0f : (action[3] > 1.0f ? 1.0f : action[3]);
+            memcpy(action_ema, action, sizeof(action_ema)); /* the average starts at that action too */
             was_enabled = true;
         }
         tinyrl_read_sensors(&ids, &sensors);
@@ -172,6 +175,7 @@ void appMain(void)
         for (int32_t i = 0; i < 4; ++i) { /* feed back the clipped action, as the simulator does */
             action[i] = action[i] < -1.0f ? -1.0f : (action[i] > 1.0f ? 1.0f : action[i]);
         }
+        tinyrl_action_ema_update(action_ema, action);
         tinyrl_send(&hover);
     }
 }

@@ -95,6 +95,11 @@ void tinyrl_build_observation(const tinyrl_sensors *s, float *obs)
         obs[TINYRL_OBS_PREV_ACTION_OFFSET + i] = s->prev_action[i];
     }
 #endif
+#ifdef TINYRL_OBS_ACTION_EMA_OFFSET
+    for (int32_t i = 0; i < TINYRL_OBS_ACTION_EMA_WIDTH; ++i) {
+        obs[TINYRL_OBS_ACTION_EMA_OFFSET + i] = s->action_ema[i];
+    }
+#endif
     /* The simulator clips the whole vector to the observation space's bounds last. */
     for (int32_t i = 0; i < TINYRL_OBS_SIZE; ++i) {
         obs[i] = tinyrl_clip(obs[i], -TINYRL_OBS_LIMIT, TINYRL_OBS_LIMIT);
@@ -111,4 +116,11 @@ void tinyrl_action_to_hover(const float *action, tinyrl_hover *hover)
     hover->vy_m_s = a[1] * TINYRL_MAX_SPEED_M_S;
     hover->yaw_rate_deg_s = a[2] * TINYRL_MAX_YAW_RATE_DEG_S;
     hover->z_m = TINYRL_Z_MIN_M + (a[3] + 1.0f) * 0.5f * (TINYRL_Z_MAX_M - TINYRL_Z_MIN_M);
+}
+
+void tinyrl_action_ema_update(float ema[4], const float action[4])
+{
+    for (int32_t i = 0; i < 4; ++i) {
+        ema[i] += TINYRL_ACTION_EMA_ALPHA * (action[i] - ema[i]);
+    }
 }

@@ -26,6 +26,7 @@ typedef struct {
     float light[2];           /**< Light sensors left, right (source seeking only). */
     float prev_action[4];     /**< The previous action as fed back (continuous, in [-1, 1]). */
     float geofence_m[4];      /**< Distance to the arena edge along heading front, back, left, right (m). */
+    float action_ema[4];      /**< Moving average of the fed-back actions (tinyrl_action_ema_update). */
 } tinyrl_sensors;
 
 /** A hover setpoint: what the app hands to commanderSetSetpoint (body-frame velocity, yaw rate, absolute height). */
@@ -41,6 +42,10 @@ void tinyrl_build_observation(const tinyrl_sensors *s, float *obs);
 
 /** Map a continuous action (4 values, clipped to [-1, 1]) to a hover setpoint, as TaskCore.setpoints. */
 void tinyrl_action_to_hover(const float *action, tinyrl_hover *hover);
+
+/** One policy step of the action_ema feature's low-pass: ema += TINYRL_ACTION_EMA_ALPHA * (action - ema), with the
+ *  fed-back (clipped) action, as TaskCore.step. */
+void tinyrl_action_ema_update(float ema[4], const float action[4]);
 
 /** World-frame (x, y) offset to the heading frame of a drone with yaw yaw_rad (counter-clockwise from x). */
 void tinyrl_world_to_heading(float dx, float dy, float yaw_rad, float *hx, float *hy);
