@@ -115,11 +115,6 @@ class RewardConfig(StrictModel):
     proximity: float = 0.0
     """Times ``max(0, 1 - range / proximity_range_m)`` summed over the horizontal rangers, per step."""
     proximity_range_m: Positive = 0.5
-    clearance: float = 0.0
-    """Times ``max(0, 1 - gap / clearance_range_m)`` per step, where gap is the true distance from the drone's
-    collision sphere to the nearest obstacle: unlike ``proximity`` it also sees what the rangers miss (the
-    diagonals, a gap's edge beside the drone). Shaping only; the policy never observes it."""
-    clearance_range_m: Positive = 0.25
 
 
 class RandomizationConfig(StrictModel):

@@ -380,9 +380,6 @@ class BatchedTask:
         if rw.proximity:
             near = np.clip(1.0 - self._last_ranges[:, :4] / rw.proximity_range_m, 0.0, 1.0)
             reward += rw.proximity * near.sum(axis=1)
-        if rw.clearance:
-            gap_m = self.world.clearance(pos) - self.radius_m
-            reward += rw.clearance * np.clip(1.0 - gap_m / rw.clearance_range_m, 0.0, 1.0)
         reward += np.where(success, rw.success, 0.0)
         reward += np.where(collision, rw.collision, 0.0) + np.where(left, rw.leave_arena, 0.0)
         obs = self._delayed(fresh)
