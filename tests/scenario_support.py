@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tinyrl.tasks.config import load_scenario
+from tinyrl.tasks.features import observation_size
 from tinyrl.train.policy import MlpPolicy
 
 ROOT = Path(__file__).parents[1]
@@ -29,8 +31,13 @@ def tiny_scenario(tmp_path: Path, name: str = "obstacle-course", **train) -> Pat
     return path
 
 
-def leaning_mlp(obs_dim: int = 16, seed: int = 1, forward: float = 0.6) -> MlpPolicy:
-    """A seeded random 16-unit MLP whose vx leans ``forward``, so episodes end in a mix of outcomes."""
+def leaning_mlp(obs_dim: int | None = None, seed: int = 1, forward: float = 0.6) -> MlpPolicy:
+    """A seeded random 16-unit MLP whose vx leans ``forward``, so episodes end in a mix of outcomes.
+
+    ``obs_dim`` defaults to the obstacle course's observation size.
+    """
+    if obs_dim is None:
+        obs_dim = observation_size(load_scenario("obstacle-course"))
     rng = np.random.default_rng(seed)
     return MlpPolicy(
         (rng.normal(size=(16, obs_dim)).astype(np.float32) * 0.3, rng.normal(size=(4, 16)).astype(np.float32) * 0.3),

@@ -25,6 +25,8 @@ from tinyrl.export import export_policy
 from tinyrl.export.codegen import RUNTIME, RUNTIME_FILES, STAMP, vectors_header, verification_vectors
 from tinyrl.export.footprint import find_arm_tools, make_firmware, run_qemu
 from tinyrl.export.report import DESIGN_TARGETS
+from tinyrl.tasks.config import load_scenario
+from tinyrl.tasks.features import observation_size
 
 HERE = Path(__file__).resolve().parent
 WARN = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wstrict-prototypes"]
@@ -88,7 +90,8 @@ def test_host_bit_exact_both_entry_points(
 def test_standalone_folder_compiles_warning_free(tmp_path: Path, tflite_file: TflitePath) -> None:
     """`cc -c OUTDIR/*.c` builds the folder alone: no include paths, no defines, -Wall -Wextra -Werror -pedantic."""
     outdir = tmp_path / "policy"
-    export_policy(tflite_file((16, 32, 32, 4), "tanh", 0), outdir, target="host", env="obstacle-course")
+    obs_size = observation_size(load_scenario("obstacle-course"))  # the layout header must match the model
+    export_policy(tflite_file((obs_size, 32, 32, 4), "tanh", 0), outdir, target="host", env="obstacle-course")
     files = sorted(p.name for p in outdir.iterdir())
     assert files == sorted(["report.json", "tinyrl_obs_layout.h", "tinyrl_policy.c", "tinyrl_policy.h", *RUNTIME_FILES])
     for name in files:

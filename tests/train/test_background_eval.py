@@ -60,7 +60,7 @@ def test_a_failing_evaluation_raises_in_the_trainer():
     config = load_scenario("obstacle-course")
     background = BackgroundEvaluator(config, eval_courses(config, 2, seed=0), seed=0)
     try:
-        background.submit(Snapshot(1, 0.0, leaning_mlp(obs_dim=5)))  # the scenario gives 16 observations
+        background.submit(Snapshot(1, 0.0, leaning_mlp(obs_dim=5)))  # the scenario gives more observations
         with pytest.raises(WorkerError, match="takes 5 observations"):
             background.drain()
     finally:

@@ -14,6 +14,7 @@ from scenario_support import ROOT, leaning_mlp, tiny_scenario
 
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
+from tinyrl.tasks.features import observation_size
 from tinyrl.train.evaluate import evaluate, wilson_interval
 from tinyrl.train.policy import MlpPolicy, PolicyError, load_policy
 from tinyrl.train.run import RunOptions, checkpoints, effective_config
@@ -65,7 +66,7 @@ def test_tiny_training_end_to_end_and_eval(tmp_path):
     assert (tmp_path / "policy" / "teacher.npz").is_file()
 
     policy = load_policy(run_dir / "teacher.npz")
-    assert policy.obs_dim == 16
+    assert policy.obs_dim == observation_size(load_scenario(env))
     cmd = [sys.executable, "-m", "tinyrl", "eval", str(run_dir), "--env", str(env), "--episodes", "5", "--seed", "1"]
     first = subprocess.run([*cmd, "--json", "/dev/stdout"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
