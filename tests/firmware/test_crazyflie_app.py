@@ -17,7 +17,7 @@ import yaml
 
 from tinyrl.export.obs_layout import obs_layout_header
 from tinyrl.tasks.config import load_scenario
-from tinyrl.tasks.features import SensorFrame, action_ema_alpha, build_observation, observation_size
+from tinyrl.tasks.features import SensorFrame, action_ema_alpha, build_observation, ema_alpha, observation_size
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "firmware" / "crazyflie"
@@ -38,9 +38,11 @@ int main(void)
         tinyrl_build_observation(&s, obs);
         tinyrl_action_to_hover(s.prev_action, &h);
         tinyrl_action_ema_update(s.action_ema, s.prev_action);
+        tinyrl_ranges_ema_update(s.ranges_ema_m, s.ranges_m);
         for (int i = 0; i < TINYRL_OBS_SIZE; ++i) printf("%.9g ", (double)obs[i]);
         printf("%.9g %.9g %.9g %.9g ", (double)h.vx_m_s, (double)h.vy_m_s, (double)h.yaw_rate_deg_s, (double)h.z_m);
         for (int i = 0; i < 4; ++i) printf("%.9g ", (double)s.action_ema[i]);
+        for (int i = 0; i < 4; ++i) printf("%.9g ", (double)s.ranges_ema_m[i]);
         printf("\n");
     }
 }
@@ -48,7 +50,7 @@ int main(void)
 
 
 #: Every feature the app builds (the "all-features" case, with a 2 s action average).
-ALL_FEATURES = ["ranges", "up_range", "height", "flow", "yaw_rate", "goal", "prev_action", "action_ema", "geofence"]
+ALL_FEATURES = "ranges up_range height flow yaw_rate goal prev_action action_ema geofence ranges_ema".split()
 
 
 @pytest.mark.parametrize("env", ["obstacle-course", "hover", "all-features"])
@@ -81,45 +83,41 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
         prev_action=rng.uniform(-1.2, 1.2, (n, 4)),
         geofence_m=rng.uniform(0.0, 6.0, (n, 4)),
         action_ema=rng.uniform(-1.0, 1.0, (n, 4)),
+        ranges_ema=rng.uniform(0.05, config.sensors.multiranger.max_range_m, (n, 4)),
     )
     frame.goal_heading_m[0, :2] = 0.0  # at the goal: bearing reads "ahead"
-    rows = np.column_stack(
-        (
-            frame.ranges_m,
-            frame.flow,
-            frame.gyro_rad_s[:, 2],
-            frame.goal_heading_m,
-            frame.light,
-            frame.prev_action,
-            frame.geofence_m,
-            frame.action_ema,
-        )
-    ).astype(np.float32)
+    # tinyrl_sensors' fields in order (the harness reads the struct as floats), as float32 like the C.
+    fields = {
+        "ranges_m": frame.ranges_m,
+        "down_m": frame.flow[:, :1],
+        "flow_m_s": frame.flow[:, 1:],
+        "gyro_z_rad_s": frame.gyro_rad_s[:, 2:],
+        "goal_heading_m": frame.goal_heading_m,
+        "light": frame.light,
+        "prev_action": frame.prev_action,
+        "geofence_m": frame.geofence_m,
+        "action_ema": frame.action_ema,
+        "ranges_ema_m": frame.ranges_ema,
+    }
+    fields = {k: v.astype(np.float32).astype(np.float64) for k, v in fields.items()}
+    rows = np.column_stack(list(fields.values()))
     stdin = "\n".join(" ".join(repr(float(v)) for v in row) for row in rows)
     out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout
     got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
-    frame.prev_action = rows[:, -12:-8].astype(np.float64)
     want = build_observation(
         SensorFrame(
             *(
                 np.asarray(getattr(frame, f), dtype=np.float32).astype(np.float64)
-                for f in (
-                    "ranges_m",
-                    "flow",
-                    "gyro_rad_s",
-                    "light",
-                    "goal_heading_m",
-                    "prev_action",
-                    "geofence_m",
-                    "action_ema",
-                )
-            )
+                for f in ("ranges_m", "flow", "gyro_rad_s", "light", "goal_heading_m", "prev_action", "geofence_m")
+            ),
+            action_ema=fields["action_ema"],
+            ranges_ema=fields["ranges_ema_m"],
         ),
         config,
     )
     size = observation_size(config)
     np.testing.assert_allclose(got[:, :size], want, rtol=2e-6, atol=2e-6)
-    a = np.clip(frame.prev_action, -1, 1)
+    a = np.clip(fields["prev_action"], -1, 1)
     lo, hi = config.action.z_range_m
     setpoint = np.column_stack(
         (
@@ -130,9 +128,13 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
         )
     )
     np.testing.assert_allclose(got[:, size : size + 4], setpoint, rtol=2e-6, atol=2e-5)
-    ema = rows[:, -4:].astype(np.float64)
-    want_ema = ema + action_ema_alpha(config) * (rows[:, -12:-8] - ema)  # as TaskCore.step (clipped input there)
-    np.testing.assert_allclose(got[:, size + 4 :], want_ema, rtol=2e-6, atol=2e-6)
+    ema = fields["action_ema"]
+    want_ema = ema + action_ema_alpha(config) * (fields["prev_action"] - ema)  # as TaskCore.step (clipped there)
+    np.testing.assert_allclose(got[:, size + 4 : size + 8], want_ema, rtol=2e-6, atol=2e-6)
+    ema = fields["ranges_ema_m"]
+    alpha = ema_alpha(config.policy_rate_hz, config.observation.ranges_ema_tau_s)
+    want_ema = ema + alpha * (fields["ranges_m"][:, :4] - ema)
+    np.testing.assert_allclose(got[:, size + 8 :], want_ema, rtol=2e-6, atol=2e-5)
 
 
 def test_app_layout_follows_hello_world() -> None:

@@ -208,6 +208,25 @@ def test_action_ema_feature_remembers_the_recent_actions():
     assert 0.0 < obs[1] < 1.0  # a blend of left and right, leaning to the recent side
 
 
+def test_ranges_ema_feature_lags_the_rangers_toward_a_wall():
+    config = scenario(
+        "obstacle-course",
+        randomization={"enabled": False, "latency_steps": [0, 0]},
+        observation={"features": ["ranges", "ranges_ema"], "ranges_ema_tau_s": 0.3, "max_latency_steps": 0},
+    )
+    wall = Box(xyz=(2.5, 0, 1.25), half_extents_m=(0.05, 1.9, 1.25))
+    env = TinyRLEnv(config, courses=[OPEN.model_copy(update={"obstacles": [wall]})])
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(obs[4:], obs[:4])  # starts from the first reading
+    alpha = 1.0 - np.exp(-1.0 / (config.policy_rate_hz * 0.3))
+    want = obs[:4].astype(np.float64)
+    for _ in range(25):  # 1 s towards the wall: the front range falls, its average trails above it
+        obs, *_ = env.step(np.array([1.0, 0, 0, 0], dtype=np.float32))
+        want += alpha * (obs[:4] - want)
+        np.testing.assert_allclose(obs[4:], want, atol=1e-6)
+    assert obs[4] > obs[0] + 0.02
+
+
 @pytest.mark.parametrize(("light_xy", "bearing"), [((3.0, 0.0), (1, 0)), ((-0.9, 0.0), (-1, 0)), ((0.0, 1.9), (0, 1))])
 def test_light_bearing_feature_points_at_the_light_all_around(light_xy, bearing):
     """Four photodiodes facing the diagonals: the bearing feature points at the light, behind the drone too."""

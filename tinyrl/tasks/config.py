@@ -82,6 +82,8 @@ class ObservationConfig(StrictModel):
     """Longest observation delay the randomization may draw (sizes the delay line)."""
     action_ema_tau_s: Positive = 1.0
     """Time constant (s) of the ``action_ema`` feature's low-pass over past actions."""
+    ranges_ema_tau_s: Positive = 0.5
+    """Time constant (s) of the ``ranges_ema`` feature's low-pass over past horizontal ranges."""
 
 
 class SensorsConfig(StrictModel):

@@ -25,6 +25,7 @@ from tinyrl.tasks.features import (
     action_ema_alpha,
     action_width,
     build_observation,
+    ema_alpha,
     observation_size,
 )
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
@@ -181,6 +182,8 @@ class BatchedTask:
         self.prev_action = np.zeros((n, self.action_dim))
         self.action_ema = np.zeros((n, self.action_dim))
         self.action_ema_alpha = action_ema_alpha(config)
+        self.ranges_ema_m = np.zeros((n, 4))
+        self.ranges_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.ranges_ema_tau_s)
         self.latency = np.zeros(n, dtype=np.int64)
         self.obs_delay = np.zeros((config.observation.max_latency_steps + 1, n, self.obs_dim), dtype=np.float32)
         self.wind_n = np.zeros((n, 3))
@@ -429,6 +432,9 @@ class BatchedTask:
         light = readings[3] if self.uses_light else np.zeros((len(rows), 2))
         if advance:
             self._last_ranges = ranges
+            self.ranges_ema_m[rows] += self.ranges_ema_alpha * (ranges[:, :4] - self.ranges_ema_m[rows])
+        else:
+            self.ranges_ema_m[rows] = ranges[:, :4]  # a new episode starts from the first reading
         pos = self.drones.pos[rows]
         yaw = self.drones.euler[rows, 2]
         noise_std = self.config.observation.goal_noise_std_m
@@ -440,7 +446,15 @@ class BatchedTask:
         )
         geofence = _box_exit_distances(est[:, :2], cos, sin, self.world.arena_lo_m[rows], self.world.arena_hi_m[rows])
         frame = SensorFrame(
-            ranges, flow, gyro, light, goal_heading, self.prev_action[rows], geofence, self.action_ema[rows]
+            ranges,
+            flow,
+            gyro,
+            light,
+            goal_heading,
+            self.prev_action[rows],
+            geofence,
+            self.action_ema[rows],
+            self.ranges_ema_m[rows],
         )
         return build_observation(frame, self.config)
 

@@ -54,6 +54,7 @@ class SensorFrame:
     prev_action: np.ndarray
     geofence_m: np.ndarray
     action_ema: np.ndarray
+    ranges_ema: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,15 @@ def _action_ema(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return f.action_ema
 
 
+def _ranges_ema(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return f.ranges_ema / c.sensors.multiranger.max_range_m
+
+
+def ema_alpha(rate_hz: float, tau_s: float) -> float:
+    """Weight of the newest sample in ``ema += alpha * (x - ema)`` at ``rate_hz`` for time constant ``tau_s``."""
+    return 1.0 - math.exp(-1.0 / (rate_hz * tau_s))
+
+
 def action_ema_alpha(c: ScenarioConfig) -> float:
     """Weight of the newest action in the ``action_ema`` update ``ema += alpha * (action - ema)``, per policy step."""
     return 1.0 - math.exp(-1.0 / (c.policy_rate_hz * c.observation.action_ema_tau_s))
@@ -179,6 +189,12 @@ FEATURES: dict[str, Feature] = {
         _action_ema,
         "exponential moving average of the fed-back actions, time constant observation.action_ema_tau_s "
         "(continuous [-1, 1], or the one-hot's average): a memory of the recent course",
+    ),
+    "ranges_ema": Feature(
+        lambda c: 4,
+        _ranges_ema,
+        "exponential moving average of the front, back, left, right ranges (time constant "
+        "observation.ranges_ema_tau_s) / max_range_m: what the rangers saw a moment ago",
     ),
     "geofence": Feature(
         lambda c: 4,

@@ -54,6 +54,7 @@ static uint32_t infer_us;                     /* log: time of the last tinyrl_po
 static int32_t policy_status;                 /* log: its return value (0 = ok), or TINYRL_STATUS_* */
 static float action[TINYRL_POLICY_OUTPUT_SIZE];
 static float action_ema[4];
+static float ranges_ema_m[4];
 static tinyrl_hover hover;
 
 typedef struct {
@@ -153,7 +154,8 @@ void appMain(void)
             }
             continue;
         }
-        if (!was_enabled) {
+        const bool starting = !was_enabled;
+        if (starting) {
             /* The simulator starts an episode with the previous action holding the current height. */
             memset(action, 0, sizeof(action));
             const float z = logGetFloat(ids.z);
@@ -163,6 +165,12 @@ void appMain(void)
             was_enabled = true;
         }
         tinyrl_read_sensors(&ids, &sensors);
+        if (starting) {
+            memcpy(ranges_ema_m, sensors.ranges_m, sizeof(ranges_ema_m)); /* the first reading, as the simulator */
+        } else {
+            tinyrl_ranges_ema_update(ranges_ema_m, sensors.ranges_m);
+        }
+        memcpy(sensors.ranges_ema_m, ranges_ema_m, sizeof(sensors.ranges_ema_m));
         tinyrl_build_observation(&sensors, obs);
         const uint64_t t0 = usecTimestamp();
         policy_status = tinyrl_policy_run(obs, action);

@@ -100,6 +100,11 @@ void tinyrl_build_observation(const tinyrl_sensors *s, float *obs)
         obs[TINYRL_OBS_ACTION_EMA_OFFSET + i] = s->action_ema[i];
     }
 #endif
+#ifdef TINYRL_OBS_RANGES_EMA_OFFSET
+    for (int32_t i = 0; i < 4; ++i) {
+        obs[TINYRL_OBS_RANGES_EMA_OFFSET + i] = s->ranges_ema_m[i] / TINYRL_MAX_RANGE_M;
+    }
+#endif
     /* The simulator clips the whole vector to the observation space's bounds last. */
     for (int32_t i = 0; i < TINYRL_OBS_SIZE; ++i) {
         obs[i] = tinyrl_clip(obs[i], -TINYRL_OBS_LIMIT, TINYRL_OBS_LIMIT);
@@ -122,5 +127,12 @@ void tinyrl_action_ema_update(float ema[4], const float action[4])
 {
     for (int32_t i = 0; i < 4; ++i) {
         ema[i] += TINYRL_ACTION_EMA_ALPHA * (action[i] - ema[i]);
+    }
+}
+
+void tinyrl_ranges_ema_update(float ema_m[4], const float ranges_m[5])
+{
+    for (int32_t i = 0; i < 4; ++i) {
+        ema_m[i] += TINYRL_RANGES_EMA_ALPHA * (ranges_m[i] - ema_m[i]);
     }
 }

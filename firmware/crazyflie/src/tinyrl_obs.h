@@ -27,6 +27,7 @@ typedef struct {
     float prev_action[4];     /**< The previous action as fed back (continuous, in [-1, 1]). */
     float geofence_m[4];      /**< Distance to the arena edge along heading front, back, left, right (m). */
     float action_ema[4];      /**< Moving average of the fed-back actions (tinyrl_action_ema_update). */
+    float ranges_ema_m[4];    /**< Moving average of ranges_m[0..3] (tinyrl_ranges_ema_update) (m). */
 } tinyrl_sensors;
 
 /** A hover setpoint: what the app hands to commanderSetSetpoint (body-frame velocity, yaw rate, absolute height). */
@@ -46,6 +47,10 @@ void tinyrl_action_to_hover(const float *action, tinyrl_hover *hover);
 /** One policy step of the action_ema feature's low-pass: ema += TINYRL_ACTION_EMA_ALPHA * (action - ema), with the
  *  fed-back (clipped) action, as TaskCore.step. */
 void tinyrl_action_ema_update(float ema[4], const float action[4]);
+
+/** One policy step of the ranges_ema feature's low-pass over the front, back, left, right ranges (m), after the
+ *  step's readings: ema += TINYRL_RANGES_EMA_ALPHA * (range - ema). An episode starts with ema = the first reading. */
+void tinyrl_ranges_ema_update(float ema_m[4], const float ranges_m[5]);
 
 /** World-frame (x, y) offset to the heading frame of a drone with yaw yaw_rad (counter-clockwise from x). */
 void tinyrl_world_to_heading(float dx, float dy, float yaw_rad, float *hx, float *hy);
