@@ -147,7 +147,7 @@ def ema_alpha(rate_hz: float, tau_s: float) -> float:
 
 def action_ema_alpha(c: ScenarioConfig) -> float:
     """Weight of the newest action in the ``action_ema`` update ``ema += alpha * (action - ema)``, per policy step."""
-    return 1.0 - math.exp(-1.0 / (c.policy_rate_hz * c.observation.action_ema_tau_s))
+    return ema_alpha(c.policy_rate_hz, c.observation.action_ema_tau_s)
 
 
 def action_width(c: ScenarioConfig) -> int:
