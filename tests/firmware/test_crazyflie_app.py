@@ -17,7 +17,7 @@ import yaml
 
 from tinyrl.export.obs_layout import obs_layout_header
 from tinyrl.tasks.config import load_scenario
-from tinyrl.tasks.features import SensorFrame, action_ema_alpha, build_observation, ema_alpha, observation_size
+from tinyrl.tasks.features import SensorFrame, build_observation, ema_alpha, observation_size
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "firmware" / "crazyflie"
@@ -37,8 +37,8 @@ int main(void)
         }
         tinyrl_build_observation(&s, obs);
         tinyrl_action_to_hover(s.prev_action, &h);
-        tinyrl_action_ema_update(s.action_ema, s.prev_action);
-        tinyrl_ranges_ema_update(s.ranges_ema_m, s.ranges_m);
+        tinyrl_ema_update(s.action_ema, s.prev_action, TINYRL_ACTION_EMA_ALPHA);
+        tinyrl_ema_update(s.ranges_ema_m, s.ranges_m, TINYRL_RANGES_EMA_ALPHA);
         for (int i = 0; i < TINYRL_OBS_SIZE; ++i) printf("%.9g ", (double)obs[i]);
         printf("%.9g %.9g %.9g %.9g ", (double)h.vx_m_s, (double)h.vy_m_s, (double)h.yaw_rate_deg_s, (double)h.z_m);
         for (int i = 0; i < 4; ++i) printf("%.9g ", (double)s.action_ema[i]);
@@ -129,7 +129,7 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
     )
     np.testing.assert_allclose(got[:, size : size + 4], setpoint, rtol=2e-6, atol=2e-5)
     ema = fields["action_ema"]
-    want_ema = ema + action_ema_alpha(config) * (fields["prev_action"] - ema)  # as TaskCore.step (clipped there)
+    want_ema = ema + ema_alpha(config.policy_rate_hz, config.observation.action_ema_tau_s) * (fields["prev_action"] - ema)  # as TaskCore.step (clipped there)
     np.testing.assert_allclose(got[:, size + 4 : size + 8], want_ema, rtol=2e-6, atol=2e-6)
     ema = fields["ranges_ema_m"]
     alpha = ema_alpha(config.policy_rate_hz, config.observation.ranges_ema_tau_s)

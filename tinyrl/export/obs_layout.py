@@ -24,7 +24,7 @@ def obs_layout_header(env: str, in_features: int) -> str:
         ConfigError: the scenario cannot be loaded.
     """
     from tinyrl.tasks.config import load_scenario
-    from tinyrl.tasks.features import OBS_LIMIT, action_ema_alpha, ema_alpha, observation_layout, observation_size
+    from tinyrl.tasks.features import OBS_LIMIT, ema_alpha, observation_layout, observation_size
 
     config = load_scenario(env)
     size = observation_size(config)
@@ -44,7 +44,7 @@ def obs_layout_header(env: str, in_features: int) -> str:
         f"#define TINYRL_POLICY_PERIOD_MS {round(1000.0 / config.policy_rate_hz)}",
         f"#define TINYRL_ACTION_DISCRETE {int(a.mode == 'discrete')}",
         "/* Per-step weight of the newest action in the action_ema feature (1 - exp(-period / tau)). */",
-        f"#define TINYRL_ACTION_EMA_ALPHA {c_float(action_ema_alpha(config))}",
+        f"#define TINYRL_ACTION_EMA_ALPHA {c_float(ema_alpha(config.policy_rate_hz, o.action_ema_tau_s))}",
         "/* The same for the ranges_ema feature's low-pass over the horizontal ranges. */",
         f"#define TINYRL_RANGES_EMA_ALPHA {c_float(ema_alpha(config.policy_rate_hz, o.ranges_ema_tau_s))}",
         "",

@@ -22,7 +22,6 @@ from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.features import (
     LIGHT_FEATURES,
     SensorFrame,
-    action_ema_alpha,
     action_width,
     build_observation,
     ema_alpha,
@@ -181,7 +180,7 @@ class BatchedTask:
         self.prev_dist_m = np.zeros(n)
         self.prev_action = np.zeros((n, self.action_dim))
         self.action_ema = np.zeros((n, self.action_dim))
-        self.action_ema_alpha = action_ema_alpha(config)
+        self.action_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.action_ema_tau_s)
         self.ranges_ema_m = np.zeros((n, 4))
         self.ranges_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.ranges_ema_tau_s)
         self.latency = np.zeros(n, dtype=np.int64)

@@ -44,6 +44,8 @@ class SensorFrame:
             ``observation.action_ema_tau_s``): a memory of where the drone has been heading.
         geofence_m: ``(N, 4)`` distance from the estimated position to the arena's edge (the geofence a
             positioning system knows) along heading-frame front, back, left, right (m).
+        ranges_ema: ``(N, 4)`` exponential moving average of ``ranges_m[:, :4]`` (m; time constant
+            ``observation.ranges_ema_tau_s``): what the rangers saw a moment ago.
     """
 
     ranges_m: np.ndarray
@@ -143,11 +145,6 @@ def _ranges_ema(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
 def ema_alpha(rate_hz: float, tau_s: float) -> float:
     """Weight of the newest sample in ``ema += alpha * (x - ema)`` at ``rate_hz`` for time constant ``tau_s``."""
     return 1.0 - math.exp(-1.0 / (rate_hz * tau_s))
-
-
-def action_ema_alpha(c: ScenarioConfig) -> float:
-    """Weight of the newest action in the ``action_ema`` update ``ema += alpha * (action - ema)``, per policy step."""
-    return ema_alpha(c.policy_rate_hz, c.observation.action_ema_tau_s)
 
 
 def action_width(c: ScenarioConfig) -> int:

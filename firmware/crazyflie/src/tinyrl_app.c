@@ -168,7 +168,7 @@ void appMain(void)
         if (starting) {
             memcpy(ranges_ema_m, sensors.ranges_m, sizeof(ranges_ema_m)); /* the first reading, as the simulator */
         } else {
-            tinyrl_ranges_ema_update(ranges_ema_m, sensors.ranges_m);
+            tinyrl_ema_update(ranges_ema_m, sensors.ranges_m, TINYRL_RANGES_EMA_ALPHA);
         }
         memcpy(sensors.ranges_ema_m, ranges_ema_m, sizeof(sensors.ranges_ema_m));
         tinyrl_build_observation(&sensors, obs);
@@ -183,7 +183,7 @@ void appMain(void)
         for (int32_t i = 0; i < 4; ++i) { /* feed back the clipped action, as the simulator does */
             action[i] = action[i] < -1.0f ? -1.0f : (action[i] > 1.0f ? 1.0f : action[i]);
         }
-        tinyrl_action_ema_update(action_ema, action);
+        tinyrl_ema_update(action_ema, action, TINYRL_ACTION_EMA_ALPHA);
         tinyrl_send(&hover);
     }
 }

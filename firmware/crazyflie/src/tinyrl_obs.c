@@ -123,16 +123,9 @@ void tinyrl_action_to_hover(const float *action, tinyrl_hover *hover)
     hover->z_m = TINYRL_Z_MIN_M + (a[3] + 1.0f) * 0.5f * (TINYRL_Z_MAX_M - TINYRL_Z_MIN_M);
 }
 
-void tinyrl_action_ema_update(float ema[4], const float action[4])
+void tinyrl_ema_update(float ema[4], const float x[4], float alpha)
 {
     for (int32_t i = 0; i < 4; ++i) {
-        ema[i] += TINYRL_ACTION_EMA_ALPHA * (action[i] - ema[i]);
-    }
-}
-
-void tinyrl_ranges_ema_update(float ema_m[4], const float ranges_m[5])
-{
-    for (int32_t i = 0; i < 4; ++i) {
-        ema_m[i] += TINYRL_RANGES_EMA_ALPHA * (ranges_m[i] - ema_m[i]);
+        ema[i] += alpha * (x[i] - ema[i]);
     }
 }

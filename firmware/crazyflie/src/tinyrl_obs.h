@@ -26,8 +26,8 @@ typedef struct {
     float light[2];           /**< Light sensors left, right (source seeking only). */
     float prev_action[4];     /**< The previous action as fed back (continuous, in [-1, 1]). */
     float geofence_m[4];      /**< Distance to the arena edge along heading front, back, left, right (m). */
-    float action_ema[4];      /**< Moving average of the fed-back actions (tinyrl_action_ema_update). */
-    float ranges_ema_m[4];    /**< Moving average of ranges_m[0..3] (tinyrl_ranges_ema_update) (m). */
+    float action_ema[4];      /**< Moving average of the fed-back actions (TINYRL_ACTION_EMA_ALPHA). */
+    float ranges_ema_m[4];    /**< Moving average of ranges_m[0..3] (TINYRL_RANGES_EMA_ALPHA) (m). */
 } tinyrl_sensors;
 
 /** A hover setpoint: what the app hands to commanderSetSetpoint (body-frame velocity, yaw rate, absolute height). */
@@ -44,13 +44,10 @@ void tinyrl_build_observation(const tinyrl_sensors *s, float *obs);
 /** Map a continuous action (4 values, clipped to [-1, 1]) to a hover setpoint, as TaskCore.setpoints. */
 void tinyrl_action_to_hover(const float *action, tinyrl_hover *hover);
 
-/** One policy step of the action_ema feature's low-pass: ema += TINYRL_ACTION_EMA_ALPHA * (action - ema), with the
- *  fed-back (clipped) action, as TaskCore.step. */
-void tinyrl_action_ema_update(float ema[4], const float action[4]);
-
-/** One policy step of the ranges_ema feature's low-pass over the front, back, left, right ranges (m), after the
- *  step's readings: ema += TINYRL_RANGES_EMA_ALPHA * (range - ema). An episode starts with ema = the first reading. */
-void tinyrl_ranges_ema_update(float ema_m[4], const float ranges_m[5]);
+/** One policy step of a 4-value low-pass, ema += alpha * (x - ema), as TaskCore: action_ema takes the fed-back
+ *  (clipped) action and TINYRL_ACTION_EMA_ALPHA; ranges_ema the step's ranges_m[0..3] and TINYRL_RANGES_EMA_ALPHA,
+ *  starting from the episode's first reading. */
+void tinyrl_ema_update(float ema[4], const float x[4], float alpha);
 
 /** World-frame (x, y) offset to the heading frame of a drone with yaw yaw_rad (counter-clockwise from x). */
 void tinyrl_world_to_heading(float dx, float dy, float yaw_rad, float *hx, float *hy);
