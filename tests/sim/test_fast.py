@@ -61,10 +61,9 @@ def test_numba_matches_numpy_for_ten_seconds(mode):
     np.testing.assert_allclose(fast[:, 13:], ref[:, 13:], rtol=1e-12, atol=1e-6)  # rpm, rpm commands
     assert fast_quads.controller.tick == ref_quads.controller.tick
     assert fast_quads.time_s == ref_quads.time_s
-    for name in ("_height_pid", "_velocity_pid", "_attitude_pid", "_rate_pid"):
-        a, b = getattr(ref_quads.controller, name), getattr(fast_quads.controller, name)
-        np.testing.assert_allclose(b.integral, a.integral, rtol=1e-9, atol=1e-9)
-        np.testing.assert_allclose(b.prev_error, a.prev_error, rtol=1e-9, atol=1e-9)
+    # Every PID's integral, previous measurement and filter state; every held setpoint, output and motor command.
+    np.testing.assert_allclose(fast_quads.controller.pid_state, ref_quads.controller.pid_state, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast_quads.controller.held, ref_quads.controller.held, rtol=1e-12, atol=1e-6)
     assert np.ptp(ref[:, :3], axis=0).min() > 0.5  # the drones did different things
 
 

@@ -30,12 +30,16 @@ def test_packaged_yaml_equals_code_defaults():
     assert load_controller_params() == ControllerParams()
 
 
-def test_thrust_base_is_nominal_hover_pwm():
+def test_thrust_base_is_nominal_hover_command():
     # The feed-forward must match the model, or every take-off starts with a dip the integrators must absorb.
     d, c = DroneParams(), ControllerParams()
+    assert c.thrust_map == "battery_compensated"
+    hover_request = d.weight_n / 4.0 / c.thrust_max_n * 65535.0  # a command is a thrust request
+    assert c.thrust_base_pwm == pytest.approx(hover_request, rel=0.01)
+    # The linear map (another drone's option) is the Crazyflie 2.0 identification of this drone.
     hover_pwm = (d.hover_rpm - c.pwm_to_rpm_offset) / c.pwm_to_rpm_scale
-    assert c.thrust_base_pwm == pytest.approx(hover_pwm, rel=0.01)
-    assert c.pwm_to_rpm_scale * c.pwm_max + c.pwm_to_rpm_offset == pytest.approx(d.max_rpm, rel=0.01)
+    assert hover_pwm == pytest.approx(38750.0, rel=0.01)
+    assert c.pwm_to_rpm_scale * 65535.0 + c.pwm_to_rpm_offset == pytest.approx(d.max_rpm, rel=0.01)
 
 
 def _write(tmp_path: Path, mutate) -> Path:

@@ -81,7 +81,6 @@ class Quadrotors:
         self.external_force_n = np.zeros((n, 3))
         if fast is not None:  # also when starting on NumPy: ``backend`` may be switched later
             self._gains = fast.gain_table(self.controller)
-            self._controller_scalars = fast.controller_scalars(self.controller)
 
     # --- read-only state (views; copy to keep) ---
     @property
@@ -158,7 +157,7 @@ class Quadrotors:
         s.omega[idx] = 0.0 if omega_rps is None else omega_rps
         s.quat[idx] = dynamics.euler_to_quat(euler)
         s.rpm[idx] = self.params.hover_rpm[idx, None] if rpm is None else rpm
-        self.controller.reset(idx, yaw)
+        self.controller.reset(idx, euler, s.pos[idx])
 
     def step(self, setpoints: np.ndarray, mode: str = "hover", n_physics_steps: int | None = None) -> None:
         """Hold ``setpoints`` (N, 4) for one policy period (or ``n_physics_steps``) of physics + controller.
@@ -181,7 +180,6 @@ class Quadrotors:
 
     def _step_numba(self, setpoints: np.ndarray, mode: int, steps: int) -> None:
         s, p, c = self.state, self.params, self.controller
-        h, v, a, r = c._height_pid, c._velocity_pid, c._attitude_pid, c._rate_pid
         fast.policy_period(
             steps,
             c.tick,
@@ -213,22 +211,11 @@ class Quadrotors:
             p.ground_effect_coeff,
             p.ground_effect_max_ratio,
             self._gains,
-            self._controller_scalars,
-            float(c._nominal_kf),
+            fast.controller_scalars(c),  # a few floats; read each period so the controller's settings stay live
             c.position_every,
             c.attitude_every,
-            h.integral,
-            h.prev_error,
-            v.integral,
-            v.prev_error,
-            a.integral,
-            a.prev_error,
-            r.integral,
-            r.prev_error,
-            c.attitude_des_deg,
-            c.rate_des_dps,
-            c.thrust_pwm,
-            c.rpm_cmd,
+            c.pid_state,
+            c.held,
         )
         c.tick += steps
         for _ in range(steps):  # the same float sum as the NumPy path's per-step increments

@@ -2,16 +2,17 @@
 
 :func:`policy_period` is the loop of :meth:`tinyrl.sim.drone.Quadrotors.step` (``controller.update`` →
 ``step_motors`` → ``dynamics.step`` for every physics step) written per drone: the outer loop runs over drones,
-the inner loop over physics steps, and each drone's state stays in registers for the whole policy period. The
+the inner loop over physics steps; each drone's rigid-body state stays in registers for the whole policy period,
+and the controller runs as small functions on that drone's rows of the controller arrays. The
 NumPy modules (:mod:`~tinyrl.sim.controller`, :mod:`~tinyrl.sim.motors`, :mod:`~tinyrl.sim.dynamics`) remain the
 reference; this file repeats their arithmetic operation by operation (same formulas, same evaluation order,
 ``fastmath`` off), so trajectories agree with NumPy to rounding — bit for bit on this machine, though that is not
 promised: NumPy's ``einsum`` sums in a SIMD-width dependent order. A drone's result never depends on the batch
 it is in, since nothing is shared between iterations of the drone loop.
 
-Controller state is read from and written back to the arrays of :class:`~tinyrl.sim.controller.CascadeController`
-(its ``PidBank`` integrators and previous errors, attitude and rate setpoints, thrust, rotor-speed commands), so
-resetting a subset of drones works the same with either backend.
+Controller state lives in the arrays of :class:`~tinyrl.sim.controller.CascadeController` (``pid_state``: every
+PID's integral, previous measurement and filter delays; ``held``: setpoints, thrust, int16 outputs, motor requests,
+PWM and rotor-speed commands), so resetting a subset of drones works the same with either backend.
 """
 
 from __future__ import annotations
@@ -22,66 +23,91 @@ import numpy as np
 from numba import njit
 
 from tinyrl.sim import motors
+from tinyrl.sim.controller import INT16_LIMIT, PWM_FULL_SCALE, CascadeController
 
 HOVER, RATES = 0, 1
 #: Controller modes this kernel implements, by the names of :attr:`CascadeController.modes`.
 MODES = {"hover": HOVER, "rates": RATES}
+#: Thrust maps, by the names of :attr:`ControllerParams.thrust_map`.
+THRUST_MAPS = {"battery_compensated": 0, "linear": 1}
 
-# Rows of the gain table (bank, field, axis) built by :func:`gain_table`.
+# Fields of the PID gain table (bank, field, axis) built by :func:`gain_table`.
+_KP, _KI, _KD, _KFF, _ILIM, _OLIM, _DT, _B0, _B1, _B2, _A1, _A2, _FILTER, _WRAP = range(14)
+# Banks, and fields of the PID state (N, bank, field, axis), as in CascadeController.pid_state.
 _HEIGHT, _VELOCITY, _ATTITUDE, _RATE = 0, 1, 2, 3
-_KP, _KI, _KD, _ILIM, _DT = 0, 1, 2, 3, 4
+_INTEG, _PREV, _D1, _D2 = 0, 1, 2, 3
 
 # Indices into the controller scalar vector built by :func:`controller_scalars`.
 (
     _C_ATT_DT,
     _C_TILT,
-    _C_VZ_LIMIT,
     _C_THRUST_SCALE,
     _C_THRUST_BASE,
     _C_THRUST_MIN,
-    _C_PWM_MAX,
-    _C_RATE_LIMIT,
+    _C_IDLE,
+    _C_MAP,
+    _C_THRUST_MAX_N,
+    _C_THRUST_MIN_N,
+    _C_V0,
+    _C_V1,
+    _C_V2,
+    _C_V3,
+    _C_VBAT,
     _C_PWM_RPM_SCALE,
     _C_PWM_RPM_OFFSET,
-) = range(10)
-N_CONTROLLER_SCALARS = 10
+    _C_NOMINAL_KF,
+) = range(17)
+N_CONTROLLER_SCALARS = 17
+
+# Columns of CascadeController.held (see tinyrl.sim.controller).
+_H_ATT, _H_RATE, _H_VZ, _H_THRUST, _H_OUT, _H_REQ, _H_PWM, _H_RPM = 0, 3, 6, 7, 8, 11, 15, 19
 
 _MXY = motors.MOTOR_XY.copy()
 _YAW = motors.YAW_SIGN.copy()
-_MIX = np.stack([0.5 * motors.MOTOR_XY[:, 1], -0.5 * motors.MOTOR_XY[:, 0], motors.YAW_SIGN], axis=1)
 # np.degrees / np.radians multiply by these constants.
 _RAD2DEG = 180.0 / math.pi
 _DEG2RAD = math.pi / 180.0
+_PWM_FULL = PWM_FULL_SCALE
+_INT16 = INT16_LIMIT
 
 
-def gain_table(controller) -> np.ndarray:
-    """Gains (4 banks x [kp, ki, kd, i_limit, dt] x 3 axes) of a ``CascadeController``'s PID banks."""
+def gain_table(controller: CascadeController) -> np.ndarray:
+    """Gains of a ``CascadeController``'s PID banks: (4 banks, 14 fields, 3 axes), fields as ``_KP``... above."""
     banks = (controller._height_pid, controller._velocity_pid, controller._attitude_pid, controller._rate_pid)
-    table = np.zeros((4, 5, 3))
+    table = np.zeros((4, 14, 3))
     for b, pid in enumerate(banks):
         k = pid.kp.shape[0]
         table[b, _KP, :k] = pid.kp
         table[b, _KI, :k] = pid.ki
         table[b, _KD, :k] = pid.kd
+        table[b, _KFF, :k] = pid.kff
         table[b, _ILIM, :k] = pid.i_limit
+        table[b, _OLIM, :k] = pid.output_limit
         table[b, _DT, :] = pid.dt_s
+        table[b, _B0 : _A2 + 1, :k] = pid.filter
+        table[b, _FILTER, :k] = pid.filter_on
+        table[b, _WRAP, :k] = pid.wrap
     return table
 
 
-def controller_scalars(controller) -> np.ndarray:
+def controller_scalars(controller: CascadeController) -> np.ndarray:
     """The scalar controller settings :func:`policy_period` reads, as a float vector."""
     c = controller.params
     out = np.empty(N_CONTROLLER_SCALARS)
     out[_C_ATT_DT] = controller._attitude_dt_s
     out[_C_TILT] = c.tilt_limit_deg
-    out[_C_VZ_LIMIT] = c.vz_limit_mps
     out[_C_THRUST_SCALE] = c.thrust_scale_pwm
     out[_C_THRUST_BASE] = c.thrust_base_pwm
     out[_C_THRUST_MIN] = c.thrust_min_pwm
-    out[_C_PWM_MAX] = c.pwm_max
-    out[_C_RATE_LIMIT] = c.rate_output_limit
+    out[_C_IDLE] = c.idle_thrust_pwm
+    out[_C_MAP] = THRUST_MAPS[c.thrust_map]
+    out[_C_THRUST_MAX_N] = c.thrust_max_n
+    out[_C_THRUST_MIN_N] = c.thrust_min_n
+    out[_C_V0 : _C_V3 + 1] = c.vmotor_to_thrust
+    out[_C_VBAT] = c.battery_voltage_v
     out[_C_PWM_RPM_SCALE] = c.pwm_to_rpm_scale
     out[_C_PWM_RPM_OFFSET] = c.pwm_to_rpm_offset
+    out[_C_NOMINAL_KF] = controller._nominal_kf
     return out
 
 
@@ -96,19 +122,168 @@ def _clip(x, low, high):
 
 
 @njit(cache=True, inline="always")
-def _wrap_deg(angle):
-    return (angle + 180.0) % 360.0 - 180.0
+def _wrap_once(angle):
+    # controller.wrap_once_deg
+    if angle > 180.0:
+        return angle - 360.0
+    if angle < -180.0:
+        return angle + 360.0
+    return angle
 
 
 @njit(cache=True, inline="always")
-def _pid(gains, bank, axis, error, integral, prev_error):
-    """One ``PidBank.update`` of one axis; returns (output, new integral)."""
-    dt = gains[bank, _DT, axis]
-    limit = gains[bank, _ILIM, axis]
-    integral = _clip(integral + error * dt, -limit, limit)
-    derivative = (error - prev_error) / dt
-    out = gains[bank, _KP, axis] * error + gains[bank, _KI, axis] * integral + gains[bank, _KD, axis] * derivative
-    return out, integral
+def _cap_angle(angle):
+    # controller.cap_angle_deg
+    while angle > 180.0:
+        angle -= 360.0
+    while angle < -180.0:
+        angle += 360.0
+    return angle
+
+
+@njit(cache=True)
+def _pid(g, b, a, st, desired, measured):
+    """One ``PidBank.update`` of bank ``b``, axis ``a``; ``st`` is the drone's (bank, field, axis) state."""
+    error = desired - measured
+    delta = -(measured - st[b, _PREV, a])
+    if g[b, _WRAP, a] != 0.0:
+        error = _wrap_once(error)
+        delta = _wrap_once(delta)
+    dt = g[b, _DT, a]
+    deriv = delta / dt
+    if g[b, _FILTER, a] != 0.0:
+        d1, d2 = st[b, _D1, a], st[b, _D2, a]
+        d0 = (deriv - d1 * g[b, _A1, a]) - d2 * g[b, _A2, a]
+        if not math.isfinite(d0):
+            d0 = deriv
+        deriv = (d0 * g[b, _B0, a] + d1 * g[b, _B1, a]) + d2 * g[b, _B2, a]
+        st[b, _D2, a] = d1
+        st[b, _D1, a] = d0
+    if math.isnan(deriv):
+        deriv = 0.0
+    integ = st[b, _INTEG, a] + error * dt
+    limit = g[b, _ILIM, a]
+    if limit != 0.0:
+        integ = _clip(integ, -limit, limit)
+    st[b, _INTEG, a] = integ
+    out = ((g[b, _KP, a] * error + g[b, _KD, a] * deriv) + g[b, _KI, a] * integ) + g[b, _KFF, a] * desired
+    limit = g[b, _OLIM, a]
+    if limit != 0.0:
+        out = _clip(out, -limit, limit)
+    st[b, _PREV, a] = measured
+    return out
+
+
+@njit(cache=True, inline="always")
+def _saturate_int16(x):
+    return np.trunc(_clip(x, -_INT16, _INT16))
+
+
+@njit(cache=True)
+def _request_to_pwm(request, sc):
+    """``controller.compensate_battery`` (or the identity for the linear map) of one motor request."""
+    if sc[_C_MAP] != 0.0:
+        return request
+    c0, c1, c2, c3 = sc[_C_V0], sc[_C_V1], sc[_C_V2], sc[_C_V3]
+    vbat = sc[_C_VBAT]
+    thrust = request / _PWM_FULL * sc[_C_THRUST_MAX_N]
+    p = -c2 / (3.0 * c3)
+    q = p * p * p + (c2 * c1 - 3.0 * c3 * (c0 - thrust)) / (6.0 * c3 * c3)
+    r = c1 / (3.0 * c3)
+    qrp = math.sqrt(q * q + (r - p * p) * (r - p * p) * (r - p * p))
+    voltage = (np.cbrt(q + qrp) + np.cbrt(q - qrp)) + p
+    ratio = np.trunc(_PWM_FULL * (voltage / vbat))
+    if vbat < 2.0 or thrust < sc[_C_THRUST_MIN_N]:
+        return 0.0
+    return ratio
+
+
+@njit(cache=True)
+def _pwm_to_rpm(pwm, sc):
+    """``CascadeController``'s PWM → rotor-speed map of one motor."""
+    if sc[_C_MAP] != 0.0:
+        return sc[_C_PWM_RPM_SCALE] * pwm + sc[_C_PWM_RPM_OFFSET] if pwm > 0.0 else 0.0
+    v = pwm / _PWM_FULL * sc[_C_VBAT]
+    thrust = max(((sc[_C_V0] + sc[_C_V1] * v) + sc[_C_V2] * v * v) + sc[_C_V3] * v * v * v, 0.0)
+    return math.sqrt(thrust / sc[_C_NOMINAL_KF])
+
+
+@njit(cache=True)
+def _position_loop(g, st, h, sc, sp0, sp1, sp3, yaw_deg, vx, vy, vz, pz):
+    """``positionController`` + ``velocityController``: climb rate, roll/pitch setpoints and thrust into ``h``."""
+    vz_des = _pid(g, _HEIGHT, 0, st, sp3, pz)
+    h[_H_VZ] = vz_des
+    yaw = yaw_deg * math.pi / 180.0
+    cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
+    bvx = vx * cos_yaw + vy * sin_yaw
+    bvy = -vx * sin_yaw + vy * cos_yaw
+    ox = _pid(g, _VELOCITY, 0, st, sp0, bvx)
+    oy = _pid(g, _VELOCITY, 1, st, sp1, bvy)
+    oz = _pid(g, _VELOCITY, 2, st, vz_des, vz)
+    tilt = sc[_C_TILT]
+    h[_H_ATT + 0] = _clip(-oy, -tilt, tilt)
+    h[_H_ATT + 1] = _clip(ox, -tilt, tilt)
+    thrust = oz * sc[_C_THRUST_SCALE] + sc[_C_THRUST_BASE]
+    thrust = max(thrust, sc[_C_THRUST_MIN])
+    h[_H_THRUST] = _clip(thrust, 0.0, _PWM_FULL)
+
+
+@njit(cache=True)
+def _rates_to_motors(g, st, h, sc, wx, wy, wz):
+    """Rate PIDs → int16 → mixer → thrust map → saturation shift → rotor-speed commands, into ``h``."""
+    h[_H_OUT + 0] = _saturate_int16(_pid(g, _RATE, 0, st, h[_H_RATE + 0], wx * _RAD2DEG))
+    h[_H_OUT + 1] = _saturate_int16(_pid(g, _RATE, 1, st, h[_H_RATE + 1], wy * _RAD2DEG))
+    h[_H_OUT + 2] = _saturate_int16(_pid(g, _RATE, 2, st, h[_H_RATE + 2], wz * _RAD2DEG))
+    r = np.trunc(h[_H_OUT + 0] / 2.0)
+    p = np.trunc(-h[_H_OUT + 1] / 2.0)
+    yaw = -h[_H_OUT + 2]
+    t = h[_H_THRUST]
+    h[_H_REQ + 0] = np.trunc(((t - r) + p) + yaw)
+    h[_H_REQ + 1] = np.trunc(((t - r) - p) - yaw)
+    h[_H_REQ + 2] = np.trunc(((t + r) - p) + yaw)
+    h[_H_REQ + 3] = np.trunc(((t + r) + p) - yaw)
+    highest = 0.0
+    for m in range(4):
+        if t <= 0.0:
+            h[_H_REQ + m] = 0.0
+        ratio = _request_to_pwm(h[_H_REQ + m], sc)
+        h[_H_PWM + m] = ratio
+        highest = max(highest, ratio)
+    reduction = highest - _PWM_FULL if highest > _PWM_FULL else 0.0
+    for m in range(4):
+        h[_H_PWM + m] = max(h[_H_PWM + m] - reduction, sc[_C_IDLE])
+        h[_H_RPM + m] = _pwm_to_rpm(h[_H_PWM + m], sc)
+
+
+@njit(cache=True)
+def _controller_tick(mode, run_position, run_attitude, g, st, h, sc, sp, pz, vx, vy, vz, qx, qy, qz, qw, wx, wy, wz):
+    """One ``CascadeController.update`` of one drone: ``st`` its PID state, ``h`` its held values, in place."""
+    sp0, sp1, sp2, sp3 = sp[0], sp[1], sp[2], sp[3]
+    if run_position or run_attitude:
+        # quat_to_euler, then np.degrees
+        roll_deg = math.atan2(2.0 * (qw * qx + qy * qz), 1.0 - 2.0 * (qx * qx + qy * qy)) * _RAD2DEG
+        pitch_deg = math.asin(_clip(2.0 * (qw * qy - qz * qx), -1.0, 1.0)) * _RAD2DEG
+        yaw_deg = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz)) * _RAD2DEG
+        if mode == HOVER:
+            if run_attitude:
+                h[_H_ATT + 2] = _cap_angle(h[_H_ATT + 2] + sp2 * sc[_C_ATT_DT])
+            if run_position:
+                _position_loop(g, st, h, sc, sp0, sp1, sp3, yaw_deg, vx, vy, vz, pz)
+            if run_attitude:
+                h[_H_RATE + 0] = _pid(g, _ATTITUDE, 0, st, h[_H_ATT + 0], roll_deg)
+                h[_H_RATE + 1] = _pid(g, _ATTITUDE, 1, st, h[_H_ATT + 1], pitch_deg)
+                h[_H_RATE + 2] = _pid(g, _ATTITUDE, 2, st, h[_H_ATT + 2], yaw_deg)
+        else:  # RATES: CascadeController._rates
+            per_motor = max(sp0, 0.0) / 4.0
+            if sc[_C_MAP] == 0.0:
+                pwm = per_motor / sc[_C_THRUST_MAX_N] * _PWM_FULL
+            else:
+                pwm = (math.sqrt(per_motor / sc[_C_NOMINAL_KF]) - sc[_C_PWM_RPM_OFFSET]) / sc[_C_PWM_RPM_SCALE]
+            h[_H_THRUST] = _clip(pwm, 0.0, _PWM_FULL)
+            h[_H_RATE + 0], h[_H_RATE + 1], h[_H_RATE + 2] = sp1, sp2, sp3
+            h[_H_ATT + 0], h[_H_ATT + 1], h[_H_ATT + 2] = 0.0, 0.0, yaw_deg
+    if run_attitude:
+        _rates_to_motors(g, st, h, sc, wx, wy, wz)
 
 
 @njit(cache=True)
@@ -144,41 +319,20 @@ def policy_period(
     ge_max,
     gains,
     scalars,
-    nominal_kf,
     position_every,
     attitude_every,
-    height_int,
-    height_prev,
-    vel_int,
-    vel_prev,
-    att_int,
-    att_prev,
-    rate_int,
-    rate_prev,
-    att_des,
-    rate_des,
-    thrust_pwm,
-    rpm_cmd,
+    pid_state,
+    held,
 ):
     """Fly N drones for ``n_steps`` physics steps of ``dt`` s, from controller tick ``tick0``, in place.
 
     Same results as ``n_steps`` iterations of ``CascadeController.update`` + ``motors.update_rpm`` +
-    ``dynamics.step``. Arrays are the ones of ``RigidBodyState``, ``DroneParamArrays`` and the controller;
-    ``lag_factor`` from :func:`tinyrl.sim.motors.lag_factor` (NumPy's ``expm1`` and libm's differ in the last
-    bit), ``gains`` from :func:`gain_table`, ``scalars`` from :func:`controller_scalars`, ``mode`` from
-    :data:`MODES`.
+    ``dynamics.step``. Arrays are the ones of ``RigidBodyState``, ``DroneParamArrays`` and the controller
+    (``pid_state``, ``held``); ``lag_factor`` from :func:`tinyrl.sim.motors.lag_factor` (NumPy's ``expm1`` and
+    libm's differ in the last bit), ``gains`` from :func:`gain_table`, ``scalars`` from :func:`controller_scalars`,
+    ``mode`` from :data:`MODES`.
     """
     n = pos.shape[0]
-    att_dt = scalars[_C_ATT_DT]
-    tilt = scalars[_C_TILT]
-    vz_limit = scalars[_C_VZ_LIMIT]
-    thrust_scale = scalars[_C_THRUST_SCALE]
-    thrust_base = scalars[_C_THRUST_BASE]
-    thrust_min = scalars[_C_THRUST_MIN]
-    pwm_max = scalars[_C_PWM_MAX]
-    rate_limit = scalars[_C_RATE_LIMIT]
-    pwm_scale = scalars[_C_PWM_RPM_SCALE]
-    pwm_offset = scalars[_C_PWM_RPM_OFFSET]
     sinc_zero = math.pi * 1.0e-20
     for i in range(n):
         # ---- load drone i
@@ -187,18 +341,8 @@ def policy_period(
         qx, qy, qz, qw = quat[i, 0], quat[i, 1], quat[i, 2], quat[i, 3]
         wx, wy, wz = omega[i, 0], omega[i, 1], omega[i, 2]
         r0, r1, r2, r3 = rpm[i, 0], rpm[i, 1], rpm[i, 2], rpm[i, 3]
-        hi, hp = height_int[i, 0], height_prev[i, 0]
-        vix, viy, viz = vel_int[i, 0], vel_int[i, 1], vel_int[i, 2]
-        vpx, vpy, vpz = vel_prev[i, 0], vel_prev[i, 1], vel_prev[i, 2]
-        aix, aiy, aiz = att_int[i, 0], att_int[i, 1], att_int[i, 2]
-        apx, apy, apz = att_prev[i, 0], att_prev[i, 1], att_prev[i, 2]
-        rix, riy, riz = rate_int[i, 0], rate_int[i, 1], rate_int[i, 2]
-        rpx, rpy, rpz = rate_prev[i, 0], rate_prev[i, 1], rate_prev[i, 2]
-        adr, adp, ady = att_des[i, 0], att_des[i, 1], att_des[i, 2]
-        rdx, rdy, rdz = rate_des[i, 0], rate_des[i, 1], rate_des[i, 2]
-        thrust = thrust_pwm[i]
-        c0, c1, c2, c3 = rpm_cmd[i, 0], rpm_cmd[i, 1], rpm_cmd[i, 2], rpm_cmd[i, 3]
-        sp0, sp1, sp2, sp3 = setpoints[i, 0], setpoints[i, 1], setpoints[i, 2], setpoints[i, 3]
+        st, h = pid_state[i], held[i]
+        sp = setpoints[i]
         fex, fey, fez = external_force[i, 0], external_force[i, 1], external_force[i, 2]
         m_i, g_i, kf_i, km_i, lev = mass[i], gravity[i], kf[i], km[i], lever[i]
         ix, iy, iz = inertia[i, 0], inertia[i, 1], inertia[i, 2]
@@ -218,62 +362,10 @@ def policy_period(
             run_position = tick % position_every == 0
             run_attitude = tick % attitude_every == 0
             # ================= controller (CascadeController.update)
-            if run_position or run_attitude:
-                # quat_to_euler, then np.degrees
-                roll_deg = math.atan2(2.0 * (qw * qx + qy * qz), 1.0 - 2.0 * (qx * qx + qy * qy)) * _RAD2DEG
-                pitch_deg = math.asin(_clip(2.0 * (qw * qy - qz * qx), -1.0, 1.0)) * _RAD2DEG
-                yaw_deg = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz)) * _RAD2DEG
-                if mode == HOVER:
-                    if run_position:
-                        yaw = yaw_deg * _DEG2RAD
-                        cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
-                        vz_des, hi = _pid(gains, _HEIGHT, 0, sp3 - pz, hi, hp)
-                        hp = sp3 - pz
-                        vz_des = _clip(vz_des, -vz_limit, vz_limit)
-                        ex = sp0 - (cos_yaw * vx + sin_yaw * vy)
-                        ey = sp1 - (-sin_yaw * vx + cos_yaw * vy)
-                        ez = vz_des - vz
-                        ox, vix = _pid(gains, _VELOCITY, 0, ex, vix, vpx)
-                        oy, viy = _pid(gains, _VELOCITY, 1, ey, viy, vpy)
-                        oz, viz = _pid(gains, _VELOCITY, 2, ez, viz, vpz)
-                        vpx, vpy, vpz = ex, ey, ez
-                        adr = _clip(-oy, -tilt, tilt)
-                        adp = _clip(ox, -tilt, tilt)
-                        thrust = _clip(oz * thrust_scale + thrust_base, thrust_min, pwm_max)
-                    if run_attitude:
-                        ady = _wrap_deg(ady + sp2 * att_dt)
-                        ex = adr - roll_deg
-                        ey = adp - pitch_deg
-                        ez = _wrap_deg(ady - yaw_deg)
-                        rdx, aix = _pid(gains, _ATTITUDE, 0, ex, aix, apx)
-                        rdy, aiy = _pid(gains, _ATTITUDE, 1, ey, aiy, apy)
-                        rdz, aiz = _pid(gains, _ATTITUDE, 2, ez, aiz, apz)
-                        apx, apy, apz = ex, ey, ez
-                else:  # RATES
-                    collective = math.sqrt(max(sp0, 0.0) / (4.0 * nominal_kf))
-                    thrust = _clip((collective - pwm_offset) / pwm_scale, 0.0, pwm_max)
-                    rdx, rdy, rdz = sp1, sp2, sp3
-                    adr, adp, ady = 0.0, 0.0, yaw_deg
-            if run_attitude:
-                # _rates_to_motors
-                ex = rdx - wx * _RAD2DEG
-                ey = rdy - wy * _RAD2DEG
-                ez = rdz - wz * _RAD2DEG
-                ox, rix = _pid(gains, _RATE, 0, ex, rix, rpx)
-                oy, riy = _pid(gains, _RATE, 1, ey, riy, rpy)
-                oz, riz = _pid(gains, _RATE, 2, ez, riz, rpz)
-                rpx, rpy, rpz = ex, ey, ez
-                ox = _clip(ox, -rate_limit, rate_limit)
-                oy = _clip(oy, -rate_limit, rate_limit)
-                oz = _clip(oz, -rate_limit, rate_limit)
-                p0 = _clip(thrust + ox * _MIX[0, 0] + oy * _MIX[0, 1] + oz * _MIX[0, 2], 0.0, pwm_max)
-                p1 = _clip(thrust + ox * _MIX[1, 0] + oy * _MIX[1, 1] + oz * _MIX[1, 2], 0.0, pwm_max)
-                p2 = _clip(thrust + ox * _MIX[2, 0] + oy * _MIX[2, 1] + oz * _MIX[2, 2], 0.0, pwm_max)
-                p3 = _clip(thrust + ox * _MIX[3, 0] + oy * _MIX[3, 1] + oz * _MIX[3, 2], 0.0, pwm_max)
-                c0 = pwm_scale * p0 + pwm_offset if p0 > 0.0 else 0.0
-                c1 = pwm_scale * p1 + pwm_offset if p1 > 0.0 else 0.0
-                c2 = pwm_scale * p2 + pwm_offset if p2 > 0.0 else 0.0
-                c3 = pwm_scale * p3 + pwm_offset if p3 > 0.0 else 0.0
+            _controller_tick(
+                mode, run_position, run_attitude, gains, st, h, scalars, sp, pz, vx, vy, vz, qx, qy, qz, qw, wx, wy, wz
+            )
+            c0, c1, c2, c3 = h[_H_RPM], h[_H_RPM + 1], h[_H_RPM + 2], h[_H_RPM + 3]
 
             # ================= motors (motors.update_rpm)
             r0 += (_clip(c0, lo_rpm, hi_rpm) - r0) * factor
@@ -367,14 +459,3 @@ def policy_period(
         quat[i, 0], quat[i, 1], quat[i, 2], quat[i, 3] = qx, qy, qz, qw
         omega[i, 0], omega[i, 1], omega[i, 2] = wx, wy, wz
         rpm[i, 0], rpm[i, 1], rpm[i, 2], rpm[i, 3] = r0, r1, r2, r3
-        height_int[i, 0], height_prev[i, 0] = hi, hp
-        vel_int[i, 0], vel_int[i, 1], vel_int[i, 2] = vix, viy, viz
-        vel_prev[i, 0], vel_prev[i, 1], vel_prev[i, 2] = vpx, vpy, vpz
-        att_int[i, 0], att_int[i, 1], att_int[i, 2] = aix, aiy, aiz
-        att_prev[i, 0], att_prev[i, 1], att_prev[i, 2] = apx, apy, apz
-        rate_int[i, 0], rate_int[i, 1], rate_int[i, 2] = rix, riy, riz
-        rate_prev[i, 0], rate_prev[i, 1], rate_prev[i, 2] = rpx, rpy, rpz
-        att_des[i, 0], att_des[i, 1], att_des[i, 2] = adr, adp, ady
-        rate_des[i, 0], rate_des[i, 1], rate_des[i, 2] = rdx, rdy, rdz
-        thrust_pwm[i] = thrust
-        rpm_cmd[i, 0], rpm_cmd[i, 1], rpm_cmd[i, 2], rpm_cmd[i, 3] = c0, c1, c2, c3

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pydantic
@@ -77,20 +77,44 @@ class DroneParams(StrictModel):
 
 
 class PidGains(StrictModel):
-    """One firmware-style PID: ``out = kp e + ki ∫e dt + kd de/dt``, integral clipped to ``±i_limit``."""
+    """One firmware PID (``pid.c``): ``out = kp e + kd d(-measured)/dt + ki ∫e dt + kff desired``.
+
+    The derivative acts on the measurement, low-passed by the firmware's 2nd-order Butterworth at ``d_filter_hz``
+    (0: off); the integral is clipped to ``±i_limit`` (0: unlimited).
+    """
 
     kp: NonNegativeFloat
     ki: NonNegativeFloat = 0.0
     kd: NonNegativeFloat = 0.0
-    i_limit: PositiveFloat = 5000.0
+    kff: float = 0.0
+    i_limit: NonNegativeFloat = 5000.0
+    d_filter_hz: NonNegativeFloat = 0.0
+
+
+ThrustMap = Literal["battery_compensated", "linear"]
+
+# crazyflie-firmware platform_defaults_cf2.h, CONFIG_CRAZYFLIE_21_PLUS: thrust (N) of one motor = c0 + c1 v + c2 v²
+# + c3 v³ at motor voltage v.
+_CF21_PLUS_VMOTOR_TO_THRUST = (-0.02476537915958403, 0.06523793527519485, -0.026792504967750107, 0.006776789303971145)
 
 
 class ControllerParams(StrictModel):
-    """The Crazyflie PID cascade, in firmware units (degrees, deg/s, m/s, 16-bit PWM).
+    """The Crazyflie PID cascade and motor command path, in firmware units (degrees, deg/s, m/s, 16-bit PWM).
 
-    Defaults are the cf2 platform defaults of crazyflie-firmware. Angles follow the body FLU convention
-    (positive pitch tilts the nose down and accelerates forward); the firmware's inverted pitch sign is absorbed
-    in the mixer. Loop rates must divide the physics rate.
+    Defaults are crazyflie-firmware's cf2 platform defaults (``platform_defaults.h``, ``platform_defaults_cf2.h``,
+    ``position_controller_pid.c``; commit 2a18fc29). Angles follow the body FLU convention (positive pitch tilts
+    the nose down and accelerates forward); the firmware's inverted pitch sign is absorbed in the mixer. Loop rates
+    must divide the physics rate.
+
+    ``thrust_map`` picks how a motor command becomes thrust:
+        ``battery_compensated`` (the CF2 default, ``CONFIG_ENABLE_THRUST_BAT_COMPENSATED``): a command is a thrust
+        request of ``cmd / 65535 · thrust_max_n`` per motor; the firmware turns it into the duty ratio that makes
+        that thrust at ``battery_voltage_v`` by inverting the cubic voltage-thrust fit ``vmotor_to_thrust``, and
+        the motor makes ``vmotor_to_thrust(ratio · battery_voltage_v)``. Requests under ``thrust_min_n`` stop the
+        motor.
+        ``linear``: the duty ratio maps linearly to rotor speed, ``rpm = pwm_to_rpm_scale · pwm +
+        pwm_to_rpm_offset`` (Förster 2015, for a Crazyflie 2.0 without compensation; set ``thrust_base_pwm``
+        to the drone's hover command, 38750 for the default drone).
     """
 
     position_rate_hz: PositiveFloat = 100.0
@@ -101,21 +125,35 @@ class ControllerParams(StrictModel):
     roll: PidGains = PidGains(kp=6.0, ki=3.0, kd=0.0, i_limit=20.0)
     pitch: PidGains = PidGains(kp=6.0, ki=3.0, kd=0.0, i_limit=20.0)
     yaw: PidGains = PidGains(kp=6.0, ki=1.0, kd=0.35, i_limit=360.0)
-    vel_x: PidGains = PidGains(kp=25.0, ki=1.0)
-    vel_y: PidGains = PidGains(kp=25.0, ki=1.0)
-    vel_z: PidGains = PidGains(kp=25.0, ki=15.0)
-    pos_z: PidGains = PidGains(kp=2.0, ki=0.5)
+    vel_x: PidGains = PidGains(kp=25.0, ki=1.0, d_filter_hz=20.0)
+    vel_y: PidGains = PidGains(kp=25.0, ki=1.0, d_filter_hz=20.0)
+    vel_z: PidGains = PidGains(kp=25.0, ki=15.0, d_filter_hz=20.0)
+    pos_z: PidGains = PidGains(kp=2.0, ki=0.5, d_filter_hz=20.0)
+    # Attitude setpoints are clipped to the tilt limit; the velocity PIDs' outputs to the limit times the overhead.
     tilt_limit_deg: float = pydantic.Field(default=20.0, gt=0.0, lt=90.0)
-    vz_limit_mps: PositiveFloat = 1.0
+    tilt_limit_overhead: float = pydantic.Field(default=1.1, ge=1.0)
+    # The height PID's output limit: the firmware's max(zVelMax, 0.5) · velMaxOverhead = max(1.0, 0.5) · 1.1.
+    vz_limit_mps: PositiveFloat = 1.1
     thrust_scale_pwm: PositiveFloat = 1000.0
-    # Feed-forward thrust: the nominal hover PWM of this model (the firmware uses 36000 for its own motor map).
-    thrust_base_pwm: PositiveFloat = 38750.0
+    # Feed-forward thrust command, about the hover command of a 27 g drone under the battery-compensated map.
+    thrust_base_pwm: PositiveFloat = 36000.0
     thrust_min_pwm: NonNegativeFloat = 20000.0
-    pwm_max: PositiveFloat = 65535.0
-    rate_output_limit: PositiveFloat = 32767.0
-    # Linear PWM -> rpm map of the Crazyflie 2.0 system identification (Förster 2015), as in gym-pybullet-drones.
+    # Motor floor after the saturation shift (CONFIG_MOTORS_DEFAULT_IDLE_THRUST when arming is required; else 0).
+    idle_thrust_pwm: NonNegativeFloat = 0.0
+    thrust_map: ThrustMap = "battery_compensated"
+    thrust_max_n: PositiveFloat = 0.12
+    thrust_min_n: NonNegativeFloat = 0.012817578393224994
+    vmotor_to_thrust: tuple[float, float, float, float] = _CF21_PLUS_VMOTOR_TO_THRUST
+    battery_voltage_v: float = pydantic.Field(default=3.8, ge=2.0, le=4.35)
     pwm_to_rpm_scale: PositiveFloat = 0.2685
     pwm_to_rpm_offset: float = 4070.3
+
+    @pydantic.field_validator("vmotor_to_thrust")
+    @classmethod
+    def _check_cubic(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if value[3] == 0.0:
+            raise ValueError("the cubic coefficient must be non-zero (the firmware inverts the cubic in closed form)")
+        return value
 
 
 class QuadrotorConfig(StrictModel):
