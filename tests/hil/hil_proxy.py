@@ -34,6 +34,8 @@ class FaultyProxy:
         p_drop: Per-frame probability of dropping the frame.
         p_dup: Per-frame probability of sending the frame twice.
         skip_frames: Frames passed untouched at the start of each direction (the handshake).
+        drop_to_host: Frames ``[first, last)`` toward the host (counted from the first) that are all dropped,
+            whatever the probabilities say: a device that goes silent for a while, deterministically.
     """
 
     upstream_port: int
@@ -42,6 +44,7 @@ class FaultyProxy:
     p_drop: float = 0.02
     p_dup: float = 0.02
     skip_frames: int = 3
+    drop_to_host: tuple[int, int] | None = None
     enabled: bool = True
     to_mcu: Injected = field(default_factory=Injected)
     to_host: Injected = field(default_factory=Injected)
@@ -84,6 +87,10 @@ class FaultyProxy:
                     r = rng.random()
                     with self._lock:
                         active = self.enabled and counts.frames > self.skip_frames and len(frame) > 1
+                    window = self.drop_to_host if counts is self.to_host else None
+                    if window is not None and window[0] <= counts.frames - 1 < window[1]:
+                        counts.drops += 1
+                        continue
                     if active and r < self.p_flip:
                         at = rng.randrange(len(frame) - 1)
                         bits = [b for b in range(8) if frame[at] ^ (1 << b)]

@@ -136,6 +136,47 @@ def test_faults_never_apply_a_corrupt_action(
     assert link.counters.stale >= up.dups + down.dups - losses
 
 
+def test_silent_device_is_levelled_out_then_stopped_by_the_supervisor_watchdog(
+    int8_policy_dir: Path, qemu_session: QemuSession, config: ScenarioConfig
+) -> None:
+    """ACTs lost for 80 steps in a row: the drone flies the last setpoint, levels out, then its motors stop."""
+    from tinyrl.compress.student import load_int8_policy
+    from tinyrl.hil.bridge import expected_for, fly_episodes
+    from tinyrl.hil.link import HilLink
+    from tinyrl.sim.supervisor import LEVEL_OUT_AFTER_S, MOTORS_OFF_AFTER_S
+
+    tflite = int8_policy_dir / "policy_int8.tflite"
+    policy = load_int8_policy(tflite)
+    first = 30  # HELLO is frame 0; then one ACT per step
+    proxy = FaultyProxy(
+        qemu_session.port, p_flip=0.0, p_drop=0.0, p_dup=0.0, skip_frames=0, drop_to_host=(first, first + 80)
+    )
+    link = HilLink.open(
+        f"socket://127.0.0.1:{proxy.port}", expected=expected_for(policy, tflite), timeout_s=0.2, retries=0
+    )
+    try:
+        link.handshake()
+        report = fly_episodes(link, policy, config, episodes=1, seed=1)
+    finally:
+        link.close()
+        proxy.close()
+    sup = report.supervisor
+    changes = [(c["step"], c["mode"]) for c in sup["mode_changes"]]
+    assert [mode for _, mode in changes] == ["level", "off"]
+    (level_step, _), (off_step, _) = changes
+    dt_s = config.dt_s
+    # The silence starts at the first missed step; modes change once the setpoint is older than each timeout.
+    silent_from = level_step - int(LEVEL_OUT_AFTER_S / dt_s + 1e-9)
+    assert (level_step - silent_from + 1) * dt_s > LEVEL_OUT_AFTER_S >= (level_step - silent_from) * dt_s
+    assert (off_step - silent_from + 1) * dt_s > MOTORS_OFF_AFTER_S >= (off_step - silent_from) * dt_s
+    assert sup["missed_setpoints"] >= off_step - silent_from + 1
+    assert sup["level_out_steps"] == off_step - level_step
+    # Without motors the drone falls: the episode ends in a crash while the device is still silent.
+    assert report.summary["episode_results"][0]["outcome"] == "collision"
+    assert report.episode_steps[0] <= first - 1 + 80
+    assert report.mismatches == 0
+
+
 def test_watchdog_reports_failsafe_within_100_ms(int8_policy_dir: Path, qemu_session: QemuSession) -> None:
     from tinyrl.compress.int8 import quantize_input
 

@@ -6,6 +6,11 @@ int8 policy. Each step: quantize the observation (TFLite QUANTIZE), send it as O
 device's int8 action with the host reference (:func:`tinyrl.compress.int8.run_int8`, TFLite Micro rounding),
 dequantize it, apply the policy's head (clip / argmax) like :class:`~tinyrl.compress.student.Int8Policy`, and step
 the simulator with it. The loop is free-running: it steps as fast as the link answers, not at the policy's 25 Hz.
+
+A step whose ACT never arrives (the link gave up after its retries) is a setpoint the drone did not get: the
+simulated drone keeps flying the last one, and the firmware supervisor's watchdog (:mod:`tinyrl.sim.supervisor`)
+levels it out after 500 ms of missed setpoints and stops its motors after 2 s, counted in simulated time. The run
+fails when the device stays silent past that.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from rich.progress import Progress
 
 from tinyrl.compress.int8 import dequantize_output, quantize_input, run_int8
 from tinyrl.compress.student import Int8Policy
-from tinyrl.hil.link import Expected, HilLink
+from tinyrl.hil.link import Expected, HilLink, HilLinkError
 from tinyrl.sim.course import Course
+from tinyrl.sim.supervisor import MOTORS_OFF_AFTER_S, SetpointWatchdog
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
 from tinyrl.train.evaluate import Episode, eval_courses, outcome_of, summarize
@@ -47,6 +53,8 @@ class HilReport:
     episode_steps: list[int] = field(default_factory=list)
     latency_samples_ms: list[float] = field(default_factory=list)
     """Every round trip's latency (ms, in flight order), for histograms; ``latency_ms`` summarizes them."""
+    supervisor: dict[str, Any] = field(default_factory=dict)
+    """Missed setpoints and what the watchdog flew instead: counts, and each change of mode (episode, step, mode)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -61,6 +69,7 @@ class HilReport:
             "device": self.device,
             "episode_steps": self.episode_steps,
             "latency_samples_ms": self.latency_samples_ms,
+            "supervisor": self.supervisor,
         }
 
 
@@ -134,6 +143,12 @@ def fly_episodes(
     mismatches: list[dict[str, Any]] = []
     n_mismatch = 0
     steps_per_episode: list[int] = []
+    watchdog = SetpointWatchdog(period_s=task.dt_s)
+    # Give up once the supervisor has cut the motors and the device still says nothing for another second.
+    give_up_s = MOTORS_OFF_AFTER_S + 1.0
+    mode_steps = {"hover": 0, "level": 0, "off": 0}
+    mode_changes: list[dict[str, Any]] = []
+    missed = 0
     t_start = time.perf_counter()
     try:
         from rich.console import Console
@@ -143,27 +158,45 @@ def fly_episodes(
             for j in range(episodes):
                 task.seed_slots([0], [seed + j])
                 obs = task.reset_slots([0], [j % len(courses)])
+                watchdog.reset()
+                mode = "hover"
+                action: np.ndarray | None = None
                 reward = 0.0
                 steps = 0
                 while True:
                     obs_q = quantize_input(model, obs)
-                    reply = link.step(obs_q[0])
-                    rtts.append(reply.rtt_s)
-                    ticks.append(reply.ticks)
-                    reference = run_int8(model, obs_q, reference=policy.reference)
-                    if not np.array_equal(reference[0], reply.action):
-                        n_mismatch += 1
-                        if len(mismatches) < 20:
-                            mismatches.append(
-                                {
-                                    "episode": j,
-                                    "step": steps,
-                                    "device": reply.action.tolist(),
-                                    "host": reference[0].tolist(),
-                                }
-                            )
-                    action = apply_head(policy, dequantize_output(model, reply.action[None, :]))
-                    result = task.step(action)
+                    try:
+                        reply = link.step(obs_q[0])
+                    except HilLinkError as exc:
+                        if action is None or watchdog.age_s + task.dt_s > give_up_s:
+                            raise HilLinkError(
+                                f"{exc}; the device sent no action for {watchdog.age_s + task.dt_s:.2f} s of flight"
+                                f" (episode {j}, step {steps})"
+                            ) from exc
+                        missed += 1
+                        flown = watchdog.missed()
+                    else:
+                        flown = watchdog.received()
+                        rtts.append(reply.rtt_s)
+                        ticks.append(reply.ticks)
+                        reference = run_int8(model, obs_q, reference=policy.reference)
+                        if not np.array_equal(reference[0], reply.action):
+                            n_mismatch += 1
+                            if len(mismatches) < 20:
+                                mismatches.append(
+                                    {
+                                        "episode": j,
+                                        "step": steps,
+                                        "device": reply.action.tolist(),
+                                        "host": reference[0].tolist(),
+                                    }
+                                )
+                        action = apply_head(policy, dequantize_output(model, reply.action[None, :]))
+                    if flown != mode and len(mode_changes) < 100:
+                        mode_changes.append({"episode": j, "step": steps, "mode": flown})
+                    mode = flown
+                    mode_steps[mode] += 1
+                    result = task.step(action, controller_mode=mode)
                     obs = result.obs.copy()
                     reward += float(result.reward[0])
                     steps += 1
@@ -228,4 +261,10 @@ def fly_episodes(
         device=device,
         episode_steps=steps_per_episode,
         latency_samples_ms=[round(t * 1e3, 4) for t in rtts],
+        supervisor={
+            "missed_setpoints": missed,
+            "level_out_steps": mode_steps["level"],
+            "motors_off_steps": mode_steps["off"],
+            "mode_changes": mode_changes,
+        },
     )

@@ -13,9 +13,12 @@ the body FLU convention: positive pitch tilts the nose down. The firmware keeps 
 legacy convention); every pitch quantity here is the negative of the firmware's, and the mixer takes that into
 account, so motor commands are the firmware's exactly.
 
-Modes (``setpoints`` shape (N, 4)):
+Modes (``setpoints`` shape (N, 4)); switching modes reinitializes the PIDs, as the firmware does:
     ``hover``: body-frame vx, vy in m/s, yaw rate in deg/s (positive counter-clockwise seen from above, as in the
     firmware's ``setpoint_t.attitudeRate.yaw``), absolute height z in m (the generic commander's hover packet).
+    ``level``: what the supervisor flies 500 ms after the last setpoint (``supervisorOverrideSetpoint``): level
+    attitude, no yaw rate, the setpoint's height held.
+    ``off``: the null setpoint the supervisor sends 2 s after the last one: motors stopped.
     ``rates``: collective thrust in N, roll, pitch, yaw body rates in deg/s (a TinyRL mode for tests and tools: it
     feeds the rate loop directly).
 """
@@ -269,8 +272,11 @@ class CascadeController:
         self.tick = 0
         self._modes: dict[str, Callable[[RigidBodyState, np.ndarray, np.ndarray, bool, bool], None]] = {
             "hover": self._hover,
+            "level": self._level,
+            "off": self._off,
             "rates": self._rates,
         }
+        self._mode: str | None = None
         self._request_to_pwm: Callable[[np.ndarray], np.ndarray] = {
             "battery_compensated": lambda request: compensate_battery(request, c),
             "linear": lambda request: request,
@@ -283,10 +289,11 @@ class CascadeController:
         return tuple(self._modes)
 
     def reset(self, indices: Any, euler_rad: np.ndarray, pos_m: np.ndarray) -> None:
-        """Reinitialize drones ``indices`` as the firmware does on a new setpoint mode (``controllerPidReinitialize``).
+        """Start drones ``indices`` in a hover: the firmware's reinitialization, yaw setpoint at the current yaw.
 
         Position and attitude PIDs hold the current measurement (no derivative kick), velocity and rate PIDs
-        hold zero; integrals and filters are cleared; the attitude setpoint is the current attitude.
+        hold zero; integrals and filters are cleared; the attitude setpoint is the current attitude; thrust and
+        motors start at the base thrust.
 
         Args:
             indices: Which drones.
@@ -294,16 +301,33 @@ class CascadeController:
             pos_m: Their positions (k, 3), m.
         """
         euler_deg = np.degrees(np.asarray(euler_rad, dtype=float))
-        self._height_pid.reset(indices, np.asarray(pos_m, dtype=float)[:, 2:3])
-        self._velocity_pid.reset(indices, 0.0)
-        self._attitude_pid.reset(indices, euler_deg)
-        self._rate_pid.reset(indices, 0.0)
-        self.attitude_des_deg[indices] = euler_deg
+        self._reinitialize(indices, euler_deg, np.asarray(pos_m, dtype=float))
+        self.attitude_des_deg[indices, 2] = euler_deg[:, 2]
         self.rate_des_dps[indices] = 0.0
         self.vz_des_mps[indices] = 0.0
         self.thrust_pwm[indices] = self.params.thrust_base_pwm
         self.rate_out[indices] = 0.0
         self._set_hover_motors(indices)
+
+    def _reinitialize(self, indices: Any, euler_deg: np.ndarray, pos_m: np.ndarray) -> None:
+        # controllerPidReinitialize: what a change of setpoint mode resets.
+        self._height_pid.reset(indices, pos_m[:, 2:3])
+        self._velocity_pid.reset(indices, 0.0)
+        self._attitude_pid.reset(indices, euler_deg)
+        self._rate_pid.reset(indices, 0.0)
+        self.attitude_des_deg[indices, :2] = euler_deg[:, :2]
+
+    def enter_mode(self, mode: str, state: RigidBodyState) -> None:
+        """Switch every drone to setpoint ``mode``; a change reinitializes the PIDs, as ``controller_pid.c`` does.
+
+        Raises:
+            ValueError: Unknown mode.
+        """
+        if mode not in self._modes:
+            raise ValueError(f"unknown controller mode {mode!r}; expected one of {self.modes}")
+        if self._mode is not None and mode != self._mode:
+            self._reinitialize(slice(None), np.degrees(quat_to_euler(state.quat)), state.pos)
+        self._mode = mode
 
     def _set_hover_motors(self, indices: Any) -> None:
         # Until the first attitude-loop run the motors hold the base thrust, as after take-off.
@@ -323,10 +347,8 @@ class CascadeController:
         Raises:
             ValueError: Unknown mode.
         """
-        try:
-            fly = self._modes[mode]
-        except KeyError:
-            raise ValueError(f"unknown controller mode {mode!r}; expected one of {self.modes}") from None
+        self.enter_mode(mode, state)
+        fly = self._modes[mode]
         run_position = self.tick % self.position_every == 0
         run_attitude = self.tick % self.attitude_every == 0
         if run_position or run_attitude:
@@ -361,6 +383,27 @@ class CascadeController:
         if run_attitude:
             self.rate_des_dps[:] = self._attitude_pid.update(self.attitude_des_deg, euler_deg)
 
+    def _level(
+        self, state: RigidBodyState, euler_deg: np.ndarray, sp: np.ndarray, run_position: bool, run_attitude: bool
+    ) -> None:
+        # supervisorOverrideSetpoint's level-out: x, y disabled, roll and pitch 0, yaw rate 0, height held. The
+        # velocity loop still runs on the stale velocity setpoint; its attitude is overwritten.
+        held = sp.copy()
+        held[:, 2] = 0.0
+        self._hover(state, euler_deg, held, run_position, False)
+        if run_attitude:
+            self.attitude_des_deg[:, :2] = 0.0
+            self.rate_des_dps[:] = self._attitude_pid.update(self.attitude_des_deg, euler_deg)
+
+    def _off(
+        self, state: RigidBodyState, euler_deg: np.ndarray, sp: np.ndarray, run_position: bool, run_attitude: bool
+    ) -> None:
+        # The null setpoint: zero thrust; controller_pid.c then zeroes the outputs and reinitializes every tick.
+        self.thrust_pwm[:] = 0.0
+        self._reinitialize(slice(None), euler_deg, state.pos)
+        self.attitude_des_deg[:, 2] = euler_deg[:, 2]
+        self.rate_des_dps[:] = 0.0
+
     def _rates(
         self, state: RigidBodyState, euler_deg: np.ndarray, sp: np.ndarray, run_position: bool, run_attitude: bool
     ) -> None:
@@ -383,7 +426,7 @@ class CascadeController:
     def _rates_to_motors(self, state: RigidBodyState) -> None:
         c = self.params
         out = self._rate_pid.update(self.rate_des_dps, np.degrees(state.omega))
-        self.rate_out[:] = saturate_int16(out)
+        self.rate_out[:] = np.where((self.thrust_pwm > 0.0)[:, None], saturate_int16(out), 0.0)
         self.motor_request[:] = legacy_mixer(self.thrust_pwm, self.rate_out)
         self.motor_pwm[:] = cap_motors(self._request_to_pwm(self.motor_request), c.idle_thrust_pwm)
         self.rpm_cmd[:] = pwm_to_rpm(self.motor_pwm, c, self._nominal_kf)

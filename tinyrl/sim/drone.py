@@ -164,13 +164,15 @@ class Quadrotors:
 
         Args:
             setpoints: (N, 4) in the units of ``mode`` (see :mod:`tinyrl.sim.controller`).
-            mode: ``"hover"`` or ``"rates"``.
+            mode: A controller mode (:attr:`CascadeController.modes`): ``"hover"``, ``"level"``, ``"off"``,
+                ``"rates"``.
             n_physics_steps: Physics steps to take; one policy period if None.
         """
         setpoints = np.asarray(setpoints, dtype=float)
         if setpoints.shape != (self.n, 4):
             raise ValueError(f"setpoints must have shape ({self.n}, 4), got {setpoints.shape}")
         steps = self.physics_steps_per_policy if n_physics_steps is None else n_physics_steps
+        self.controller.enter_mode(mode, self.state)
         if self.backend == "numba" and mode in fast.MODES and mode in self.controller.modes:
             self._step_numba(setpoints, fast.MODES[mode], steps)
             return

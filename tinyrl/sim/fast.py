@@ -234,6 +234,8 @@ def _rates_to_motors(g, st, h, sc, wx, wy, wz):
     h[_H_OUT + 0] = _saturate_int16(_pid(g, _RATE, 0, st, h[_H_RATE + 0], wx * _RAD2DEG))
     h[_H_OUT + 1] = _saturate_int16(_pid(g, _RATE, 1, st, h[_H_RATE + 1], wy * _RAD2DEG))
     h[_H_OUT + 2] = _saturate_int16(_pid(g, _RATE, 2, st, h[_H_RATE + 2], wz * _RAD2DEG))
+    if h[_H_THRUST] <= 0.0:  # controller_pid.c zeroes the outputs with the thrust
+        h[_H_OUT + 0], h[_H_OUT + 1], h[_H_OUT + 2] = 0.0, 0.0, 0.0
     r = np.trunc(h[_H_OUT + 0] / 2.0)
     p = np.trunc(-h[_H_OUT + 1] / 2.0)
     yaw = -h[_H_OUT + 2]

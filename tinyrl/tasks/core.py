@@ -336,8 +336,12 @@ class BatchedTask:
         lo, hi = self.config.action.z_range_m
         return np.clip(2.0 * (z_m - lo) / (hi - lo) - 1.0, -1.0, 1.0)
 
-    def step(self, actions: np.ndarray) -> StepResult:
-        """Advance every drone by one policy period with ``actions`` (``(N, 4)`` or ``(N,)`` indices)."""
+    def step(self, actions: np.ndarray, controller_mode: str = "hover") -> StepResult:
+        """Advance every drone by one policy period with ``actions`` (``(N, 4)`` or ``(N,)`` indices).
+
+        ``controller_mode`` is what the drones' controller flies the setpoints in: ``"hover"``, or what the
+        supervisor's setpoint watchdog substitutes (``"level"``, ``"off"``; :mod:`tinyrl.sim.supervisor`).
+        """
         cfg, rw = self.config, self.config.reward
         setpoints = self.setpoints(actions)
         if self.discrete:
@@ -348,7 +352,7 @@ class BatchedTask:
         if self.randomize and cfg.randomization.gust_n > 0:
             self._update_gusts()
         before = self.drones.pos.copy()
-        self.drones.step(setpoints)
+        self.drones.step(setpoints, mode=controller_mode)
         pos = self.drones.pos
         self.steps += 1
         self.path_length_m += np.linalg.norm(pos - before, axis=1)
