@@ -60,11 +60,10 @@ def test_per_drone_params_equal_a_drone_built_with_them():
     heavy = DroneParams(mass_kg=0.03, kf_n_per_rpm2=3.3e-10, motor_tau_s=0.045)
     mixed = Quadrotors(3)
     mixed.set_params([1], heavy)
-    from tinyrl.sim.params import QuadrotorConfig
-
-    single = Quadrotors(1, QuadrotorConfig(drone=heavy))
-    # The controller must keep the nominal model in both, as the firmware would.
-    single.controller._nominal_kf = mixed.controller._nominal_kf
+    # The controller must keep the nominal model in both, as the firmware would: a default drone given the
+    # heavy parameters, not a drone whose nominal model is heavy.
+    single = Quadrotors(1)
+    single.set_params([0], heavy)
     start = np.array([[0.0, 0.0, 1.0]] * 3)
     mixed.reset(slice(None), start)
     single.reset(slice(None), start[:1])

@@ -38,6 +38,9 @@ from tinyrl.sim.params import ControllerParams, PidGains, QuadrotorConfig
 INT16_LIMIT = 32767.0
 #: Full-scale motor command, ``UINT16_MAX``.
 PWM_FULL_SCALE = 65535.0
+#: Motor requests 0 .. this - 1 have a precomputed duty ratio: thrust at most 65535 plus the mixer's largest
+#: roll, pitch and yaw shares (16383 + 16383 + 32767) stays below it.
+REQUEST_TABLE_SIZE = 131072
 
 # Columns of CascadeController.held: what the loops hold between runs.
 HELD_ATTITUDE, HELD_RATE, HELD_VZ, HELD_THRUST = slice(0, 3), slice(3, 6), 6, 7
@@ -281,6 +284,7 @@ class CascadeController:
             "battery_compensated": lambda request: compensate_battery(request, c),
             "linear": lambda request: request,
         }[c.thrust_map]
+        self._build_motor_tables()
         self._set_hover_motors(slice(None))
 
     @property
@@ -329,12 +333,31 @@ class CascadeController:
             self._reinitialize(slice(None), np.degrees(quat_to_euler(state.quat)), state.pos)
         self._mode = mode
 
+    def _build_motor_tables(self) -> None:
+        # Requests and duty ratios are integers, so the thrust map is exact as two tables: request -> duty ratio
+        # and duty ratio -> rotor speed, computed once by the formulas (compensate_battery, pwm_to_rpm).
+        #: Duty ratio of motor requests 0 .. REQUEST_TABLE_SIZE - 1 (negative requests read entry 0).
+        self.ratio_table = self._request_to_pwm(np.arange(REQUEST_TABLE_SIZE, dtype=float))
+        #: Rotor-speed command (rpm) of duty ratios 0 .. 65535.
+        self.rpm_table = pwm_to_rpm(np.arange(int(PWM_FULL_SCALE) + 1, dtype=float), self.params, self._nominal_kf)
+
+    def _motors(self, request: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Duty ratios and rotor-speed commands (N, 4) for motor requests (N, 4), through the tables."""
+        inside = request < REQUEST_TABLE_SIZE
+        index = np.clip(request, 0, REQUEST_TABLE_SIZE - 1).astype(np.int64)
+        ratio = self.ratio_table[index]
+        if not inside.all():  # only a thrust command above full scale gets here
+            ratio = np.where(inside, ratio, self._request_to_pwm(request))
+        pwm = cap_motors(ratio, self.params.idle_thrust_pwm)
+        return pwm, self.rpm_table[pwm.astype(np.int64)]
+
     def _set_hover_motors(self, indices: Any) -> None:
         # Until the first attitude-loop run the motors hold the base thrust, as after take-off.
         base = np.full((1, 4), self.params.thrust_base_pwm)
         self.motor_request[indices] = base
-        self.motor_pwm[indices] = cap_motors(self._request_to_pwm(base), self.params.idle_thrust_pwm)
-        self.rpm_cmd[indices] = pwm_to_rpm(self.motor_pwm[indices], self.params, self._nominal_kf)
+        pwm, rpm = self._motors(base)
+        self.motor_pwm[indices] = pwm
+        self.rpm_cmd[indices] = rpm
 
     def update(self, state: RigidBodyState, setpoints: np.ndarray, mode: str = "hover") -> np.ndarray:
         """Run one physics tick of the cascade and return rotor-speed commands (N, 4) in rpm.
@@ -424,9 +447,7 @@ class CascadeController:
         return np.minimum(np.maximum(pwm, 0.0), PWM_FULL_SCALE)
 
     def _rates_to_motors(self, state: RigidBodyState) -> None:
-        c = self.params
         out = self._rate_pid.update(self.rate_des_dps, np.degrees(state.omega))
         self.rate_out[:] = np.where((self.thrust_pwm > 0.0)[:, None], saturate_int16(out), 0.0)
         self.motor_request[:] = legacy_mixer(self.thrust_pwm, self.rate_out)
-        self.motor_pwm[:] = cap_motors(self._request_to_pwm(self.motor_request), c.idle_thrust_pwm)
-        self.rpm_cmd[:] = pwm_to_rpm(self.motor_pwm, c, self._nominal_kf)
+        self.motor_pwm[:], self.rpm_cmd[:] = self._motors(self.motor_request)

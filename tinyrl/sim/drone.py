@@ -218,6 +218,8 @@ class Quadrotors:
             c.attitude_every,
             c.pid_state,
             c.held,
+            c.ratio_table,
+            c.rpm_table,
         )
         c.tick += steps
         for _ in range(steps):  # the same float sum as the NumPy path's per-step increments

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from tinyrl.sim import motors
-from tinyrl.sim.controller import INT16_LIMIT, PWM_FULL_SCALE, CascadeController
+from tinyrl.sim.controller import INT16_LIMIT, PWM_FULL_SCALE, REQUEST_TABLE_SIZE, CascadeController
 
 HOVER, RATES = 0, 1
 #: Controller modes this kernel implements, by the names of :attr:`CascadeController.modes`.
@@ -69,6 +69,7 @@ _RAD2DEG = 180.0 / math.pi
 _DEG2RAD = math.pi / 180.0
 _PWM_FULL = PWM_FULL_SCALE
 _INT16 = INT16_LIMIT
+_REQUEST_TABLE_SIZE = REQUEST_TABLE_SIZE
 
 
 def gain_table(controller: CascadeController) -> np.ndarray:
@@ -141,7 +142,7 @@ def _cap_angle(angle):
     return angle
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pid(g, b, a, st, desired, measured):
     """One ``PidBank.update`` of bank ``b``, axis ``a``; ``st`` is the drone's (bank, field, axis) state."""
     error = desired - measured
@@ -179,7 +180,7 @@ def _saturate_int16(x):
     return np.trunc(_clip(x, -_INT16, _INT16))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _request_to_pwm(request, sc):
     """``controller.compensate_battery`` (or the identity for the linear map) of one motor request."""
     if sc[_C_MAP] != 0.0:
@@ -198,17 +199,7 @@ def _request_to_pwm(request, sc):
     return ratio
 
 
-@njit(cache=True)
-def _pwm_to_rpm(pwm, sc):
-    """``CascadeController``'s PWM → rotor-speed map of one motor."""
-    if sc[_C_MAP] != 0.0:
-        return sc[_C_PWM_RPM_SCALE] * pwm + sc[_C_PWM_RPM_OFFSET] if pwm > 0.0 else 0.0
-    v = pwm / _PWM_FULL * sc[_C_VBAT]
-    thrust = max(((sc[_C_V0] + sc[_C_V1] * v) + sc[_C_V2] * v * v) + sc[_C_V3] * v * v * v, 0.0)
-    return math.sqrt(thrust / sc[_C_NOMINAL_KF])
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _position_loop(g, st, h, sc, sp0, sp1, sp3, yaw_deg, vx, vy, vz, pz):
     """``positionController`` + ``velocityController``: climb rate, roll/pitch setpoints and thrust into ``h``."""
     vz_des = _pid(g, _HEIGHT, 0, st, sp3, pz)
@@ -228,9 +219,12 @@ def _position_loop(g, st, h, sc, sp0, sp1, sp3, yaw_deg, vx, vy, vz, pz):
     h[_H_THRUST] = _clip(thrust, 0.0, _PWM_FULL)
 
 
-@njit(cache=True)
-def _rates_to_motors(g, st, h, sc, wx, wy, wz):
-    """Rate PIDs → int16 → mixer → thrust map → saturation shift → rotor-speed commands, into ``h``."""
+@njit(cache=True, inline="always")
+def _rates_to_motors(g, st, h, sc, ratio_table, rpm_table, wx, wy, wz):
+    """Rate PIDs → int16 → mixer → thrust map → saturation shift → rotor-speed commands, into ``h``.
+
+    The thrust map reads ``CascadeController``'s tables (``ratio_table``, ``rpm_table``), exact for integer requests.
+    """
     h[_H_OUT + 0] = _saturate_int16(_pid(g, _RATE, 0, st, h[_H_RATE + 0], wx * _RAD2DEG))
     h[_H_OUT + 1] = _saturate_int16(_pid(g, _RATE, 1, st, h[_H_RATE + 1], wy * _RAD2DEG))
     h[_H_OUT + 2] = _saturate_int16(_pid(g, _RATE, 2, st, h[_H_RATE + 2], wz * _RAD2DEG))
@@ -248,17 +242,43 @@ def _rates_to_motors(g, st, h, sc, wx, wy, wz):
     for m in range(4):
         if t <= 0.0:
             h[_H_REQ + m] = 0.0
-        ratio = _request_to_pwm(h[_H_REQ + m], sc)
+        request = h[_H_REQ + m]
+        # Above the table only with a thrust command over full scale: then the formula.
+        inside = request < _REQUEST_TABLE_SIZE
+        ratio = ratio_table[int(max(request, 0.0))] if inside else _request_to_pwm(request, sc)
         h[_H_PWM + m] = ratio
         highest = max(highest, ratio)
     reduction = highest - _PWM_FULL if highest > _PWM_FULL else 0.0
     for m in range(4):
-        h[_H_PWM + m] = max(h[_H_PWM + m] - reduction, sc[_C_IDLE])
-        h[_H_RPM + m] = _pwm_to_rpm(h[_H_PWM + m], sc)
+        pwm = max(h[_H_PWM + m] - reduction, sc[_C_IDLE])
+        h[_H_PWM + m] = pwm
+        h[_H_RPM + m] = rpm_table[int(pwm)]
 
 
-@njit(cache=True)
-def _controller_tick(mode, run_position, run_attitude, g, st, h, sc, sp, pz, vx, vy, vz, qx, qy, qz, qw, wx, wy, wz):
+@njit(cache=True, inline="always")
+def _controller_tick(
+    mode,
+    run_position,
+    run_attitude,
+    g,
+    st,
+    h,
+    sc,
+    ratio_table,
+    rpm_table,
+    sp,
+    pz,
+    vx,
+    vy,
+    vz,
+    qx,
+    qy,
+    qz,
+    qw,
+    wx,
+    wy,
+    wz,
+):
     """One ``CascadeController.update`` of one drone: ``st`` its PID state, ``h`` its held values, in place."""
     sp0, sp1, sp2, sp3 = sp[0], sp[1], sp[2], sp[3]
     if run_position or run_attitude:
@@ -285,7 +305,7 @@ def _controller_tick(mode, run_position, run_attitude, g, st, h, sc, sp, pz, vx,
             h[_H_RATE + 0], h[_H_RATE + 1], h[_H_RATE + 2] = sp1, sp2, sp3
             h[_H_ATT + 0], h[_H_ATT + 1], h[_H_ATT + 2] = 0.0, 0.0, yaw_deg
     if run_attitude:
-        _rates_to_motors(g, st, h, sc, wx, wy, wz)
+        _rates_to_motors(g, st, h, sc, ratio_table, rpm_table, wx, wy, wz)
 
 
 @njit(cache=True)
@@ -325,12 +345,15 @@ def policy_period(
     attitude_every,
     pid_state,
     held,
+    ratio_table,
+    rpm_table,
 ):
     """Fly N drones for ``n_steps`` physics steps of ``dt`` s, from controller tick ``tick0``, in place.
 
     Same results as ``n_steps`` iterations of ``CascadeController.update`` + ``motors.update_rpm`` +
     ``dynamics.step``. Arrays are the ones of ``RigidBodyState``, ``DroneParamArrays`` and the controller
-    (``pid_state``, ``held``); ``lag_factor`` from :func:`tinyrl.sim.motors.lag_factor` (NumPy's ``expm1`` and
+    (``pid_state``, ``held``, ``ratio_table``, ``rpm_table``);
+    ``lag_factor`` from :func:`tinyrl.sim.motors.lag_factor` (NumPy's ``expm1`` and
     libm's differ in the last bit), ``gains`` from :func:`gain_table`, ``scalars`` from :func:`controller_scalars`,
     ``mode`` from :data:`MODES`.
     """
@@ -365,7 +388,27 @@ def policy_period(
             run_attitude = tick % attitude_every == 0
             # ================= controller (CascadeController.update)
             _controller_tick(
-                mode, run_position, run_attitude, gains, st, h, scalars, sp, pz, vx, vy, vz, qx, qy, qz, qw, wx, wy, wz
+                mode,
+                run_position,
+                run_attitude,
+                gains,
+                st,
+                h,
+                scalars,
+                ratio_table,
+                rpm_table,
+                sp,
+                pz,
+                vx,
+                vy,
+                vz,
+                qx,
+                qy,
+                qz,
+                qw,
+                wx,
+                wy,
+                wz,
             )
             c0, c1, c2, c3 = h[_H_RPM], h[_H_RPM + 1], h[_H_RPM + 2], h[_H_RPM + 3]
 

@@ -139,7 +139,7 @@ class ControllerParams(StrictModel):
     thrust_base_pwm: PositiveFloat = 36000.0
     thrust_min_pwm: NonNegativeFloat = 20000.0
     # Motor floor after the saturation shift (CONFIG_MOTORS_DEFAULT_IDLE_THRUST when arming is required; else 0).
-    idle_thrust_pwm: NonNegativeFloat = 0.0
+    idle_thrust_pwm: pydantic.NonNegativeInt = 0
     thrust_map: ThrustMap = "battery_compensated"
     thrust_max_n: PositiveFloat = 0.12
     thrust_min_n: NonNegativeFloat = 0.012817578393224994
