@@ -45,7 +45,7 @@ def test_hover_training_beats_random_and_untrained_policies(tmp_path):
         RunOptions(env=str(path), out=tmp_path / "runs", progress=False, final_eval_episodes=4, background_eval=False)
     )
     trained = evaluate(load_policy(run_dir / "teacher.npz"), config, episodes=EPISODES, seed=0)
-    untrained_net = mlp_from_sb3(make_model(config, TinyRLVecEnv(config, n_envs=2, seed=0), tmp_path))
+    untrained_net = mlp_from_sb3(make_model(config, TinyRLVecEnv(config, n_envs=4, seed=0), tmp_path))
     untrained = evaluate(untrained_net, config, episodes=EPISODES, seed=0)
     random = evaluate(leaning_mlp(observation_size(config), seed=1, forward=0.0), config, episodes=EPISODES, seed=0)
     baseline = max(untrained.mean_reward, random.mean_reward)
