@@ -98,6 +98,11 @@ def measure(step: Callable[[], None], n: int, seconds: float) -> float:
     return calls * n / elapsed
 
 
+def env_steps_per_s(env: str, n: int = 256, seconds: float = 1.0) -> float:
+    """Env-steps/s of the scenario's batched vector env with ``n`` drones and random actions (the ``env`` stage)."""
+    return measure(stage_env(env, n), n, seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="measuring time per size")
@@ -114,7 +119,7 @@ def main() -> None:
         quads, setpoints = make_flight(n, backend=args.backend)
         row["flight_sensors"] = round(measure(stage_flight_sensors(quads, setpoints), n, args.seconds))
         if args.env:
-            row["env"] = round(measure(stage_env(args.env, n), n, args.seconds))
+            row["env"] = round(env_steps_per_s(args.env, n, args.seconds))
         results[str(n)] = row
     probe = Quadrotors(1, backend=args.backend)
     print(

@@ -4,24 +4,159 @@ Runs the scenario's default training (or reads a finished run with ``--run``) an
 The reference point: gym-pybullet-drones' PPO example trains at about 1,000 env-steps/s on this machine.
 
 Usage: python scripts/bench_train.py [--env obstacle-course] [--steps N] [--inline-eval] [--run RUN_DIR]
+       python scripts/bench_train.py [--env obstacle-course] --seeds 0,1,2 [--steps N] [--eval-episodes 200]
 
 ``--inline-eval`` evaluates in the training process (the way runs did before evaluations moved to a second
 process), for a side-by-side baseline; the learning curve is identical, only the wall time differs.
+
+``--seeds`` trains one run per seed, one after the other, with the default command's settings (``tinyrl train
+--env ENV --seed S``), then flies each run's best policy on ``--eval-episodes`` unseen medium and hard courses
+(``tinyrl eval --difficulty medium|hard --seed 0``: generator seeds disjoint from the training pool's) and prints
+one JSON line: per seed the success rates, training wall time, wall time to 90 % / 95 % validation success (null if
+never reached) and env-steps/s; the median and the worst seed of each success rate; ``bench_sim``'s env-steps/s of
+the scenario with N = 256 drones on this machine (to read wall times relative to the machine); CPU count and model.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import statistics
 from pathlib import Path
+from typing import Any
 
-from tinyrl.train.run import RunOptions, load_state
+from tinyrl.train.run import RunOptions, load_state, read_config
 from tinyrl.train.trainer import train
+
+#: Levels every seed is scored on, and the ``tinyrl eval --seed`` of their unseen courses.
+BENCH_LEVELS = ("medium", "hard")
+EVAL_SEED = 0
+#: Drones of the ``bench_sim`` env measurement reported next to the training numbers.
+SIM_DRONES = 256
 
 
 def first_reaching(evaluations: list[dict], level: float) -> float | None:
     """Wall time (s) of the first evaluation at or above ``level`` success, or None."""
     return next((e["wall_time_s"] for e in evaluations if e["success_rate"] >= level), None)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` → ``[0, 1, 2]`` (distinct integers)."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds repeats a seed: {text!r}")
+    return seeds
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), or None if unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def summary(per_seed: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Median and worst seed of ``key`` over the per-seed rows."""
+    worst = min(per_seed, key=lambda row: row[key])
+    return {"median": statistics.median(row[key] for row in per_seed), "worst": worst[key], "worst_seed": worst["seed"]}
+
+
+def bench_seed(options: RunOptions, episodes: int) -> dict[str, Any]:
+    """Train one run and score its best policy on unseen courses of each of :data:`BENCH_LEVELS`."""
+    from rich.console import Console
+
+    from tinyrl.train.evaluate import evaluate
+    from tinyrl.train.policy import load_policy
+
+    run_dir = train(options, Console(stderr=True))  # stdout: the JSON line only
+    state = load_state(run_dir)
+    config = read_config(run_dir)
+    best = run_dir / "best" / "teacher.npz"
+    policy = load_policy(best if best.is_file() else run_dir / "teacher.npz")
+    row: dict[str, Any] = {"seed": config.train.seed, "run": str(run_dir)}
+    for level in BENCH_LEVELS:
+        report = evaluate(policy, config, None, episodes, seed=EVAL_SEED, difficulty=level)
+        row[f"success_{level}"] = report.success_rate
+    row.update(
+        wall_s=round(state.wall_time_s, 1),
+        time_to_90_s=first_reaching(state.evaluations, 0.90),
+        time_to_95_s=first_reaching(state.evaluations, 0.95),
+        env_steps_per_s=round(state.num_timesteps / max(state.wall_time_s, 1e-9)),
+        steps=state.num_timesteps,
+        best_validation_success=max((e["success_rate"] for e in state.evaluations), default=None),
+    )
+    return row
+
+
+def bench_seeds(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--seeds`` benchmark (see the module docstring) as a JSON-ready dict."""
+    per_seed = [
+        bench_seed(
+            RunOptions(
+                env=args.env,
+                steps=args.steps,
+                seed=seed,
+                out=args.out,
+                progress=False,
+                background_eval=not args.inline_eval,
+            ),
+            args.eval_episodes,
+        )
+        for seed in args.seeds
+    ]
+    # Imported once training is done: bench_sim pins BLAS to one thread for the measurement's process.
+    from bench_sim import env_steps_per_s
+
+    config = read_config(Path(per_seed[0]["run"]))
+    return {
+        "bench": "train_seeds",
+        "env": config.name,
+        "algo": config.train.algo,
+        "seeds": args.seeds,
+        "background_eval": not args.inline_eval,
+        "eval_episodes": args.eval_episodes,
+        "eval_seed": EVAL_SEED,
+        "per_seed": per_seed,
+        **{f"success_{level}": summary(per_seed, f"success_{level}") for level in BENCH_LEVELS},
+        f"bench_sim_env_steps_per_s_n{SIM_DRONES}": round(env_steps_per_s(args.env, SIM_DRONES, args.sim_seconds)),
+        "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version()},
+    }
+
+
+def bench_run(args: argparse.Namespace) -> dict[str, Any]:
+    """One run (trained now, or ``--run``): env-steps/s, wall time to 90 % / 95 %, final success."""
+    options = RunOptions(
+        env=args.env, steps=args.steps, out=args.out, progress=False, background_eval=not args.inline_eval
+    )
+    run_dir = args.run or train(options)
+    state = load_state(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    evaluations = state.evaluations
+    return {
+        "bench": "train",
+        "run": str(run_dir),
+        "env": metrics["env"],
+        "algo": metrics["algo"],
+        "background_eval": not args.inline_eval if args.run is None else None,
+        "steps": state.num_timesteps,
+        "wall_time_s": round(state.wall_time_s, 1),
+        "env_steps_per_s": round(state.num_timesteps / max(state.wall_time_s, 1e-9)),
+        "wall_time_to_90pct_s": first_reaching(evaluations, 0.90),
+        "wall_time_to_95pct_s": first_reaching(evaluations, 0.95),
+        "best_validation_success": max((e["success_rate"] for e in evaluations), default=None),
+        "final_success_unseen": metrics["evaluation"]["success_rate"],
+        "final_success_ci95": metrics["evaluation"]["success_ci95"],
+        "baseline_gym_pybullet_drones_env_steps_per_s": 1000,
+    }
 
 
 def main() -> None:
@@ -31,34 +166,15 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=None, help="summarize this finished run instead of training")
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
     parser.add_argument("--inline-eval", action="store_true", help="evaluate in the training process (baseline)")
+    parser.add_argument("--seeds", type=parse_seeds, default=None, help="train these seeds, e.g. 0,1,2")
+    parser.add_argument("--eval-episodes", type=int, default=200, help="--seeds: unseen courses per level")
+    parser.add_argument("--sim-seconds", type=float, default=1.0, help="--seeds: bench_sim measuring time")
     args = parser.parse_args()
-    options = RunOptions(
-        env=args.env, steps=args.steps, out=args.out, progress=False, background_eval=not args.inline_eval
-    )
-    run_dir = args.run or train(options)
-    state = load_state(run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    evaluations = state.evaluations
-    print(
-        json.dumps(
-            {
-                "bench": "train",
-                "run": str(run_dir),
-                "env": metrics["env"],
-                "algo": metrics["algo"],
-                "background_eval": not args.inline_eval if args.run is None else None,
-                "steps": state.num_timesteps,
-                "wall_time_s": round(state.wall_time_s, 1),
-                "env_steps_per_s": round(state.num_timesteps / max(state.wall_time_s, 1e-9)),
-                "wall_time_to_90pct_s": first_reaching(evaluations, 0.90),
-                "wall_time_to_95pct_s": first_reaching(evaluations, 0.95),
-                "best_validation_success": max((e["success_rate"] for e in evaluations), default=None),
-                "final_success_unseen": metrics["evaluation"]["success_rate"],
-                "final_success_ci95": metrics["evaluation"]["success_ci95"],
-                "baseline_gym_pybullet_drones_env_steps_per_s": 1000,
-            }
-        )
-    )
+    if args.seeds is not None and args.run is not None:
+        parser.error("--seeds trains new runs; it cannot be combined with --run")
+    if args.eval_episodes < 1:
+        parser.error("--eval-episodes must be at least 1")
+    print(json.dumps(bench_seeds(args) if args.seeds is not None else bench_run(args)))
 
 
 if __name__ == "__main__":

@@ -57,3 +57,12 @@ def test_ray_eval_with_a_course_file_keeps_course_and_seed_of_each_episode(tmp_p
     local = evaluate(policy, config, courses, episodes, seed=3)
     sharded = evaluate_on_ray(tmp_path / "p.npz", config, courses, episodes, seed=3, shards=3)
     assert sharded.to_dict() == local.to_dict()
+
+
+def test_ray_eval_of_mixed_randomized_courses_equals_local(tmp_path):
+    policy = forward_policy(tmp_path / "p.npz")
+    config = load_scenario("obstacle-course", {"episode_s": 4.0})
+    local = evaluate(policy, config, None, 10, seed=2, difficulty="mix", randomize=True)
+    sharded = evaluate_on_ray(tmp_path / "p.npz", config, None, 10, seed=2, shards=3, difficulty="mix", randomize=True)
+    assert sharded.to_dict() == local.to_dict()
+    assert local.to_dict() != evaluate(policy, config, None, 10, seed=2, difficulty="mix").to_dict()

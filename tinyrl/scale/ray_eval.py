@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.progress import Progress
 
 from tinyrl.scale.cluster import ray_session
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train.evaluate import EVAL_COURSE_SEED_OFFSET, Episode, EvalReport, evaluate, summarize
+from tinyrl.train.evaluate import Episode, EvalReport, check_randomize, eval_courses, evaluate, summarize
 from tinyrl.train.policy import FOLDER_ARTEFACTS, PolicyError, load_policy
 
 #: Fewest episodes worth a shard (each shard builds its own batched task).
@@ -47,13 +46,11 @@ def shard_bounds(episodes: int, shards: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, episodes)) for a in range(0, episodes, size)]
 
 
-def generated_courses(config: ScenarioConfig, start: int, stop: int, seed: int) -> list[Course]:
+def generated_courses(
+    config: ScenarioConfig, start: int, stop: int, seed: int, difficulty: str | None = None
+) -> list[Course]:
     """Unseen courses ``start..stop-1`` of :func:`tinyrl.train.evaluate.eval_courses` (same seed scheme)."""
-    from tinyrl.tasks.generator import generate_course
-
-    # As tinyrl.tasks.generator.iter_courses: course i comes from child i of the set's SeedSequence.
-    children = np.random.SeedSequence(EVAL_COURSE_SEED_OFFSET + seed).spawn(stop)[start:]
-    return [generate_course(config.course_generator, config.difficulty, child) for child in children]
+    return eval_courses(config, stop - start, seed, difficulty, start=start)
 
 
 def evaluate_shard(
@@ -65,6 +62,8 @@ def evaluate_shard(
     stop: int,
     seed: int,
     batch: int,
+    difficulty: str | None = None,
+    randomize: bool = False,
 ) -> list[Episode]:
     """Episodes ``start..stop-1`` of an evaluation (run inside a Ray worker; see the module docstring)."""
     import torch
@@ -75,13 +74,13 @@ def evaluate_shard(
         path.write_bytes(policy_bytes)
         policy = load_policy(path)
         if courses is None:
-            mine = generated_courses(config, start, stop, seed)
+            mine = generated_courses(config, start, stop, seed, difficulty)
             n_courses = None
         else:
             k = start % len(courses)  # rotate so that local episode i flies course (start + i) % len
             mine = [*courses[k:], *courses[:k]]
             n_courses = len(courses)
-        report = evaluate(policy, config, mine, stop - start, seed=seed + start, batch=batch)
+        report = evaluate(policy, config, mine, stop - start, seed=seed + start, batch=batch, randomize=randomize)
     out = []
     for i, e in enumerate(report.episode_results):
         j = start + i
@@ -101,6 +100,8 @@ def evaluate_on_ray(
     batch: int = 256,
     progress: bool = False,
     shards: int | None = None,
+    difficulty: str | None = None,
+    randomize: bool = False,
 ) -> EvalReport:
     """Like :func:`tinyrl.train.evaluate.evaluate`, sharded over a Ray cluster; returns the same report.
 
@@ -114,8 +115,11 @@ def evaluate_on_ray(
         batch: Drones flown at once per shard.
         progress: Show a progress bar (episodes done as shards finish).
         shards: Number of shards; default two per cluster CPU, each of at least ``MIN_SHARD_EPISODES``.
+        difficulty: Level of the generated courses, or ``mix`` (see :func:`tinyrl.train.evaluate.eval_courses`).
+        randomize: The scenario's training domain randomization on.
 
     Raises:
+        ConfigError: An unknown level, or ``randomize`` for a scenario without randomization (checked first).
         PolicyError: Unreadable policy, or one that does not fit the scenario (checked before sharding).
         ClusterError: ``address`` cannot be reached.
     """
@@ -123,6 +127,10 @@ def evaluate_on_ray(
 
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
+    if courses is None:
+        eval_courses(config, 0, seed, difficulty)  # an unknown level fails here, not in every worker
+    if randomize:
+        check_randomize(config)
     artefact = policy_file(policy)
     loaded = load_policy(artefact)  # fail here, not in every worker
     _check_obs_dim(loaded, config)
@@ -133,9 +141,8 @@ def evaluate_on_ray(
         remote = ray.remote(num_cpus=1)(evaluate_shard)
         config_ref = ray.put(config)
         courses_ref = ray.put(course_list)
-        pending = {
-            remote.remote(artefact.name, data, config_ref, courses_ref, a, b, seed, batch): (a, b) for a, b in bounds
-        }
+        args = (seed, batch, difficulty, randomize)
+        pending = {remote.remote(artefact.name, data, config_ref, courses_ref, a, b, *args): (a, b) for a, b in bounds}
         done: dict[int, list[Episode]] = {}
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task(f"evaluating {episodes} episodes in {len(bounds)} shards", total=episodes)

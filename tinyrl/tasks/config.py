@@ -18,6 +18,7 @@ from tinyrl.config import StrictModel, read_data_file, validate
 from tinyrl.errors import ConfigError
 from tinyrl.sim.params import QuadrotorConfig
 from tinyrl.sim.sensors import FlowDeckConfig, GyroConfig, LightSensorConfig, MultiRangerConfig
+from tinyrl.tasks.curriculum import CurriculumStage, check_stages
 from tinyrl.tasks.generator import CourseGeneratorConfig
 
 Positive = Annotated[float, pydantic.Field(gt=0, allow_inf_nan=False)]
@@ -171,9 +172,15 @@ class ScenarioConfig(StrictModel):
     policy_rate_hz: Positive = 25.0
     episode_s: Positive = 30.0
     difficulty: str | None = None
-    """Generator difficulty for training; ``None``: the generator's default."""
+    """Generator level of evaluation and validation, and of training without a ``curriculum``; ``None``: the
+    generator's default."""
+    curriculum: tuple[CurriculumStage, ...] | None = None
+    """Training courses as a difficulty mix by training progress (see :mod:`tinyrl.tasks.curriculum`), e.g.
+    ``[{progress: 0, weights: {easy: 1}}, {progress: 0.3, weights: {easy: 0.2, medium: 0.5, hard: 0.3}}]``;
+    ``None``: every slot trains on ``difficulty``."""
     course_pool_size: Annotated[int, pydantic.Field(gt=0)] = 2000
-    """Training draws its courses from this many generated ones (generation is too slow for every reset)."""
+    """Training draws its courses from this many generated ones (generation is too slow for every reset); with a
+    ``curriculum``, this many per level."""
     course_pool_seed: int = 0
     """Seed of the training course pool; evaluation uses other seeds, so its courses are unseen."""
     hover_tolerance_m: Positive = 0.05
@@ -204,6 +211,11 @@ class ScenarioConfig(StrictModel):
                 f"policy_rate_hz {self.policy_rate_hz} must divide the physics rate {self.drone.physics_rate_hz}"
             )
         self.course_generator.level(self.difficulty)
+        if self.curriculum is not None:
+            try:
+                check_stages(self.curriculum, list(self.course_generator.difficulties))
+            except ValueError as exc:
+                raise ValueError(f"curriculum: {exc}") from None
         if self.randomization.latency_steps[1] > self.observation.max_latency_steps:
             raise ValueError("randomization.latency_steps exceeds observation.max_latency_steps")
         return self

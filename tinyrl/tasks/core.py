@@ -19,6 +19,7 @@ from tinyrl.sim.drone import Quadrotors
 from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, LightSensor, MultiRanger
 from tinyrl.sim.world import World
 from tinyrl.tasks.config import ScenarioConfig
+from tinyrl.tasks.curriculum import curriculum_levels, slot_difficulties
 from tinyrl.tasks.features import (
     LIGHT_FEATURES,
     SensorFrame,
@@ -41,16 +42,37 @@ def _pool(generator_json: str, difficulty: str | None, size: int, seed: int) -> 
     return tuple(generate_courses(generator, difficulty, size, seed))
 
 
-def course_pool(config: ScenarioConfig, seed: int | None = None, size: int | None = None) -> tuple[Course, ...]:
+def course_pool(
+    config: ScenarioConfig, seed: int | None = None, size: int | None = None, difficulty: str | None = None
+) -> tuple[Course, ...]:
     """The scenario's generated courses (cached per process): training uses ``course_pool_seed``.
 
     Args:
         config: The scenario.
         seed: Pool seed; ``config.course_pool_seed`` if None.
         size: Number of courses; ``config.course_pool_size`` if None.
+        difficulty: Generator level; ``config.difficulty`` if None.
     """
     seed = config.course_pool_seed if seed is None else seed
-    return _pool(config.course_generator.model_dump_json(), config.difficulty, size or config.course_pool_size, seed)
+    level = config.difficulty if difficulty is None else difficulty
+    return _pool(config.course_generator.model_dump_json(), level, size or config.course_pool_size, seed)
+
+
+def training_courses(config: ScenarioConfig) -> tuple[tuple[Course, ...], dict[str, tuple[int, int]]]:
+    """The training pool and, with a ``curriculum``, each level's ``(start, stop)`` range in it.
+
+    Without a curriculum: :func:`course_pool` and no ranges. With one: the pools of every level the curriculum
+    uses, one after the other in the generator's order, each of ``course_pool_size`` courses.
+    """
+    if config.curriculum is None:
+        return course_pool(config), {}
+    courses: list[Course] = []
+    ranges: dict[str, tuple[int, int]] = {}
+    for level in curriculum_levels(config.curriculum, list(config.course_generator.difficulties)):
+        pool = course_pool(config, difficulty=level)
+        ranges[level] = (len(courses), len(courses) + len(pool))
+        courses.extend(pool)
+    return tuple(courses), ranges
 
 
 class PerDroneScaledNoise:
@@ -134,7 +156,8 @@ class BatchedTask:
     Args:
         config: The scenario.
         n: Number of drones.
-        courses: Courses to draw from; the scenario's generated training pool if None.
+        courses: Courses to draw from; the scenario's generated training pool if None (with the scenario's
+            ``curriculum``, if any: see :meth:`set_progress`).
         randomize: Domain randomization on (default: ``config.randomization.enabled``); off for evaluation.
     """
 
@@ -148,9 +171,16 @@ class BatchedTask:
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         self.config, self.n = config, n
-        self.courses = tuple(courses) if courses is not None else course_pool(config)
+        if courses is not None:
+            self.courses, self.level_ranges = tuple(courses), {}
+        else:
+            self.courses, self.level_ranges = training_courses(config)
         if not self.courses:
             raise ValueError("no courses to fly")
+        # Slot i draws its next course from courses[start:stop] of its (start, stop): all of them, or its level's.
+        self.slot_range = [(0, len(self.courses))] * n
+        self.slot_level: tuple[str, ...] = ()
+        self.set_progress(0.0)
         self.randomize = config.randomization.enabled if randomize is None else randomize
         self.dt_s = config.dt_s
         self.drones = Quadrotors(n, config.drone, policy_rate_hz=config.policy_rate_hz)
@@ -201,6 +231,16 @@ class BatchedTask:
             self.field_cell_m = np.ones((n, 2))
 
     # ------------------------------------------------------------------ seeding and reset
+    def set_progress(self, progress: float) -> None:
+        """Training progress (fraction of ``train.steps`` done): with a curriculum, each slot's next level.
+
+        A slot takes its new level at its next reset. Without a curriculum (or with given courses) nothing changes.
+        """
+        if not self.level_ranges or self.config.curriculum is None:
+            return
+        self.slot_level = slot_difficulties(self.config.curriculum, progress, self.n)
+        self.slot_range = [self.level_ranges[level] for level in self.slot_level]
+
     def seed_slots(self, slots: Sequence[int], seeds: Sequence[int]) -> None:
         """Restart the random streams of ``slots`` from ``seeds`` (applied at their next reset)."""
         for i, seed in zip(slots, seeds, strict=True):
@@ -221,7 +261,8 @@ class BatchedTask:
         start_yaw = np.zeros(len(idx))
         for j, i in enumerate(idx):
             rng = self.rngs[i]
-            k = int(rng.integers(len(self.courses)))
+            first, stop = self.slot_range[i]
+            k = first + int(rng.integers(stop - first))
             if course_indices is not None:
                 k = int(course_indices[j])
             course = self.courses[k]

@@ -89,6 +89,9 @@ class DifficultyConfig(StrictModel):
     """Gaps per wall."""
 
 
+#: Not a level name: ``tinyrl eval --difficulty mix`` means every level in turn.
+MIX = "mix"
+
 DEFAULT_DIFFICULTIES: dict[str, DifficultyConfig] = {
     "easy": DifficultyConfig(arena_size_m=(5.0, 3.0, 2.5), obstacle_density_per_m2=0.3, n_walls=0, gap_width_m=1.0),
     "medium": DifficultyConfig(arena_size_m=(6.0, 3.0, 2.5), obstacle_density_per_m2=0.6, n_walls=1, gap_width_m=0.8),
@@ -141,6 +144,8 @@ class CourseGeneratorConfig(StrictModel):
         d = info.data
         if not value:
             raise ValueError("at least one difficulty is needed")
+        if MIX in value:
+            raise ValueError(f"{MIX!r} is reserved for a blend of the levels (tinyrl eval --difficulty {MIX})")
         if any(k not in d for k in ("collision_radius_m", "path_margin_m", "resolution_m", "walls")):
             return value  # an earlier field failed; that error is the one to report
         # A gap must leave at least one grid cell whose centre clears the inflated gap edges (see has_free_path).

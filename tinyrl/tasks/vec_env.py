@@ -52,6 +52,10 @@ class TinyRLVecEnv(VecEnv):
         self._reset_options()
         return self.task.reset_slots(np.arange(self.num_envs))
 
+    def set_progress(self, progress: float) -> None:
+        """Training progress (fraction of ``train.steps`` done): picks each slot's level under a curriculum."""
+        self.task.set_progress(progress)
+
     def step_async(self, actions: np.ndarray) -> None:
         """Store the actions for :meth:`step_wait`."""
         self._actions = np.asarray(actions)

@@ -62,28 +62,66 @@ def eval_command(
     address: Annotated[
         str | None, typer.Option(help="HOST:PORT of a Ray cluster to shard on; implies --backend ray.")
     ] = None,
+    difficulty: Annotated[
+        str | None,
+        typer.Option(
+            help="Level of the unseen generated courses: easy, medium, hard (the generator's levels) or mix "
+            "(the levels in turn); default: the scenario's."
+        ),
+    ] = None,
+    randomize: Annotated[
+        bool,
+        typer.Option("--randomize", help="Fly with the scenario's training domain randomization (default: nominal)."),
+    ] = False,
 ) -> None:
     """Fly a policy closed-loop and report success rate (95 % CI), collisions, timeouts and per-course results."""
+    from tinyrl.errors import ConfigError
     from tinyrl.io import atomic_write_text
     from tinyrl.scale.cluster import resolve_address
     from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
-    from tinyrl.train.evaluate import evaluate
+    from tinyrl.train.evaluate import check_randomize, eval_difficulty, evaluate
     from tinyrl.train.policy import load_policy
 
     ray_address = resolve_address(backend, address)  # validates --backend
+    if courses is not None and difficulty is not None:
+        raise ConfigError("--difficulty picks generated courses; it cannot be combined with --courses")
     config = load_scenario(env)
+    level = eval_difficulty(config, difficulty) if courses is None else None  # validates --difficulty
+    if randomize:
+        check_randomize(config)
     course_list = load_courses(courses) if courses is not None else None
     if backend == "ray" or address is not None:
         # Same episodes, courses and seeds as the local path, sharded over Ray workers (tinyrl.scale.ray_eval).
         from tinyrl.scale.ray_eval import evaluate_on_ray
 
-        report = evaluate_on_ray(policy, config, course_list, episodes, seed=seed, address=ray_address, progress=True)
+        report = evaluate_on_ray(
+            policy,
+            config,
+            course_list,
+            episodes,
+            seed=seed,
+            address=ray_address,
+            progress=True,
+            difficulty=difficulty,
+            randomize=randomize,
+        )
     else:
-        report = evaluate(load_policy(policy), config, course_list, episodes, seed=seed, progress=True)
+        report = evaluate(
+            load_policy(policy),
+            config,
+            course_list,
+            episodes,
+            seed=seed,
+            progress=True,
+            difficulty=difficulty,
+            randomize=randomize,
+        )
     console = Console(stderr=json_out is not None and str(json_out) == "/dev/stdout")
     lo, hi = report.success_ci95
-    table = Table(title=f"{policy} on {config.name}: {episodes} episodes, seed {seed}")
+    flown = f"{level} courses" if level is not None else str(courses)
+    drone = "randomized drones" if randomize else "nominal drone"
+    table = Table(title=f"{policy} on {config.name}: {episodes} episodes, seed {seed}, {flown}, {drone}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("success rate", f"{report.success_rate:.1%}  (95 % CI {lo:.1%}–{hi:.1%})")
@@ -104,7 +142,14 @@ def eval_command(
             )
         console.print(per)
     if json_out is not None:
-        data = {"policy": str(policy), "env": config.name, "seed": seed, **report.to_dict()}
+        data = {
+            "policy": str(policy),
+            "env": config.name,
+            "seed": seed,
+            "difficulty": level,
+            "randomize": randomize,
+            **report.to_dict(),
+        }
         text = json.dumps(data, separators=(",", ":"))
         if str(json_out) in ("/dev/stdout", "-"):
             sys.stdout.write(text + "\n")

@@ -1,7 +1,8 @@
 """Closed-loop evaluation: success rate (with a 95 % interval), collisions, timeouts, per-course results.
 
 Episode ``j`` flies course ``j % len(courses)`` with the random stream ``seed + j``, whatever slot of the
-batch it lands in, so results are the same for a seed at any batch size. Domain randomization is off.
+batch it lands in, so results are the same for a seed at any batch size. Domain randomization is off (the
+nominal drone) unless ``randomize`` turns the scenario's training randomization on, drawn from the same stream.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
+from tinyrl.errors import ConfigError
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask, StepResult
-from tinyrl.tasks.generator import generate_courses
+from tinyrl.tasks.generator import MIX, generate_course
 from tinyrl.train.policy import Policy, PolicyError
 
 #: Evaluation courses come from generator seeds far from the training pool's, so they are unseen.
@@ -74,17 +76,59 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (lo, hi)
 
 
-def eval_courses(config: ScenarioConfig, n: int, seed: int = 0, difficulty: str | None = None) -> list[Course]:
-    """``n`` generated courses that training never sees.
+def eval_levels(config: ScenarioConfig, difficulty: str | None = None) -> tuple[str, ...]:
+    """Generator levels of an evaluation: the named one, the scenario's own (``None``), or all of them (``mix``).
+
+    Raises:
+        ConfigError: An unknown level.
+    """
+    generator = config.course_generator
+    if difficulty == MIX:
+        return tuple(generator.difficulties)
+    name = config.difficulty if difficulty is None else difficulty
+    generator.level(name)
+    return (name or generator.default_difficulty,)
+
+
+def eval_difficulty(config: ScenarioConfig, difficulty: str | None = None) -> str:
+    """The name an evaluation records for ``difficulty``: the level, or ``mix``."""
+    return MIX if difficulty == MIX else eval_levels(config, difficulty)[0]
+
+
+def eval_courses(
+    config: ScenarioConfig, n: int, seed: int = 0, difficulty: str | None = None, start: int = 0
+) -> list[Course]:
+    """``n`` generated courses that training never sees: courses ``start`` to ``start + n - 1`` of the set.
+
+    Course ``i`` of level ``L`` is course ``i`` of ``generate_courses(generator, L, ..., 1_000_000 + seed)``, a
+    generator seed no training pool or validation set uses. ``mix`` takes the levels in turn: course ``i`` is course
+    ``i // len(levels)`` of level ``levels[i % len(levels)]`` (for the obstacle course a third each of easy, medium
+    and hard), so a mix holds the very courses of the per-level sets.
 
     Args:
         config: The scenario.
         n: Number of courses.
         seed: Seed of the set; course ``i`` depends only on ``(seed, i)`` and the difficulty.
-        difficulty: A level of the scenario's generator; ``None`` for the scenario's own (``config.difficulty``).
+        difficulty: A level of the scenario's generator, ``mix``, or ``None`` for the scenario's own
+            (``config.difficulty``).
+        start: Index of the first course.
+
+    Raises:
+        ConfigError: An unknown level.
     """
-    level = config.difficulty if difficulty is None else difficulty
-    return generate_courses(config.course_generator, level, n, EVAL_COURSE_SEED_OFFSET + seed)
+    levels = eval_levels(config, difficulty)
+    k = len(levels)
+    # As tinyrl.tasks.generator.iter_courses: course i of a level comes from child i of the set's SeedSequence.
+    children = np.random.SeedSequence(EVAL_COURSE_SEED_OFFSET + seed).spawn(-(-(start + n) // k))
+    return [generate_course(config.course_generator, levels[i % k], children[i // k]) for i in range(start, start + n)]
+
+
+def check_randomize(config: ScenarioConfig) -> None:
+    """Raise :class:`ConfigError` when a randomized evaluation is asked of a scenario that trains without it."""
+    if not config.randomization.enabled:
+        raise ConfigError(
+            f"--randomize: scenario {config.name} trains without domain randomization (randomization.enabled: false)"
+        )
 
 
 def outcome_of(result: StepResult, slot: int) -> str:
@@ -107,6 +151,8 @@ def evaluate(
     batch: int = 256,
     record_trajectories: int = 0,
     progress: bool = False,
+    difficulty: str | None = None,
+    randomize: bool = False,
 ) -> EvalReport:
     """Fly ``episodes`` episodes and summarize them.
 
@@ -119,12 +165,20 @@ def evaluate(
         batch: Drones flown at once.
         record_trajectories: Keep the positions ``(T, 3)`` of the first this many episodes.
         progress: Show a progress bar.
+        difficulty: Level of the generated courses (see :func:`eval_courses`); only when ``courses`` is None.
+        randomize: The scenario's training domain randomization on (episode ``j`` draws it from ``seed + j``).
+
+    Raises:
+        ConfigError: An unknown level, or ``randomize`` for a scenario without randomization.
+        PolicyError: The policy does not fit the scenario's observations.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
-    courses = list(courses) if courses is not None else eval_courses(config, episodes, seed)
+    if randomize:
+        check_randomize(config)
+    courses = list(courses) if courses is not None else eval_courses(config, episodes, seed, difficulty)
     n = min(batch, episodes)
-    task = BatchedTask(config, n, courses, randomize=False)
+    task = BatchedTask(config, n, courses, randomize=randomize)
     if policy.obs_dim != task.obs_dim:
         raise PolicyError(
             f"the policy takes {policy.obs_dim} observations but scenario {config.name} gives {task.obs_dim}: "

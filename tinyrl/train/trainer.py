@@ -147,6 +147,26 @@ class _Monitor:
             )
 
 
+def progress_callback(env: Any, total_steps: int) -> Any:
+    """An SB3 callback telling ``env`` the training progress ``num_timesteps / total_steps`` at each rollout start.
+
+    A curriculum (:mod:`tinyrl.tasks.curriculum`) therefore changes levels only between rollouts, at step counts
+    fixed by the run's settings: the same for every run of a seed.
+    """
+    base = _base_callback()
+
+    class ProgressCallback(base):  # type: ignore[misc, valid-type]
+        """Sets the env's training progress at each rollout start."""
+
+        def _on_rollout_start(self) -> None:
+            env.set_progress(self.model.num_timesteps / total_steps)
+
+        def _on_step(self) -> bool:
+            return True
+
+    return ProgressCallback()
+
+
 def _callback(monitor: _Monitor) -> Any:
     base = _base_callback()
 
@@ -195,6 +215,7 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     runs.save_state(run_dir, state)
     t = config.train
     env = TinyRLVecEnv(config, n_envs=t.n_envs, seed=t.seed + state.num_timesteps)
+    env.set_progress(state.num_timesteps / t.steps)  # the first reset (of a resumed run too) flies its stage
     model = _load_or_create(config, env, run_dir, state, console)
     console.print(
         f"[bold]{config.name}[/]: {t.algo.upper()} {list(t.net_arch)}, {t.n_envs} drones, {t.steps:,} steps, "
@@ -219,8 +240,9 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
         progress.update(monitor.bar, **monitor.fields(state.num_timesteps))
         try:
             remaining = t.steps - state.num_timesteps
+            callbacks = [_callback(monitor), progress_callback(env, t.steps)]
             if remaining > 0:
-                model.learn(remaining, callback=_callback(monitor), reset_num_timesteps=False, tb_log_name="run")
+                model.learn(remaining, callback=callbacks, reset_num_timesteps=False, tb_log_name="run")
             monitor.checkpoint(model)
             monitor.final_evaluations(model)
         except KeyboardInterrupt:
