@@ -106,3 +106,18 @@ def test_reserved_mix_level_name_fails_clearly():
     levels = {"mix": {"arena_size_m": [5, 3, 2.5], "obstacle_density_per_m2": 0.1}}
     with pytest.raises(ConfigError, match="'mix' is reserved"):
         load_scenario("obstacle-course", {"course_generator": {"difficulties": levels}})
+
+
+def test_validation_flies_train_eval_difficulty_courses():
+    from tinyrl.train.run import VALIDATION_SEED
+    from tinyrl.train.trainer import validation_courses
+
+    hard = load_scenario("obstacle-course", overrides={"train": {"eval_difficulty": "hard", "eval_episodes": 4}})
+    courses = validation_courses(hard)
+    assert [c.to_dict() for c in courses] == [
+        c.to_dict() for c in eval_courses(hard, 4, VALIDATION_SEED, difficulty="hard")
+    ]
+    default = load_scenario("obstacle-course", overrides={"train": {"eval_episodes": 4}})
+    assert [c.to_dict() for c in validation_courses(default)] != [c.to_dict() for c in courses]
+    with pytest.raises(ConfigError, match=r"train\.eval_difficulty: difficulty 'insane'"):
+        load_scenario("obstacle-course", overrides={"train": {"eval_difficulty": "insane"}})

@@ -19,7 +19,7 @@ from tinyrl.errors import ConfigError
 from tinyrl.sim.params import QuadrotorConfig
 from tinyrl.sim.sensors import FlowDeckConfig, GyroConfig, LightSensorConfig, MultiRangerConfig
 from tinyrl.tasks.curriculum import CurriculumStage, check_stages
-from tinyrl.tasks.generator import CourseGeneratorConfig
+from tinyrl.tasks.generator import MIX, CourseGeneratorConfig
 
 Positive = Annotated[float, pydantic.Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, pydantic.Field(ge=0, allow_inf_nan=False)]
@@ -159,6 +159,9 @@ class TrainConfig(StrictModel):
     """Passed to the SB3 policy, e.g. ``log_std_init`` (initial exploration noise of PPO)."""
     eval_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000
     eval_episodes: Annotated[int, pydantic.Field(gt=0)] = 100
+    eval_difficulty: str | None = None
+    """Generator level of the validation courses that pick the best checkpoint, or ``mix`` (every level in turn);
+    ``None``: the scenario's ``difficulty``."""
     checkpoint_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000
 
 
@@ -211,6 +214,11 @@ class ScenarioConfig(StrictModel):
                 f"policy_rate_hz {self.policy_rate_hz} must divide the physics rate {self.drone.physics_rate_hz}"
             )
         self.course_generator.level(self.difficulty)
+        if self.train.eval_difficulty not in (None, MIX):
+            try:
+                self.course_generator.level(self.train.eval_difficulty)
+            except ConfigError as exc:
+                raise ValueError(f"train.eval_difficulty: {exc}") from None
         if self.curriculum is not None:
             try:
                 check_stages(self.curriculum, list(self.course_generator.difficulties))

@@ -12,6 +12,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.train import run as runs
 from tinyrl.train.background import BackgroundEvaluator, Evaluator, InlineEvaluator, Snapshot
@@ -183,6 +184,16 @@ def _callback(monitor: _Monitor) -> Any:
     return TinyRLCallback()
 
 
+def validation_courses(config: ScenarioConfig) -> list[Course]:
+    """The courses whose success picks the best checkpoint.
+
+    ``train.eval_episodes`` unseen courses of ``train.eval_difficulty`` (the scenario's ``difficulty`` when unset),
+    never the training pool's nor ``tinyrl eval``'s.
+    """
+    t = config.train
+    return eval_courses(config, t.eval_episodes, runs.VALIDATION_SEED, difficulty=t.eval_difficulty)
+
+
 def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     """Train (or resume) a run; returns the run folder. Ctrl-C saves a checkpoint and returns.
 
@@ -229,7 +240,7 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
         TimeRemainingColumn(),
     )
     progress = Progress(*columns, console=console, disable=not options.progress, refresh_per_second=4)
-    validation = eval_courses(config, t.eval_episodes, runs.VALIDATION_SEED)
+    validation = validation_courses(config)
     # A scheduler's hook needs each report with a checkpoint at its step, and a sweep already fills every core.
     inline = options.on_evaluation is not None or not options.background_eval
     evaluator_cls = InlineEvaluator if inline else BackgroundEvaluator
