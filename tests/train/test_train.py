@@ -62,6 +62,7 @@ def test_tiny_training_end_to_end_and_eval(tmp_path):
     manifest = json.loads((tmp_path / "policy" / "manifest.json").read_text())
     assert manifest["teacher"]["seed"] == 3 and manifest["teacher"]["steps"] >= 4096
     assert "scripts/train.py" in manifest["teacher"]["commands"][0]
+    assert str(tmp_path) not in json.dumps(manifest)  # no folder of this machine in a shipped artefact
     assert manifest["teacher"]["evaluation_unseen_courses"]["episodes"] == 6
     assert (tmp_path / "policy" / "teacher.npz").is_file()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tinyrl.errors import ConfigError
@@ -27,6 +27,27 @@ def update_manifest(folder: Path, key: str, value: Any) -> None:
     manifest = read_manifest(folder)
     manifest[key] = value
     atomic_write_bytes(folder / "manifest.json", runs.json_bytes(manifest))
+
+
+#: The checkout this package runs from: paths inside it are recorded relative to it.
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def portable_command(command: str) -> str:
+    """``command`` as a manifest records it: no folder of the machine that trained it.
+
+    Absolute paths inside the checkout become relative to it; others become ``<name>`` (an output folder does not
+    change the result, and a scenario file is shipped as ``config.yaml``).
+    """
+    out = []
+    for token in command.split(" "):
+        flag, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        if value.startswith("/"):
+            path = PurePosixPath(value)
+            inside = path.is_relative_to(_REPO_ROOT.as_posix())
+            value = path.relative_to(_REPO_ROOT.as_posix()).as_posix() if inside else f"<{path.name or 'root'}>"
+        out.append(f"{flag}{eq}{value}")
+    return " ".join(out)
 
 
 def ship(run_dir: Path, dest: Path) -> Path:
@@ -55,7 +76,7 @@ def ship(run_dir: Path, dest: Path) -> Path:
         {
             "artefact": "teacher.npz",
             "run": run_dir.name,
-            "commands": state.commands,
+            "commands": [portable_command(c) for c in state.commands],
             "algo": config.train.algo,
             "net_arch": list(config.train.net_arch),
             "seed": config.train.seed,
