@@ -142,7 +142,7 @@ class RolloutCollector:
         n_drones: Drones simulated at once.
         seed: Seed of the episode streams and of the beta mixing.
         randomize: Domain randomization (on for distillation data).
-        courses: Courses to fly; the scenario's training pool if None.
+        courses: Courses to fly; the scenario's training pool (with a ``curriculum``, its last stage's mix) if None.
     """
 
     def __init__(
@@ -155,6 +155,8 @@ class RolloutCollector:
         courses: Sequence[Course] | None = None,
     ) -> None:
         self.task = BatchedTask(config, max(1, n_drones), courses, randomize=randomize)
+        # With a curriculum, the student learns on the mix the teacher finished on (its last stage).
+        self.task.set_progress(1.0)
         self.config, self.n, self.seed = config, self.task.n, seed
         self.rng = np.random.default_rng([seed, 1])
         self.episodes_started = 0
