@@ -6,6 +6,9 @@ The reference point: gym-pybullet-drones' PPO example trains at about 1,000 env-
 Usage: python scripts/bench_train.py [--env obstacle-course] [--steps N] [--inline-eval] [--run RUN_DIR]
        python scripts/bench_train.py [--env obstacle-course] --seeds 0,1,2 [--steps N] [--eval-episodes 200]
 
+``--seeds ... --runs DIR,DIR,...`` scores finished runs instead of training them (one per seed, in the same order;
+each must have finished with that seed), e.g. runs trained side by side with ``scripts/train.py --seed S``.
+
 ``--inline-eval`` evaluates in the training process (the way runs did before evaluations moved to a second
 process), for a side-by-side baseline; the learning curve is identical, only the wall time differs.
 
@@ -97,21 +100,36 @@ def bench_seed(options: RunOptions, episodes: int) -> dict[str, Any]:
     return row
 
 
+def seed_options(args: argparse.Namespace, seed: int, run: Path | None) -> RunOptions:
+    """How seed ``seed`` is trained, or (``run``) the finished run that stands for it.
+
+    Raises:
+        SystemExit: ``run`` has not finished, or was trained with another seed.
+    """
+    if run is None:
+        return RunOptions(
+            env=args.env,
+            steps=args.steps,
+            seed=seed,
+            out=args.out,
+            progress=False,
+            background_eval=not args.inline_eval,
+        )
+    try:
+        state, config = load_state(run), read_config(run)
+    except Exception as exc:  # one line, whatever is wrong with the folder
+        raise SystemExit(f"bench_train.py: --runs: {run}: {exc}") from None
+    if not state.finished or config.train.seed != seed:
+        raise SystemExit(f"bench_train.py: --runs: {run} is not a finished run of seed {seed}")
+    return RunOptions(resume=run, progress=False)
+
+
 def bench_seeds(args: argparse.Namespace) -> dict[str, Any]:
     """The ``--seeds`` benchmark (see the module docstring) as a JSON-ready dict."""
+    runs = args.runs if args.runs is not None else [None] * len(args.seeds)
     per_seed = [
-        bench_seed(
-            RunOptions(
-                env=args.env,
-                steps=args.steps,
-                seed=seed,
-                out=args.out,
-                progress=False,
-                background_eval=not args.inline_eval,
-            ),
-            args.eval_episodes,
-        )
-        for seed in args.seeds
+        bench_seed(seed_options(args, seed, run), args.eval_episodes)
+        for seed, run in zip(args.seeds, runs, strict=True)
     ]
     # Imported once training is done: bench_sim pins BLAS to one thread for the measurement's process.
     from bench_sim import env_steps_per_s
@@ -169,7 +187,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=parse_seeds, default=None, help="train these seeds, e.g. 0,1,2")
     parser.add_argument("--eval-episodes", type=int, default=200, help="--seeds: unseen courses per level")
     parser.add_argument("--sim-seconds", type=float, default=1.0, help="--seeds: bench_sim measuring time")
+    parser.add_argument(
+        "--runs",
+        type=lambda text: [Path(p) for p in text.split(",")],
+        default=None,
+        help="--seeds: score these finished runs (one per seed, same order) instead of training",
+    )
     args = parser.parse_args()
+    if args.runs is not None and (args.seeds is None or len(args.runs) != len(args.seeds)):
+        parser.error("--runs needs --seeds with one run per seed")
     if args.seeds is not None and args.run is not None:
         parser.error("--seeds trains new runs; it cannot be combined with --run")
     if args.eval_episodes < 1:

@@ -63,6 +63,21 @@ def test_bench_train_seeds_prints_per_seed_results_with_median_and_worst(tmp_pat
     assert out["machine"]["cpu_count"] == os.cpu_count() and out["machine"]["cpu_model"]
     assert out["eval_episodes"] == 4 and out["eval_seed"] == 0
 
+    # --runs scores the same finished runs again without training: the same numbers, no new run folder.
+    run_dirs = [str(tmp_path / "runs" / "hover" / os.path.basename(row["run"])) for row in rows]
+    again = subprocess.run(
+        [*cmd, "--runs", ",".join(run_dirs)], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    rescored = json.loads(again.stdout.strip())
+    for key in ("success_medium", "success_hard", "wall_s", "steps"):
+        assert [row[key] for row in rescored["per_seed"]] == [row[key] for row in rows]
+    assert len(list((tmp_path / "runs" / "hover").iterdir())) == 2
+    swapped = subprocess.run(
+        [*cmd, "--runs", ",".join(reversed(run_dirs))], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
+    assert swapped.returncode != 0 and "is not a finished run of seed 0" in swapped.stderr
+
 
 def test_bench_train_rejects_bad_seed_lists(tmp_path):
     script = str(ROOT / "scripts" / "bench_train.py")
