@@ -57,6 +57,7 @@ def test_notebook_executes_and_shows_figures(kernel_name, monkeypatch):
         "Trajectories: int8",
         "Success rates",
         "Success vs difficulty",
+        "Robustness",
         "Time to goal",
         "int8 quantization error",
         "HIL latency",  # the shipped folder holds hil.json
@@ -72,3 +73,7 @@ def test_notebook_executes_and_shows_figures(kernel_name, monkeypatch):
         assert im.format == "GIF" and im.n_frames > 1
     html = "".join(out["data"].get("text/html", "") for out in outputs if "data" in out)
     assert "teacher" in html and "int8" in html and "round trip p50" in html
+    # The robustness table: every condition for the teacher and the int8 policy.
+    for condition in ("nominal", "randomized", "mass_inertia_30", "sensor_noise_x3_latency", "wind_x3"):
+        for name in ("teacher", "int8"):
+            assert f"<tr><td>{condition}</td><td>{name}</td>" in html

@@ -36,10 +36,10 @@ def test_report_writes_self_contained_page_with_decodable_images(tmp_path):
     # Self-contained: no file or network references besides the embedded images.
     assert not re.search(r'(src|href)="(?!data:image/(png|gif);base64,)', page)
     images = IMG.findall(page)
-    # Trajectories x3, success rates, success vs difficulty, time to goal, quantization error, HIL latency,
-    # learning curve; then the episode video.
-    assert len(images) == page.count("<img ") == 10
-    assert [kind for kind, _ in images] == ["png"] * 9 + ["gif"]
+    # Trajectories x3, success rates, success vs difficulty, robustness, time to goal, quantization error,
+    # HIL latency, learning curve; then the episode video.
+    assert len(images) == page.count("<img ") == 11
+    assert [kind for kind, _ in images] == ["png"] * 10 + ["gif"]
     for kind, data in images:
         frames = decode(data)
         assert len(frames) == 1 if kind == "png" else len(frames) > 10
@@ -52,6 +52,9 @@ def test_report_writes_self_contained_page_with_decodable_images(tmp_path):
         "Footprint",
         "int8 quantization error",
         "Success vs difficulty",
+        "<h2>Robustness</h2>",
+        "<h3>Robustness</h3>",
+        "<tr><td>wind_x3</td><td>int8</td>",
         "HIL latency",
         "round trip p50",
         "Learning curve",
@@ -70,9 +73,11 @@ def test_report_of_teacher_only_folder(tmp_path):
     assert list(evaluation.reports) == ["teacher"] and evaluation.quantization is None
     assert evaluation.hil_report is None and "No hil.json" in hil_note(evaluation)
     titles = [title for title, _, _ in figures(evaluation)]
-    assert titles == ["Trajectories: teacher", "Success rates", "Success vs difficulty", "Time to goal"]
+    assert titles == ["Trajectories: teacher", "Success rates", "Success vs difficulty", "Robustness", "Time to goal"]
+    assert [list(row) for row in evaluation.robustness.values()] == [["teacher"]] * 5
     page = render_html(evaluation)
     assert "No hil.json in the policy folder" in page and "<h3>HIL latency</h3>" not in page and "image/gif" not in page
+    assert "<tr><td>mass_inertia_30</td><td>teacher</td>" in page
 
 
 def test_report_on_a_course_file_replays_its_episodes():
@@ -80,12 +85,17 @@ def test_report_on_a_course_file_replays_its_episodes():
     from tinyrl.report.html import figures
 
     handmade = ROOT / "envs" / "courses" / "handmade.json"
-    evaluation = evaluate_policy_dir(POLICY, "obstacle-course", episodes=7, n_trajectories=7, difficulties=())
+    evaluation = evaluate_policy_dir(
+        POLICY, "obstacle-course", episodes=7, n_trajectories=7, difficulties=(), robustness=()
+    )
     on_file = evaluate_policy_dir(
         POLICY, "obstacle-course", episodes=7, n_trajectories=7, difficulties=(), courses=handmade
     )
     assert len(on_file.courses) == 5 and on_file.courses != evaluation.courses[:5]
     assert on_file.by_difficulty == {} and "courses of handmade.json" in figures(on_file)[0][1]
+    # The robustness conditions fly the course file too, its nominal row being the main evaluation.
+    assert on_file.robustness["nominal"]["int8"] is on_file.reports["int8"]
+    assert [e.course for e in on_file.robustness["wind_x3"]["int8"].episode_results] == [0, 1, 2, 3, 4, 0, 1]
     # Episode 6 flew course 6 % 5 = 1 with seed 6; the replay follows the same path.
     replay = on_file.replay("int8", 6)
     assert replay.course == on_file.courses[1]

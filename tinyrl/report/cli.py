@@ -32,12 +32,29 @@ def report_command(
     ] = None,
     video: Annotated[bool, typer.Option(help="Embed an episode GIF of the int8 policy.")] = True,
     courses: Annotated[Path | None, typer.Option(help="Course file to fly (default: unseen generated).")] = None,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            help="Fly the teacher and int8 under the robustness conditions of `tinyrl eval --robustness` "
+            "(scenarios with randomization)."
+        ),
+    ] = True,
 ) -> None:
     """Evaluate teacher, float student and int8 on the same courses and seeds; write one self-contained HTML page."""
     from tinyrl.report.html import write_report
 
     path = write_report(
-        policy_dir, output, env, episodes, seed, trajectories, export_report, hil_report, video, courses
+        policy_dir,
+        output,
+        env,
+        episodes,
+        seed,
+        trajectories,
+        export_report,
+        hil_report,
+        video,
+        courses,
+        robustness=None if robustness else (),
     )
     typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 

@@ -19,6 +19,7 @@ import numpy as np
 from tinyrl.report.difficulty import success_by_difficulty
 from tinyrl.report.episode import EpisodeRecording, record_episode
 from tinyrl.report.hil import HIL_FILE
+from tinyrl.report.robustness import robustness_by_condition, robustness_policies
 from tinyrl.sim.course import Course, load_courses
 from tinyrl.tasks.config import ScenarioConfig, load_scenario
 from tinyrl.train.evaluate import EvalReport, eval_courses, evaluate
@@ -78,6 +79,8 @@ class PolicyDirEvaluation:
         hil_report: A ``tinyrl hil --json`` report (``hil.json``), if one was found or given.
         config: The scenario flown.
         course_file: The course file flown instead of unseen generated courses, if one was given.
+        robustness: Robustness condition → row name → evaluation on ``courses`` with the same seeds (the
+            ``nominal`` entries are ``reports``'); empty if skipped (see :mod:`tinyrl.report.robustness`).
     """
 
     policy_dir: Path
@@ -93,6 +96,7 @@ class PolicyDirEvaluation:
     hil_report: dict[str, Any] | None = field(default=None, repr=False)
     config: ScenarioConfig | None = field(default=None, repr=False)
     course_file: Path | None = None
+    robustness: dict[str, dict[str, EvalReport]] = field(default_factory=dict, repr=False)
 
     def describe_courses(self) -> str:
         """Where the courses come from, for captions: ``unseen courses`` or the course file."""
@@ -210,6 +214,7 @@ def evaluate_policy_dir(
     difficulties: Sequence[str] | None = None,
     hil_report: str | Path | None = None,
     courses: str | Path | None = None,
+    robustness: Sequence[str] | None = None,
 ) -> PolicyDirEvaluation:
     """Fly the folder's teacher, float student and int8 student on the same unseen courses and seeds.
 
@@ -226,10 +231,14 @@ def evaluate_policy_dir(
         hil_report: A ``tinyrl hil --json`` report; by default ``POLICY_DIR/hil.json`` if it exists.
         courses: A course file to fly instead of unseen generated courses (episode ``j``: course ``j % len``, as
             ``tinyrl eval --courses``); the difficulty sweep still flies generated ones.
+        robustness: Rows (``teacher``, ``student``, ``int8``) to fly under every robustness condition on the same
+            courses and seeds (``episodes`` each); default: teacher and int8 when the scenario trains with
+            randomization; ``()`` skips them.
 
     Raises:
-        PolicyError: The folder is missing or holds none of the artefacts, or one is malformed.
-        ConfigError: An unknown difficulty.
+        PolicyError: The folder is missing or holds none of the artefacts, or one is malformed, or ``robustness``
+            names a row it does not hold.
+        ConfigError: An unknown difficulty, or ``robustness`` rows for a scenario without randomization.
     """
     policy_dir = Path(policy_dir)
     if not policy_dir.is_dir():
@@ -242,6 +251,7 @@ def evaluate_policy_dir(
     if episodes < 1:
         raise PolicyError(f"episodes must be at least 1, got {episodes}")
     config = env if isinstance(env, ScenarioConfig) else load_scenario(env)
+    robust_names = robustness_policies(list(present), config, robustness)  # fail before flying anything
     policies = {name: load_policy(path) for name, path in present.items()}
     course_list = load_courses(courses) if courses is not None else eval_courses(config, episodes, seed)
     reports: dict[str, EvalReport] = {}
@@ -263,6 +273,9 @@ def evaluate_policy_dir(
     known = reports if courses is None else None
     levels = success_by_difficulty(policies, config, episodes, seed, difficulties, known=known)
     course_file = Path(courses) if courses is not None else None
+    robust = robustness_by_condition(
+        {n: policies[n] for n in robust_names}, config, course_list, episodes, seed, known=reports
+    )
     return PolicyDirEvaluation(
         policy_dir,
         config.name,
@@ -277,6 +290,7 @@ def evaluate_policy_dir(
         hil,
         config,
         course_file,
+        robust,
     )
 
 

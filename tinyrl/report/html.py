@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import html
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,15 @@ from tinyrl.report.plots import (
     plot_latency_histogram,
     plot_learning_curve,
     plot_quantization_error,
+    plot_robustness,
     plot_success_by_difficulty,
     plot_success_rates,
     plot_time_to_goal,
 )
+from tinyrl.report.robustness import robustness_flat_rows
 from tinyrl.report.video import render_gif
+from tinyrl.tasks.config import load_scenario
+from tinyrl.train.robustness import CONDITIONS
 
 __all__ = [
     "Figure",
@@ -36,6 +41,8 @@ __all__ = [
     "hil_note",
     "html_table",
     "render_html",
+    "robustness_note",
+    "robustness_table_rows",
     "summary_rows",
     "write_report",
 ]
@@ -94,6 +101,16 @@ def figures(evaluation: PolicyDirEvaluation) -> list[Figure]:
                 "Success rate with its 95 % Wilson interval on unseen generated courses of each difficulty "
                 "(the seeds of tinyrl eval).",
                 plot_success_by_difficulty(difficulty_rows(evaluation.by_difficulty)),
+            )
+        )
+    if evaluation.robustness:
+        out.append(
+            (
+                "Robustness",
+                "Success rate with its 95 % Wilson interval under each robustness condition (tinyrl eval "
+                f"--robustness), on the same {evaluation.describe_courses()} and episode seeds: "
+                + _conditions_text(evaluation),
+                plot_robustness(_robustness_rows(evaluation)),
             )
         )
     times = {n: [e.time_s for e in evaluation.reports[n].episode_results if e.outcome == "success"] for n in names}
@@ -157,6 +174,51 @@ def summary_rows(evaluation: PolicyDirEvaluation) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def _robustness_rows(evaluation: PolicyDirEvaluation) -> list[dict[str, Any]]:
+    config = evaluation.config if evaluation.config is not None else load_scenario(evaluation.env)
+    return robustness_flat_rows(evaluation.robustness, config)
+
+
+def _conditions_text(evaluation: PolicyDirEvaluation) -> str:
+    return "; ".join(f"{c.name}: {c.description}" for c in CONDITIONS if c.name in evaluation.robustness) + "."
+
+
+def robustness_table_rows(evaluation: PolicyDirEvaluation) -> list[dict[str, str]]:
+    """One display row per robustness condition and policy: success (95 % CI), change from nominal, failures."""
+    rows = []
+    for r in _robustness_rows(evaluation):
+        lo, hi = r["success_ci95"]
+        delta = r["success_vs_nominal"]
+        rows.append(
+            {
+                "condition": r["condition"],
+                "policy": r["name"],
+                "episodes": str(r["episodes"]),
+                "success (95 % CI)": f"{r['success_rate']:.1%} ({lo:.1%}–{hi:.1%})",
+                "vs nominal": "–" if delta is None else f"{100 * delta:+.1f} pt",
+                "collision": f"{r['collision_rate']:.1%}",
+                "left arena": f"{r['left_arena_rate']:.1%}",
+                "timeout": f"{r['timeout_rate']:.1%}",
+            }
+        )
+    return rows
+
+
+def robustness_note(evaluation: PolicyDirEvaluation) -> str:
+    """What the robustness table shows, or why it is missing."""
+    if evaluation.robustness:
+        names = list(dict.fromkeys(n for row in evaluation.robustness.values() for n in row))
+        flown = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        return (
+            f"The {flown} flown under each condition on the same {evaluation.describe_courses()} and episode seeds "
+            f"(tinyrl eval --robustness): " + _conditions_text(evaluation)
+        )
+    config = evaluation.config if evaluation.config is not None else load_scenario(evaluation.env)
+    if not config.randomization.enabled:
+        return f"Scenario {evaluation.env} trains without domain randomization, so there is no robustness table."
+    return "Robustness conditions not flown (tinyrl report --no-robustness)."
 
 
 def export_rows(report: dict[str, Any]) -> list[dict[str, str]]:
@@ -246,7 +308,7 @@ def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = Non
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{n} episodes per policy on {len(evaluation.courses)} {html.escape(evaluation.describe_courses())}, "
         f"base seed {evaluation.seed} (episode j: course j mod {len(evaluation.courses)}, seed {evaluation.seed} + j); "
-        f"domain randomization off. Generated {stamp} "
+        f"domain randomization off except under Robustness. Generated {stamp} "
         "by <code>tinyrl report</code>.</p>",
         "<h2>Summary</h2>",
         html_table(summary_rows(evaluation)),
@@ -254,6 +316,9 @@ def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = Non
     if evaluation.quantization is not None:
         q = evaluation.quantization.summary()
         parts += ["<h3>int8 vs float student</h3>", html_table([{k: f"{v:.4g}" for k, v in q.items()}])]
+    parts += ["<h2>Robustness</h2>", f"<p>{html.escape(robustness_note(evaluation))}</p>"]
+    if evaluation.robustness:
+        parts.append(html_table(robustness_table_rows(evaluation)))
     parts += ["<h2>Footprint</h2>", html_table(footprint_rows(evaluation))]
     if evaluation.export_report is not None:
         parts += ["<h3>Export report (report.json)</h3>", html_table(export_rows(evaluation.export_report))]
@@ -295,6 +360,7 @@ def write_report(
     hil_report: str | Path | None = None,
     video: bool = True,
     courses: str | Path | None = None,
+    robustness: Sequence[str] | None = None,
 ) -> Path:
     """Evaluate a policy folder (see :func:`~tinyrl.report.evaluation.evaluate_policy_dir`) and write the page.
 
@@ -309,12 +375,22 @@ def write_report(
         hil_report: A ``tinyrl hil --json`` report (default: the folder's hil.json, if any).
         video: Embed a GIF of the last row's first episode.
         courses: A course file to fly instead of unseen generated courses.
+        robustness: Rows to fly under the robustness conditions (default: teacher and int8 when the scenario
+            randomizes; ``()`` skips them).
 
     Returns:
         ``output`` as a :class:`~pathlib.Path`, written atomically.
     """
     evaluation = evaluate_policy_dir(
-        policy_dir, env, episodes, seed, n_trajectories, export_report, hil_report=hil_report, courses=courses
+        policy_dir,
+        env,
+        episodes,
+        seed,
+        n_trajectories,
+        export_report,
+        hil_report=hil_report,
+        courses=courses,
+        robustness=robustness,
     )
     output = Path(output)
     atomic_write_text(output, render_html(evaluation, video=episode_video(evaluation) if video else None))

@@ -241,13 +241,34 @@ def plot_success_by_difficulty(rows: Sequence[dict[str, Any]]) -> bytes:
     """
     if not rows:
         raise ConfigError("no difficulty rows to plot")
+    title = f"success vs difficulty, 95 % Wilson interval ({rows[0]['episodes']} unseen courses each)"
+    return _grouped_success_bars(rows, "difficulty", "course difficulty", title)
+
+
+def plot_robustness(rows: Sequence[dict[str, Any]]) -> bytes:
+    """PNG bytes: success rate with its 95 % interval per robustness condition, one bar per policy in each group.
+
+    Args:
+        rows: ``{"condition", "name", "episodes", "success_rate", "success_ci95": (lo, hi)}`` (rates in [0, 1]),
+            e.g. from :func:`tinyrl.report.robustness.robustness_flat_rows`; groups and bars keep the rows' order.
+    """
+    if not rows:
+        raise ConfigError("no robustness rows to plot")
+    title = f"success per condition, 95 % Wilson interval ({rows[0]['episodes']} episodes each, same seeds)"
+    return _grouped_success_bars(rows, "condition", "condition", title, rotate_labels=True)
+
+
+def _grouped_success_bars(
+    rows: Sequence[dict[str, Any]], group: str, xlabel: str, title: str, rotate_labels: bool = False
+) -> bytes:
+    """Bars of success (%) with Wilson whiskers: one group per value of ``rows[i][group]``, one bar per name."""
     plt = _pyplot()
-    levels = list(dict.fromkeys(r["difficulty"] for r in rows))
+    levels = list(dict.fromkeys(r[group] for r in rows))
     names = list(dict.fromkeys(r["name"] for r in rows))
     width = 0.8 / len(names)
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for k, name in enumerate(names):
-        mine = {r["difficulty"]: r for r in rows if r["name"] == name}
+        mine = {r[group]: r for r in rows if r["name"] == name}
         x = np.array([i for i, level in enumerate(levels) if level in mine]) + (k - (len(names) - 1) / 2) * width
         rate = np.array([100 * mine[level]["success_rate"] for level in levels if level in mine])
         lo = np.array([100 * mine[level]["success_ci95"][0] for level in levels if level in mine])
@@ -257,10 +278,12 @@ def plot_success_by_difficulty(rows: Sequence[dict[str, Any]]) -> bytes:
         for xi, r, h in zip(x, rate, hi, strict=True):
             ax.text(xi, min(h + 1.5, 101), f"{r:.0f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(np.arange(len(levels)), levels)
-    ax.set_xlabel("course difficulty")
+    if rotate_labels:
+        ax.tick_params(axis="x", labelrotation=15, labelsize=8)
+    ax.set_xlabel(xlabel)
     ax.set_ylim(0, 108)
     ax.set_ylabel("success (%)")
-    ax.set_title(f"success vs difficulty, 95 % Wilson interval ({rows[0]['episodes']} unseen courses each)", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

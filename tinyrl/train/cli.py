@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from tinyrl.cli_options import EnvOption
+
+if TYPE_CHECKING:
+    from tinyrl.sim.course import Course
+    from tinyrl.tasks.config import ScenarioConfig
 
 
 def train_command(
@@ -73,6 +78,14 @@ def eval_command(
         bool,
         typer.Option("--randomize", help="Fly with the scenario's training domain randomization (default: nominal)."),
     ] = False,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            "--robustness",
+            help="Fly every robustness condition (nominal, randomized, mass/inertia ±30 %, sensor noise x2-3 with "
+            "latency, wind x3) on the same courses and seeds; prints their table, adds 'robustness' to the JSON.",
+        ),
+    ] = False,
 ) -> None:
     """Fly a policy closed-loop and report success rate (95 % CI), collisions, timeouts and per-course results."""
     from tinyrl.errors import ConfigError
@@ -86,11 +99,20 @@ def eval_command(
     ray_address = resolve_address(backend, address)  # validates --backend
     if courses is not None and difficulty is not None:
         raise ConfigError("--difficulty picks generated courses; it cannot be combined with --courses")
+    if robustness and randomize:
+        raise ConfigError("--robustness flies its own conditions (randomized among them); drop --randomize")
+    if robustness and (backend == "ray" or address is not None):
+        raise ConfigError("--robustness runs locally; it cannot be combined with --backend ray or --address")
     config = load_scenario(env)
     level = eval_difficulty(config, difficulty) if courses is None else None  # validates --difficulty
     if randomize:
         check_randomize(config)
+    if robustness:
+        check_randomize(config, "--robustness")
     course_list = load_courses(courses) if courses is not None else None
+    if robustness:
+        _robustness(policy, config, course_list, episodes, seed, difficulty, level, courses, json_out)
+        return
     if backend == "ray" or address is not None:
         # Same episodes, courses and seeds as the local path, sharded over Ray workers (tinyrl.scale.ray_eval).
         from tinyrl.scale.ray_eval import evaluate_on_ray
@@ -117,7 +139,7 @@ def eval_command(
             difficulty=difficulty,
             randomize=randomize,
         )
-    console = Console(stderr=json_out is not None and str(json_out) == "/dev/stdout")
+    console = Console(stderr=json_out is not None and str(json_out) in ("/dev/stdout", "-"))
     lo, hi = report.success_ci95
     flown = f"{level} courses" if level is not None else str(courses)
     drone = "randomized drones" if randomize else "nominal drone"
@@ -153,6 +175,66 @@ def eval_command(
         text = json.dumps(data, separators=(",", ":"))
         if str(json_out) in ("/dev/stdout", "-"):
             sys.stdout.write(text + "\n")
+        else:
+            atomic_write_text(json_out, json.dumps(data, indent=2) + "\n")
+
+
+def _robustness(
+    policy: Path,
+    config: ScenarioConfig,
+    course_list: list[Course] | None,
+    episodes: int,
+    seed: int,
+    difficulty: str | None,
+    level: str | None,
+    courses: Path | None,
+    json_out: Path | None,
+) -> None:
+    """``tinyrl eval --robustness``: the conditions' table; the JSON is the nominal eval's plus ``robustness``."""
+    from tinyrl.io import atomic_write_text
+    from tinyrl.train.policy import load_policy
+    from tinyrl.train.robustness import robustness_reports, robustness_rows
+
+    reports = robustness_reports(load_policy(policy), config, episodes, seed, difficulty, course_list, progress=True)
+    rows = robustness_rows(reports, config)
+    console = Console(stderr=json_out is not None and str(json_out) in ("/dev/stdout", "-"))
+    flown = f"{level} courses" if level is not None else str(courses)
+    table = Table(
+        title=f"{policy} on {config.name}: robustness, {episodes} episodes per condition, seed {seed}, {flown} "
+        "(rates in %, differences in points)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        show_edge=False,
+        caption_justify="left",
+    )
+    table.add_column("condition", no_wrap=True)
+    for column in ("success", "95 %\nCI", "vs\nnominal", "collision", "left\narena", "timeout"):  # 80 columns
+        table.add_column(column, justify="right")
+    for row in rows:
+        lo, hi = row["success_ci95"]
+        delta = row["success_vs_nominal"]
+        table.add_row(
+            row["condition"],
+            f"{100 * row['success_rate']:.1f}",
+            f"{100 * lo:.0f}–{100 * hi:.0f}",
+            "–" if delta is None else f"{100 * delta:+.1f}",
+            *(f"{100 * row[key]:.1f}" for key in ("collision_rate", "left_arena_rate", "timeout_rate")),
+        )
+    table.caption = "\n".join(f"{row['condition']}: {row['description']}" for row in rows)
+    console.print(table)
+    if json_out is not None:
+        data = {
+            "policy": str(policy),
+            "env": config.name,
+            "seed": seed,
+            "difficulty": level,
+            "randomize": False,
+            **reports["nominal"].to_dict(),
+            "robustness": rows,
+        }
+        if str(json_out) in ("/dev/stdout", "-"):
+            sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
         else:
             atomic_write_text(json_out, json.dumps(data, indent=2) + "\n")
 

@@ -123,11 +123,14 @@ def eval_courses(
     return [generate_course(config.course_generator, levels[i % k], children[i // k]) for i in range(start, start + n)]
 
 
-def check_randomize(config: ScenarioConfig) -> None:
-    """Raise :class:`ConfigError` when a randomized evaluation is asked of a scenario that trains without it."""
+def check_randomize(config: ScenarioConfig, option: str = "--randomize") -> None:
+    """Raise :class:`ConfigError` when a randomized evaluation is asked of a scenario that trains without it.
+
+    ``option`` names what asked for it at the start of the one-line message (``--randomize``, ``--robustness``).
+    """
     if not config.randomization.enabled:
         raise ConfigError(
-            f"--randomize: scenario {config.name} trains without domain randomization (randomization.enabled: false)"
+            f"{option}: scenario {config.name} trains without domain randomization (randomization.enabled: false)"
         )
 
 
