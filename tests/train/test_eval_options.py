@@ -121,3 +121,10 @@ def test_validation_flies_train_eval_difficulty_courses():
     assert [c.to_dict() for c in validation_courses(default)] != [c.to_dict() for c in courses]
     with pytest.raises(ConfigError, match=r"train\.eval_difficulty: difficulty 'insane'"):
         load_scenario("obstacle-course", overrides={"train": {"eval_difficulty": "insane"}})
+
+
+def test_episode_shorter_than_a_few_policy_steps_is_refused():
+    # A 0-step hover episode used to end at once and count as a success.
+    with pytest.raises(ConfigError, match=r"episode_s 0\.1 is 2 policy steps at 25\.0 Hz; an episode needs at least 5"):
+        load_scenario("hover", {"episode_s": 0.1})
+    assert load_scenario("hover", {"episode_s": 0.2}).max_episode_steps == 5

@@ -142,6 +142,11 @@ def test_policy_npz_roundtrip_and_errors(tmp_path):
         load_policy(tmp_path / "p.onnx") if (tmp_path / "p.onnx").write_text("x") else None
     with pytest.raises(PolicyError, match="no policy artefact"):
         load_policy(tmp_path / "empty_dir") if (tmp_path / "empty_dir").mkdir() is None else None
+    # A policy of NaN weights would fly nowhere and, compared with NaN, look successful: refused at load.
+    broken = MlpPolicy((policy.weights[0], np.full((3, 8), np.nan, np.float32)), policy.biases, "relu", "argmax")
+    broken.save(tmp_path / "nan.npz", {})
+    with pytest.raises(PolicyError, match=r"nan\.npz: w1 holds non-finite values"):
+        load_policy(tmp_path / "nan.npz")
 
 
 def test_evaluation_is_deterministic_and_batch_independent():

@@ -165,6 +165,11 @@ class TrainConfig(StrictModel):
     checkpoint_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000
 
 
+#: Fewest policy steps an episode may last: shorter ones end before a policy can act (and a 0-step hover episode
+#: would count as a success).
+MIN_EPISODE_STEPS = 5
+
+
 class ScenarioConfig(StrictModel):
     """One scenario: ``envs/NAME.yaml``."""
 
@@ -212,6 +217,11 @@ class ScenarioConfig(StrictModel):
         if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
             raise ValueError(
                 f"policy_rate_hz {self.policy_rate_hz} must divide the physics rate {self.drone.physics_rate_hz}"
+            )
+        if self.max_episode_steps < MIN_EPISODE_STEPS:
+            raise ValueError(
+                f"episode_s {self.episode_s} is {self.max_episode_steps} policy steps at {self.policy_rate_hz} Hz; "
+                f"an episode needs at least {MIN_EPISODE_STEPS}"
             )
         self.course_generator.level(self.difficulty)
         if self.train.eval_difficulty not in (None, MIX):

@@ -140,6 +140,12 @@ class MlpPolicy:
             raise PolicyError(f"{path}: file not found") from None
         except (OSError, ValueError, KeyError) as exc:
             raise PolicyError(f"{path}: not a TinyRL policy .npz ({exc})") from None
+        for name, array in (
+            *((f"w{i}", w) for i, w in enumerate(weights)),
+            *((f"b{i}", b) for i, b in enumerate(biases)),
+        ):
+            if not np.isfinite(array).all():  # NaN actions would fly nowhere, and NaN comparisons count as success
+                raise PolicyError(f"{path}: {name} holds non-finite values (NaN or inf); refusing a broken policy")
         return cls(weights, biases, meta.get("activation", "relu"), meta.get("head", "clip"))
 
 
