@@ -12,10 +12,10 @@ from tinyrl.scale.space import default_space_path, load_space
 from tinyrl.tasks.config import load_scenario
 
 
-def cli(*args, cwd):
+def cli(*args, cwd, timeout_s=120):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "tinyrl", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
+        [sys.executable, "-m", "tinyrl", *args], capture_output=True, text=True, timeout=timeout_s, cwd=cwd, env=env
     )
 
 
@@ -89,3 +89,28 @@ def test_address_format_and_backend_are_checked():
         resolve_address("k8s", None)
     assert resolve_address("local", None) is None
     assert resolve_address("local", "10.0.0.1:6379") == "10.0.0.1:6379"
+
+
+def test_a_sweep_whose_trials_all_fail_exits_nonzero_and_recommends_nothing(tmp_path):
+    # Every trial's training fails when it builds its model: PPO has no such keyword.
+    env = tiny_scenario(tmp_path, hyperparameters={"no_such_ppo_option": 1.0})
+    space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 5}})
+    out = cli(
+        "sweep", "--env", str(env), "--space", str(space), "--trials", "1", "--out", str(tmp_path / "s"), cwd=tmp_path
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "failed, so nothing is recommended" in errors[0]
+    (sweep_dir,) = (tmp_path / "s").iterdir()
+    assert (sweep_dir / "results.csv").is_file()
+    assert not (sweep_dir / "best_scenario.yaml").exists() and not (sweep_dir / "best_overrides.yaml").exists()
+
+
+def test_recommendation_needs_a_trial_that_trained():
+    from tinyrl.scale.results import best_row
+
+    failed = {"trial": "a", "status": "error"}
+    assert best_row([failed, {"trial": "b", "status": "unfinished"}]) is None
+    assert best_row([]) is None
+    for status in ("finished", "stopped early"):
+        assert best_row([{"trial": "c", "status": status}, failed])["trial"] == "c"

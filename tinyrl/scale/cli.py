@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tinyrl.cli_options import EnvOption
+from tinyrl.errors import TinyRLError
 
 BackendOption = Annotated[
     str,
@@ -56,3 +57,9 @@ def sweep_command(
     result = run_sweep(options)
     if not result.complete:
         sys.exit(130)
+    if result.recommended is None:
+        errors = sorted({r["error"] for r in result.rows if r["error"]})
+        raise TinyRLError(
+            f"every trial of {result.sweep_dir} failed, so nothing is recommended (first error: "
+            f"{errors[0] if errors else 'none recorded'}; each trial's in results.csv)"
+        )

@@ -18,6 +18,13 @@ from tinyrl.tasks.config import ScenarioConfig, load_scenario
 
 #: Trial statuses after which a trial will not run again.
 ENDED = ("finished", "stopped early", "error")
+#: Statuses of a trial whose config may be recommended: it trained (to the end, or until ASHA stopped it).
+USABLE = ("finished", "stopped early")
+
+
+def best_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The trial to recommend from rows sorted best first, or None when no trial trained (all failed)."""
+    return rows[0] if rows and rows[0]["status"] in USABLE else None
 
 
 def rows_from_grid(grid: Any, space: SearchSpace, ended: set[str]) -> list[dict[str, Any]]:
@@ -101,7 +108,11 @@ def table(rows: Sequence[dict[str, Any]], title: str = "sweep") -> Table:
 
 
 def write_results(sweep_dir: Path, rows: Sequence[dict[str, Any]], base: ScenarioConfig, space: SearchSpace) -> None:
-    """``results.csv``, ``results.json``, ``best_overrides.yaml``, ``best_scenario.yaml`` and the plot."""
+    """Write ``results.csv``, ``results.json``, the plot and the recommendation.
+
+    The recommendation (``best_overrides.yaml``, ``best_scenario.yaml``) needs a trial that trained: a sweep whose
+    trials all failed recommends nothing, and stale best files of an earlier pass are removed.
+    """
     keys = list(space.params)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -112,8 +123,13 @@ def write_results(sweep_dir: Path, rows: Sequence[dict[str, Any]], base: Scenari
         writer.writerow([*head, *params])
     atomic_write_text(sweep_dir / "results.csv", buf.getvalue())
     atomic_write_text(sweep_dir / "results.json", json.dumps(list(rows), indent=2) + "\n")
+    best = best_row(rows)
     if rows:
-        best = rows[0]
+        atomic_write_bytes(sweep_dir / "success_vs_wall_time.png", plot_success_vs_wall_time(rows))
+    if best is None:
+        for name in ("best_overrides.yaml", "best_scenario.yaml"):
+            (sweep_dir / name).unlink(missing_ok=True)
+    else:
         nested = overrides(best["config"])
         header = (
             f"# Best of {len(rows)} trial(s) of {sweep_dir.name}: trial {best['trial']} ({best['status']}), "
@@ -125,7 +141,6 @@ def write_results(sweep_dir: Path, rows: Sequence[dict[str, Any]], base: Scenari
         atomic_write_text(
             sweep_dir / "best_scenario.yaml", yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
         )
-        atomic_write_bytes(sweep_dir / "success_vs_wall_time.png", plot_success_vs_wall_time(rows))
 
 
 def plot_success_vs_wall_time(rows: Sequence[dict[str, Any]]) -> bytes:

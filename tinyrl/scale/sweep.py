@@ -72,6 +72,11 @@ class SweepResult:
     complete: bool
     """False when the sweep was interrupted before every trial ended (continue it with ``--resume``)."""
 
+    @property
+    def recommended(self) -> dict[str, Any] | None:
+        """The trial whose config ``best_scenario.yaml`` holds, or None when every trial failed."""
+        return results.best_row(self.rows)
+
 
 def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepResult:
     """Run (or resume) a sweep and write its results; see the module docstring for the folder.
@@ -112,8 +117,9 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
     complete = len(rows) == options.trials and all(r["status"] in results.ENDED for r in rows)
     results.write_results(sweep_dir, rows, base, space)
     console.print(results.table(rows, title=f"{sweep_dir}: {len(rows)} trial(s)"))
-    if rows and rows[0]["status"] == "finished":
-        console.print(f"best: trial {rows[0]['trial']} → {sweep_dir / 'best_scenario.yaml'}", soft_wrap=True)
+    best = results.best_row(rows)
+    if best is not None:
+        console.print(f"best: trial {best['trial']} → {sweep_dir / 'best_scenario.yaml'}", soft_wrap=True)
     if not complete:
         console.print(f"sweep not complete; continue it with: tinyrl sweep --resume {sweep_dir}", soft_wrap=True)
     return SweepResult(sweep_dir, rows, complete)
