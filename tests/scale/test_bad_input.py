@@ -95,9 +95,8 @@ def test_a_sweep_whose_trials_all_fail_exits_nonzero_and_recommends_nothing(tmp_
     # Every trial's training fails when it builds its model: PPO has no such keyword.
     env = tiny_scenario(tmp_path, hyperparameters={"no_such_ppo_option": 1.0})
     space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 5}})
-    out = cli(
-        "sweep", "--env", str(env), "--space", str(space), "--trials", "1", "--out", str(tmp_path / "s"), cwd=tmp_path
-    )
+    sweep = ("sweep", "--env", str(env), "--space", str(space), "--trials", "1", "--out", str(tmp_path / "s"))
+    out = cli(*sweep, cwd=tmp_path, timeout_s=900)  # a hang guard: a failing trial is retried 3 times
     assert out.returncode == 2, out.stderr[-2000:]
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "failed, so nothing is recommended" in errors[0]
