@@ -34,6 +34,7 @@ import numpy as np
 
 from tinyrl.sim.controller import pwm_to_rpm
 from tinyrl.sim.drone import Quadrotors
+from tinyrl.sim.dynamics import euler_to_quat
 from tinyrl.sim.params import QuadrotorConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -427,21 +428,6 @@ def firmware_inputs(
     return np.column_stack(cols).astype(np.float32)
 
 
-def euler_to_quat(roll: np.ndarray, pitch: np.ndarray, yaw: np.ndarray) -> np.ndarray:
-    """Quaternions (T, 4) xyzw from ZYX Euler angles in rad (FLU: positive pitch tilts the nose down)."""
-    cr, cp, cy = np.cos(roll / 2), np.cos(pitch / 2), np.cos(yaw / 2)
-    sr, sp, sy = np.sin(roll / 2), np.sin(pitch / 2), np.sin(yaw / 2)
-    return np.stack(
-        [
-            sr * cp * cy - cr * sp * sy,
-            cr * sp * cy + sr * cp * sy,
-            cr * cp * sy - sr * sp * cy,
-            cr * cp * cy + sr * sp * sy,
-        ],
-        axis=-1,
-    )
-
-
 def smooth_walk(
     rng: np.random.Generator, n: int, lo: float, hi: float, accel: float, jump_prob: float, start: float | None = None
 ) -> np.ndarray:
@@ -564,7 +550,7 @@ def random_sequence(rng: np.random.Generator, n_ticks: int, level: str) -> dict[
     yaw = (yaw + 180.0) % 360.0 - 180.0
     vel = np.column_stack([*vxy, vz])
     pos = np.column_stack([rng.uniform(-3.0, 3.0, 2) + np.cumsum(vel[:, :2], axis=0) * dt, z])
-    quat = euler_to_quat(np.radians(roll), np.radians(pitch), np.radians(yaw))
+    quat = euler_to_quat(np.radians(np.stack([roll, pitch, yaw], axis=-1)))
     if rng.random() < 0.5:
         quat = -quat  # the same rotations: the estimator mapping must not care about the sign
     battery_v = float(rng.uniform(3.65, 3.85) if stress else rng.uniform(3.5, 4.2))
