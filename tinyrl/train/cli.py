@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -89,7 +89,6 @@ def eval_command(
 ) -> None:
     """Fly a policy closed-loop and report success rate (95 % CI), collisions, timeouts and per-course results."""
     from tinyrl.errors import ConfigError
-    from tinyrl.io import atomic_write_text
     from tinyrl.scale.cluster import resolve_address
     from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
@@ -139,7 +138,7 @@ def eval_command(
             difficulty=difficulty,
             randomize=randomize,
         )
-    console = Console(stderr=json_out is not None and str(json_out) in ("/dev/stdout", "-"))
+    console = Console(stderr=_json_to_stdout(json_out))
     lo, hi = report.success_ci95
     flown = f"{level} courses" if level is not None else str(courses)
     drone = "randomized drones" if randomize else "nominal drone"
@@ -164,19 +163,32 @@ def eval_command(
             )
         console.print(per)
     if json_out is not None:
-        data = {
-            "policy": str(policy),
-            "env": config.name,
-            "seed": seed,
-            "difficulty": level,
-            "randomize": randomize,
-            **report.to_dict(),
-        }
-        text = json.dumps(data, separators=(",", ":"))
-        if str(json_out) in ("/dev/stdout", "-"):
-            sys.stdout.write(text + "\n")
-        else:
-            atomic_write_text(json_out, json.dumps(data, indent=2) + "\n")
+        _write_eval_json(json_out, policy, config, seed, level, randomize, report.to_dict())
+
+
+def _json_to_stdout(json_out: Path | None) -> bool:
+    """``--json -`` (or /dev/stdout): the JSON goes to stdout, so tables go to stderr."""
+    return json_out is not None and str(json_out) in ("/dev/stdout", "-")
+
+
+def _write_eval_json(
+    json_out: Path,
+    policy: Path,
+    config: ScenarioConfig,
+    seed: int,
+    level: str | None,
+    randomize: bool,
+    body: dict[str, Any],
+) -> None:
+    """An eval's JSON: what was flown, then ``body``; one line on stdout, or an indented file written atomically."""
+    from tinyrl.io import atomic_write_text
+
+    data = {"policy": str(policy), "env": config.name, "seed": seed, "difficulty": level, "randomize": randomize}
+    data.update(body)
+    if _json_to_stdout(json_out):
+        sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
+    else:
+        atomic_write_text(json_out, json.dumps(data, indent=2) + "\n")
 
 
 def _robustness(
@@ -191,13 +203,12 @@ def _robustness(
     json_out: Path | None,
 ) -> None:
     """``tinyrl eval --robustness``: the conditions' table; the JSON is the nominal eval's plus ``robustness``."""
-    from tinyrl.io import atomic_write_text
     from tinyrl.train.policy import load_policy
     from tinyrl.train.robustness import robustness_reports, robustness_rows
 
     reports = robustness_reports(load_policy(policy), config, episodes, seed, difficulty, course_list, progress=True)
     rows = robustness_rows(reports, config)
-    console = Console(stderr=json_out is not None and str(json_out) in ("/dev/stdout", "-"))
+    console = Console(stderr=_json_to_stdout(json_out))
     flown = f"{level} courses" if level is not None else str(courses)
     table = Table(
         title=f"{policy} on {config.name}: robustness, {episodes} episodes per condition, seed {seed}, {flown} "
@@ -224,19 +235,9 @@ def _robustness(
     table.caption = "\n".join(f"{row['condition']}: {row['description']}" for row in rows)
     console.print(table)
     if json_out is not None:
-        data = {
-            "policy": str(policy),
-            "env": config.name,
-            "seed": seed,
-            "difficulty": level,
-            "randomize": False,
-            **reports["nominal"].to_dict(),
-            "robustness": rows,
-        }
-        if str(json_out) in ("/dev/stdout", "-"):
-            sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
-        else:
-            atomic_write_text(json_out, json.dumps(data, indent=2) + "\n")
+        _write_eval_json(
+            json_out, policy, config, seed, level, False, {**reports["nominal"].to_dict(), "robustness": rows}
+        )
 
 
 def ship_command(
