@@ -81,6 +81,7 @@ class Quadrotors:
         self.external_force_n = np.zeros((n, 3))
         if fast is not None:  # also when starting on NumPy: ``backend`` may be switched later
             self._gains = fast.gain_table(self.controller)
+            self._controller_scalars = fast.controller_scalars(self.controller)
 
     # --- read-only state (views; copy to keep) ---
     @property
@@ -213,7 +214,7 @@ class Quadrotors:
             p.ground_effect_coeff,
             p.ground_effect_max_ratio,
             self._gains,
-            fast.controller_scalars(c),  # a few floats; read each period so the controller's settings stay live
+            self._controller_scalars,
             c.position_every,
             c.attitude_every,
             c.pid_state,
