@@ -34,6 +34,7 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/check_layers.py
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

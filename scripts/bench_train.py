@@ -77,8 +77,8 @@ def bench_seed(options: RunOptions, episodes: int) -> dict[str, Any]:
     """Train one run and score its best policy on unseen courses of each of :data:`BENCH_LEVELS`."""
     from rich.console import Console
 
-    from tinyrl.train.evaluate import evaluate
-    from tinyrl.train.policy import load_policy
+    from tinyrl.common.evaluate import evaluate
+    from tinyrl.compress.artefacts import load_policy
 
     run_dir = train(options, Console(stderr=True))  # stdout: the JSON line only
     state = load_state(run_dir)

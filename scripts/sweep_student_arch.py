@@ -16,13 +16,13 @@ import sys
 import time
 from pathlib import Path
 
+from tinyrl.common.evaluate import evaluate
+from tinyrl.compress.artefacts import load_policy
 from tinyrl.compress.distill import DistillOptions, distill, write_distill_outputs
 from tinyrl.compress.shrink import quantize_student
 from tinyrl.compress.student import parse_arch
 from tinyrl.errors import TinyRLError
 from tinyrl.tasks.config import load_scenario
-from tinyrl.train.evaluate import evaluate
-from tinyrl.train.policy import load_policy
 
 
 def main() -> int:

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tinyrl.common.policy import MlpPolicy
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
-from tinyrl.train.policy import MlpPolicy
 
 ROOT = Path(__file__).parents[1]
 

@@ -104,7 +104,7 @@ def courses_show(
         )
     Console().print(table)
     if plot is not None:
-        from tinyrl.report.plots import plot_courses
+        from tinyrl.common.plots import plot_courses
 
         plot_courses(courses[:max_plots], plot)
         typer.echo(f"wrote {plot}")
@@ -155,7 +155,8 @@ def export_command(
 
 
 def _register_train_commands() -> None:
-    from tinyrl.train.cli import eval_command, ship_command, train_command
+    from tinyrl.eval_cli import eval_command
+    from tinyrl.train.cli import ship_command, train_command
 
     app.command("train")(train_command)
     app.command("eval")(eval_command)

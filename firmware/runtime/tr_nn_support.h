@@ -7,7 +7,7 @@
  *   2. SaturatingRoundingDoublingHighMul(x, multiplier) = floor(x * m / 2^31 + 1/2) (ties up), saturated
  *   3. RoundingDivideByPOT(., max(-shift, 0))           = . / 2^e rounded, ties away from zero
  * This is what TFLite Micro's reference kernels and CMSIS-NN compute. (The TFLite interpreter's optimized
- * x86 kernels round step 3's ties up instead; see tinyrl/compress/int8.py, reference="tflite".)
+ * x86 kernels round step 3's ties up instead; see tinyrl/compress/reference.py, reference="tflite".)
  *
  * Implementation-defined behaviour relied on (true for GCC and Clang on every target we build):
  * right shifts of negative integers are arithmetic; converting an out-of-range uint32_t to int32_t wraps.

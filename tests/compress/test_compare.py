@@ -12,12 +12,12 @@ import yaml
 from typer.testing import CliRunner
 
 from tinyrl.cli import app
+from tinyrl.common.policy import MlpPolicy, PolicyError
 from tinyrl.compress.compare import compare, update_manifest
 from tinyrl.compress.distill import DistillOptions, distill, write_distill_outputs
 from tinyrl.compress.shrink import quantize_student
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
-from tinyrl.train.policy import MlpPolicy, PolicyError
 
 ROOT = Path(__file__).parents[2]
 

@@ -13,6 +13,8 @@ import yaml
 from typer.testing import CliRunner
 
 from tinyrl.cli import app
+from tinyrl.common.policy import MlpPolicy, PolicyError
+from tinyrl.compress.artefacts import load_policy
 from tinyrl.compress.distill import (
     DistillOptions,
     action_agreement,
@@ -26,7 +28,6 @@ from tinyrl.compress.student import Int8Policy, load_student
 from tinyrl.errors import TinyRLError
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
-from tinyrl.train.policy import MlpPolicy, PolicyError, load_policy
 
 ROOT = Path(__file__).parents[2]
 OBS = observation_size(load_scenario("hover"))  # 11 today: height, flow, yaw rate, hover error, previous action
@@ -114,7 +115,7 @@ def test_same_seed_same_student_weights():
 def test_quantize_writes_full_int8_tflite_with_sidecar(distilled):
     import tensorflow as tf
 
-    from tinyrl.compress.int8 import load_tflite
+    from tinyrl.compress.tflite_reader import load_tflite
 
     folder = distilled[0]
     data = (folder / "policy_int8.tflite").read_bytes()

@@ -9,17 +9,11 @@ import numpy as np
 import pytest
 from compress_support import converted_mlp, seeded_mlp, tflite_run, tflm_run
 
-from tinyrl.compress.int8 import (
-    dequantize_output,
-    load_tflite,
-    multiply_by_quantized_multiplier,
-    quantize_input,
-    quantize_multiplier,
-    run_int8,
-    tanh_lut_tflite,
-    tanh_lut_tflm,
-)
+from tinyrl.compress.fixed_point import multiply_by_quantized_multiplier, quantize_multiplier
 from tinyrl.compress.model import QuantizedDense, QuantParams
+from tinyrl.compress.prepare import prepare_layer, tanh_lut_tflite, tanh_lut_tflm
+from tinyrl.compress.reference import dequantize_output, quantize_input, run_int8
+from tinyrl.compress.tflite_reader import load_tflite
 from tinyrl.errors import ModelError, TinyRLError
 
 N_OBS = 10_000
@@ -133,14 +127,16 @@ def test_precomputed_constants_match_quantize_multiplier():
             assert (layer.output_multiplier[c], layer.output_shift[c]) == (m, s)
             assert 2**30 <= m < 2**31 and abs(m * 2.0 ** (s - 31) - real) <= real * 2**-30
         # A layer rebuilt from its raw fields derives the same constants (what a hand-built model gets).
-        rebuilt = QuantizedDense(
-            weights=layer.weights,
-            bias=layer.bias,
-            weight_scales=layer.weight_scales,
-            input=layer.input,
-            output=layer.output,
-            activation=layer.activation,
-            tanh_output=layer.tanh_output,
+        rebuilt = prepare_layer(
+            QuantizedDense(
+                weights=layer.weights,
+                bias=layer.bias,
+                weight_scales=layer.weight_scales,
+                input=layer.input,
+                output=layer.output,
+                activation=layer.activation,
+                tanh_output=layer.tanh_output,
+            )
         )
         assert np.array_equal(rebuilt.output_multiplier, layer.output_multiplier)
         assert (rebuilt.activation_min, rebuilt.activation_max) == (layer.activation_min, layer.activation_max)
@@ -300,9 +296,9 @@ SHIPPED = sorted((Path(__file__).resolve().parents[2] / "policies").glob("*/poli
 
 def _recorded_observations(policy_path: Path, n: int) -> np.ndarray:
     """Observations the int8 policy meets when it flies its own scenario (quantized), ``n`` of them."""
+    from tinyrl.compress.artefacts import load_policy
     from tinyrl.tasks.config import load_scenario
     from tinyrl.tasks.core import BatchedTask
-    from tinyrl.train.policy import load_policy
 
     scenario = policy_path.parent.name
     policy = load_policy(policy_path)

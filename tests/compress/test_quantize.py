@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from tinyrl.compress.int8 import load_tflite
 from tinyrl.compress.quantize import build_keras_mlp, quantize_keras_mlp, random_mlp_spec
+from tinyrl.compress.tflite_reader import load_tflite
 from tinyrl.errors import ModelError
 
 
@@ -67,7 +67,7 @@ def test_random_mlp_spec_ranges():
 
 def test_importing_does_not_load_tensorflow():
     code = (
-        "import sys, tinyrl.compress.quantize, tinyrl.compress.int8;"
+        "import sys, tinyrl.compress.quantize, tinyrl.compress.tflite_reader, tinyrl.compress.reference;"
         "sys.exit(int('tensorflow' in sys.modules or 'tflite' in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

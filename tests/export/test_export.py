@@ -1,7 +1,7 @@
 """tinyrl export: generated C bit-exact with the int8 reference, standalone-compilable, verified under QEMU.
 
 Host tests build the exported folder with a small harness and compare 10,000 inputs through both entry points with
-:func:`tinyrl.compress.int8.run_int8` (``reference="tflm"``); the on-target test builds the firmware's verify app
+:func:`tinyrl.compress.reference.run_int8` (``reference="tflm"``); the on-target test builds the firmware's verify app
 with an exported policy and runs it in QEMU with both kernel paths. Needs gcc, arm-none-eabi-gcc and
 qemu-system-arm (``make setup``).
 """
@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from export_support import require
 
-from tinyrl.compress.int8 import dequantize_output, load_tflite, quantize_input, run_int8
 from tinyrl.compress.model import QuantizedMLP
 from tinyrl.compress.quantize import random_mlp_spec
+from tinyrl.compress.reference import dequantize_output, quantize_input, run_int8
+from tinyrl.compress.tflite_reader import load_tflite
 from tinyrl.export import export_policy
 from tinyrl.export.codegen import RUNTIME, RUNTIME_FILES, STAMP, vectors_header, verification_vectors
 from tinyrl.export.footprint import find_arm_tools, make_firmware, run_qemu
@@ -213,7 +214,7 @@ def test_every_scenario_ships_an_int8_policy() -> None:
 
 
 def test_default_policy_meets_the_design_targets(tmp_path: Path) -> None:
-    """DESIGN.md's Cortex-M4 budget for the default policy: flash, RAM and instructions per inference."""
+    """docs/design.md's Cortex-M4 budget for the default policy: flash, RAM and instructions per inference."""
     find_arm_tools()
     report = export_policy(None, tmp_path / "policy", target="cortex-m4").report
     assert report["model"]["source"].endswith("policies/obstacle-course/policy_int8.tflite")

@@ -219,7 +219,7 @@ STUBS = Path(__file__).resolve().parent / "crazyflie_stubs"
 
 def _export_sources(folder: Path, env: str) -> None:
     """The C files `tinyrl export --env` writes, without its on-target verification (fast, no QEMU)."""
-    from tinyrl.compress.int8 import load_tflite
+    from tinyrl.compress.tflite_reader import load_tflite
     from tinyrl.export import codegen
     from tinyrl.export.pipeline import resolve_model
 

@@ -42,8 +42,8 @@ def config() -> ScenarioConfig:
 
 
 def _host_outcomes(policy_dir: Path, config: ScenarioConfig, episodes: int, seed: int) -> list[str]:
+    from tinyrl.common.evaluate import evaluate
     from tinyrl.compress.student import load_int8_policy
-    from tinyrl.train.evaluate import evaluate
 
     report = evaluate(load_int8_policy(policy_dir / "policy_int8.tflite"), config, episodes=episodes, seed=seed)
     return [e.outcome for e in report.episode_results]
@@ -178,7 +178,7 @@ def test_silent_device_is_levelled_out_then_stopped_by_the_supervisor_watchdog(
 
 
 def test_watchdog_reports_failsafe_within_100_ms(int8_policy_dir: Path, qemu_session: QemuSession) -> None:
-    from tinyrl.compress.int8 import quantize_input
+    from tinyrl.compress.reference import quantize_input
 
     link, policy = _link(qemu_session, int8_policy_dir)
     try:
@@ -199,7 +199,7 @@ def test_watchdog_reports_failsafe_within_100_ms(int8_policy_dir: Path, qemu_ses
 
 
 def test_device_reset_mid_session_rehandshakes(int8_policy_dir: Path, qemu_session: QemuSession) -> None:
-    from tinyrl.compress.int8 import quantize_input, run_int8
+    from tinyrl.compress.reference import quantize_input, run_int8
 
     link, policy = _link(qemu_session, int8_policy_dir, timeout_s=0.5)
     try:
@@ -215,7 +215,7 @@ def test_device_reset_mid_session_rehandshakes(int8_policy_dir: Path, qemu_sessi
 
 
 def test_dead_link_fails_cleanly_after_retries(int8_policy_dir: Path, qemu_session: QemuSession) -> None:
-    from tinyrl.compress.int8 import quantize_input
+    from tinyrl.compress.reference import quantize_input
     from tinyrl.hil.link import HilLinkError
 
     proxy = FaultyProxy(

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tinyrl.common.evaluate import eval_courses, evaluate
+from tinyrl.compress.artefacts import load_policy
 from tinyrl.errors import ConfigError
 from tinyrl.report.difficulty import difficulty_rows, own_difficulty, success_by_difficulty
 from tinyrl.report.plots import plot_success_by_difficulty
 from tinyrl.tasks.config import load_scenario
-from tinyrl.train.evaluate import eval_courses, evaluate
-from tinyrl.train.policy import load_policy
 
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "obstacle-course"
 EPISODES = 6

@@ -40,10 +40,10 @@ def test_play_writes_a_deterministic_animated_gif(tmp_path):
 
 
 def test_recording_replays_the_evaluated_episode():
+    from tinyrl.common.evaluate import eval_courses, evaluate
+    from tinyrl.compress.artefacts import load_policy
     from tinyrl.report.episode import record_episode
     from tinyrl.tasks.config import load_scenario
-    from tinyrl.train.evaluate import eval_courses, evaluate
-    from tinyrl.train.policy import load_policy
 
     config = load_scenario("obstacle-course")
     policy = load_policy(POLICY / "teacher.npz")

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tinyrl.common.policy import PolicyError
 from tinyrl.errors import ConfigError
 from tinyrl.report.evaluation import evaluate_policy_dir
 from tinyrl.report.html import figures, render_html, robustness_note, robustness_table_rows
 from tinyrl.report.plots import plot_robustness
 from tinyrl.report.robustness import robustness_flat_rows
 from tinyrl.tasks.config import load_scenario
-from tinyrl.train.policy import PolicyError
 from tinyrl.train.robustness import CONDITIONS, robustness_table
 
 ROOT = Path(__file__).resolve().parents[2]

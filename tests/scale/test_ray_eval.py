@@ -6,10 +6,10 @@ import sys
 import yaml
 from scenario_support import ROOT, leaning_mlp
 
+from tinyrl.common.evaluate import evaluate
 from tinyrl.scale.ray_eval import evaluate_on_ray, shard_bounds
 from tinyrl.sim.course import load_courses
 from tinyrl.tasks.config import load_scenario
-from tinyrl.train.evaluate import evaluate
 
 
 def forward_policy(path):

@@ -7,9 +7,9 @@ import pytest
 from rich.console import Console
 from scenario_support import leaning_mlp, tiny_scenario
 
+from tinyrl.common.evaluate import eval_courses
 from tinyrl.tasks.config import load_scenario
 from tinyrl.train.background import BackgroundEvaluator, InlineEvaluator, Snapshot
-from tinyrl.train.evaluate import eval_courses
 from tinyrl.train.run import RunOptions
 from tinyrl.train.trainer import train
 from tinyrl.workers import WorkerError
@@ -72,7 +72,7 @@ def test_the_worker_exits_when_the_trainer_is_killed(tmp_path):
         "import os, sys\n"
         "from tinyrl.tasks.config import load_scenario\n"
         "from tinyrl.train.background import BackgroundEvaluator\n"
-        "from tinyrl.train.evaluate import eval_courses\n"
+        "from tinyrl.common.evaluate import eval_courses\n"
         "if __name__ == '__main__':\n"
         "    c = load_scenario('obstacle-course')\n"
         "    e = BackgroundEvaluator(c, eval_courses(c, 1), 0)\n"

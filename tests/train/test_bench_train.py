@@ -10,8 +10,8 @@ import sys
 import yaml
 from scenario_support import ROOT, tiny_scenario
 
-from tinyrl.train.evaluate import evaluate
-from tinyrl.train.policy import load_policy
+from tinyrl.common.evaluate import evaluate
+from tinyrl.compress.artefacts import load_policy
 from tinyrl.train.run import load_state, read_config
 
 PER_SEED_KEYS = {"seed", "success_medium", "success_hard", "wall_s", "time_to_90_s", "time_to_95_s", "env_steps_per_s"}

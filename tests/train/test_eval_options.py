@@ -7,13 +7,13 @@ import sys
 import pytest
 from scenario_support import ROOT, leaning_mlp
 
+from tinyrl.common.evaluate import EVAL_COURSE_SEED_OFFSET, eval_courses, evaluate
+from tinyrl.compress.artefacts import load_policy
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.core import course_pool
 from tinyrl.tasks.features import observation_size
 from tinyrl.tasks.generator import generate_courses
-from tinyrl.train.evaluate import EVAL_COURSE_SEED_OFFSET, eval_courses, evaluate
-from tinyrl.train.policy import load_policy
 
 POLICY = ROOT / "policies" / "obstacle-course"
 EPISODES = 6

@@ -9,11 +9,12 @@ after this budget: mean return -14 to -39 (untrained -187, random -840), success
 import yaml
 from scenario_support import leaning_mlp, tiny_scenario
 
+from tinyrl.common.evaluate import evaluate
+from tinyrl.compress.artefacts import load_policy
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
 from tinyrl.tasks.vec_env import TinyRLVecEnv
-from tinyrl.train.evaluate import evaluate
-from tinyrl.train.policy import load_policy, mlp_from_sb3
+from tinyrl.train.algos import mlp_from_sb3
 from tinyrl.train.run import RunOptions, make_model
 from tinyrl.train.trainer import train
 

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from scenario_support import ROOT
 
+from tinyrl.common.evaluate import evaluate
+from tinyrl.compress.artefacts import load_policy
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
-from tinyrl.train.evaluate import evaluate
-from tinyrl.train.policy import load_policy
 from tinyrl.train.robustness import (
     CONDITIONS,
     condition_config,

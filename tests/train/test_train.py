@@ -12,11 +12,12 @@ import pytest
 import yaml
 from scenario_support import ROOT, leaning_mlp, tiny_scenario
 
+from tinyrl.common.evaluate import evaluate, wilson_interval
+from tinyrl.common.policy import MlpPolicy, PolicyError
+from tinyrl.compress.artefacts import load_policy
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
-from tinyrl.train.evaluate import evaluate, wilson_interval
-from tinyrl.train.policy import MlpPolicy, PolicyError, load_policy
 from tinyrl.train.run import RunOptions, checkpoints, effective_config
 
 
@@ -169,7 +170,7 @@ def test_discrete_ppo_teacher_exports_an_argmax_head():
     from stable_baselines3 import PPO
 
     from tinyrl.tasks.vec_env import TinyRLVecEnv
-    from tinyrl.train.policy import mlp_from_sb3
+    from tinyrl.train.algos import mlp_from_sb3
 
     vec = TinyRLVecEnv(load_scenario("source-seeking", {"course_pool_size": 5}), n_envs=2, seed=0)
     model = PPO("MlpPolicy", vec, policy_kwargs={"net_arch": [8], "activation_fn": torch.nn.ReLU}, device="cpu")

@@ -41,10 +41,10 @@ def distill_command(
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Distil a teacher into a small Keras student with DAgger (writes student.keras, distill.json, calibration.npz)."""
+    from tinyrl.compress.artefacts import load_policy
     from tinyrl.compress.distill import DistillOptions, distill, write_distill_outputs
     from tinyrl.compress.student import parse_arch
     from tinyrl.tasks.config import load_scenario
-    from tinyrl.train.policy import load_policy
 
     config = load_scenario(env)
     options = DistillOptions(

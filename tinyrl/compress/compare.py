@@ -2,7 +2,7 @@
 
 Agreement is measured on observations from *teacher* rollouts on unseen courses with domain randomization on (the
 states the teacher visits, which the students were not trained on). Success is measured with
-:func:`tinyrl.train.evaluate.evaluate` on the same unseen courses and episode seeds for all three, so the rows differ
+:func:`tinyrl.common.evaluate.evaluate` on the same unseen courses and episode seeds for all three, so the rows differ
 only by the policy. The result is merged into ``POLICY_DIR/manifest.json`` under ``"compression"``.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from tinyrl.common.policy import MlpPolicy, Policy, PolicyError
 from tinyrl.io import atomic_write_text
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train.policy import MlpPolicy, Policy, PolicyError
 
 __all__ = ["ARTEFACTS", "Row", "compare", "update_manifest"]
 
@@ -83,9 +83,9 @@ def compare(
     Raises:
         PolicyError: No teacher in the folder, or an artefact that does not fit the scenario.
     """
+    from tinyrl.common.evaluate import eval_courses, evaluate
+    from tinyrl.compress.artefacts import load_policy
     from tinyrl.compress.distill import action_agreement, check_policy_fits, collect_rollouts
-    from tinyrl.train.evaluate import eval_courses, evaluate
-    from tinyrl.train.policy import load_policy
 
     folder = Path(policy_dir)
     if not folder.is_dir():

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinyrl.common.policy import Head, Policy, PolicyError
 from tinyrl.io import atomic_write_bytes, atomic_write_text
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
-from tinyrl.train.policy import Head, Policy, PolicyError
 
 if TYPE_CHECKING:
     import keras
@@ -341,9 +341,9 @@ def distill(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from tinyrl.common.evaluate import evaluate
     from tinyrl.compress.student import build_student, configure_determinism, student_to_mlp
     from tinyrl.tasks.features import observation_size
-    from tinyrl.train.evaluate import evaluate
 
     opt = options or DistillOptions()
     if opt.iterations < 1 or opt.steps_per_iteration < 1 or opt.epochs < 1 or opt.batch_size < 1:

@@ -8,7 +8,7 @@ scale ``input_scale * weight_scale[c]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -40,8 +40,8 @@ class QuantizedDense:
     activation: Activation = "none"
     tanh_output: QuantParams | None = None
 
-    # Derived integer constants: leave them None and __post_init__ computes them from the fields above with
-    # TFLite's rules (tinyrl.compress.int8.derive_layer_constants). These are the exact numbers the kernels use.
+    # Derived integer constants: None until tinyrl.compress.prepare.prepare_layer computes them from the fields above
+    # with TFLite's rules (the reader prepares every layer it loads). These are the exact numbers the kernels use.
     output_multiplier: np.ndarray | None = None
     """int32, shape (out_features,): Q31 significand of ``input.scale * weight_scales[c] / output.scale``."""
     output_shift: np.ndarray | None = None
@@ -60,15 +60,6 @@ class QuantizedDense:
     """tanh layers: its left shift (TFLite Micro ``input_left_shift``)."""
     tanh_input_range_radius: int | None = None
     """tanh layers: ``|q - zp| >=`` this saturates to ±127/-128 in TFLite Micro."""
-
-    def __post_init__(self) -> None:
-        # Lazy import: int8 imports this module.
-        from tinyrl.compress.int8 import derive_layer_constants
-
-        derived: dict[str, Any] = derive_layer_constants(self)
-        for name, value in derived.items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
 
     @property
     def in_features(self) -> int:

@@ -89,7 +89,8 @@ def convert_keras_mlp(model: keras.Model, representative: np.ndarray) -> bytes:
 def quantize_keras_mlp(model: keras.Model, representative: np.ndarray, path: str | Path) -> Path:
     """Convert a float Keras MLP to a full-integer int8 ``.tflite`` and write it atomically.
 
-    See :func:`convert_keras_mlp` for the scheme. Load the result with :func:`tinyrl.compress.int8.load_tflite`.
+    See :func:`convert_keras_mlp` for the scheme. Load the result with
+    :func:`tinyrl.compress.tflite_reader.load_tflite`.
 
     Args:
         model: A Keras model with one ``(None, in_features)`` float input.

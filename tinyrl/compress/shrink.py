@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinyrl.common.policy import PolicyError
 from tinyrl.io import atomic_write_text
-from tinyrl.train.policy import PolicyError
 
 if TYPE_CHECKING:
     import keras
@@ -201,8 +201,8 @@ def quantize_student(
 
     int8 input and output, per-channel int8 weights, int32 biases (:func:`tinyrl.compress.quantize
     .quantize_keras_mlp`). The sidecar (``output`` with suffix ``.json``) records the action head, the TensorFlow
-    version, the seed and the calibration source; the ``.tflite`` loader of :func:`tinyrl.train.policy.load_policy`
-    reads the head from it.
+    version, the seed and the calibration source; the ``.tflite`` loader of
+    :func:`tinyrl.compress.artefacts.load_policy` reads the head from it.
 
     Args:
         student: The float student (``.keras``).
@@ -228,10 +228,10 @@ def quantize_student(
     import tensorflow as tf
 
     from tinyrl.compress.distill import action_agreement
-    from tinyrl.compress.int8 import load_tflite
     from tinyrl.compress.quantize import quantize_keras_mlp
     from tinyrl.compress.student import Int8Policy, configure_determinism, load_student, sidecar_path, student_head
     from tinyrl.compress.student import student_to_mlp as to_mlp
+    from tinyrl.compress.tflite_reader import load_tflite
 
     student_path, out_path = Path(student), Path(output)
     if out_path.suffix != ".tflite":

@@ -5,7 +5,7 @@ The student has ReLU hidden layers and a *linear* output layer named after its h
 * ``head_clip`` (continuous actions): the linear output is clipped to [-1, 1] outside the network. A linear output
   quantizes to one plain FULLY_CONNECTED op whose int8 grid spans the calibrated action range (about ±1, so steps of
   ~0.008); a tanh output would add a TANH op whose int8 results differ between TFLite and TFLite Micro (see
-  :mod:`tinyrl.compress.int8`) and cost a lookup table on the MCU, for no gain on targets that already lie in
+  :mod:`tinyrl.compress.reference`) and cost a lookup table on the MCU, for no gain on targets that already lie in
   [-1, 1].
 * ``head_argmax`` (discrete actions): the outputs are logits; the action is their argmax.
 
@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinyrl.common.policy import Head, MlpPolicy, PolicyError
 from tinyrl.errors import ModelError
-from tinyrl.train.policy import Head, MlpPolicy, PolicyError
 
 if TYPE_CHECKING:
     import keras
 
-    from tinyrl.compress.int8 import Reference
     from tinyrl.compress.model import QuantizedMLP
+    from tinyrl.compress.reference import Reference
 
 __all__ = [
     "Int8Policy",
@@ -224,7 +224,7 @@ def sidecar_path(tflite_path: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class Int8Policy:
-    """An int8 MLP run by the bit-exact NumPy executor, as a :class:`~tinyrl.train.policy.Policy`.
+    """An int8 MLP run by the bit-exact NumPy executor, as a :class:`~tinyrl.common.policy.Policy`.
 
     ``act``: quantize the float observations (TFLite QUANTIZE), run the int8 layers, dequantize, apply ``head``.
 
@@ -250,7 +250,7 @@ class Int8Policy:
 
     def forward(self, obs: np.ndarray) -> np.ndarray:
         """Dequantized raw outputs ``(B, out_dim)`` float32, before the head."""
-        from tinyrl.compress.int8 import dequantize_output, quantize_input, run_int8
+        from tinyrl.compress.reference import dequantize_output, quantize_input, run_int8
 
         x = np.asarray(obs, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.obs_dim:
@@ -259,7 +259,7 @@ class Int8Policy:
         return dequantize_output(self.model, y_q)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Deterministic actions (see :class:`~tinyrl.train.policy.Policy`)."""
+        """Deterministic actions (see :class:`~tinyrl.common.policy.Policy`)."""
         y = self.forward(obs)
         if self.head == "argmax":
             return np.argmax(y, axis=1)
@@ -274,7 +274,7 @@ def load_int8_policy(path: str | Path, reference: Reference = "tflm") -> Int8Pol
     Raises:
         PolicyError: Missing file or sidecar, a float (not full-int8) model, or a malformed file.
     """
-    from tinyrl.compress.int8 import load_tflite
+    from tinyrl.compress.tflite_reader import load_tflite
 
     path = Path(path)
     try:

@@ -3,7 +3,7 @@
 The emitted folder is self-contained: ``tinyrl_policy.h/.c`` (this module) and copies of the int8 runtime from
 ``firmware/runtime`` (taken at export time), so ``cc -c *.c`` builds it with any C99 compiler. Everything the
 kernels need that depends only on the model (per-channel multipliers and shifts, clamp bounds, tanh tables) was
-computed on the host by :mod:`tinyrl.compress.int8` with TFLite's rules; this module only prints those numbers.
+computed on the host by :mod:`tinyrl.compress.reference` with TFLite's rules; this module only prints those numbers.
 
 Each layer kind has its emitter next to its description (:class:`DenseEmitter` for TFLite's int8
 FULLY_CONNECTED, optionally followed by TANH), in the spirit of rl-tools' ``persist_code.h``.
@@ -19,8 +19,8 @@ from typing import Literal
 
 import numpy as np
 
-from tinyrl.compress.int8 import dequantize_output, quantize_input, run_int8
 from tinyrl.compress.model import QuantizedDense, QuantizedMLP
+from tinyrl.compress.reference import dequantize_output, quantize_input, run_int8
 from tinyrl.export.errors import ExportError
 from tinyrl.export.targets import scratch_bytes
 

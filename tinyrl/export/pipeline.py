@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinyrl.compress.int8 import load_tflite
 from tinyrl.compress.model import QuantizedMLP
+from tinyrl.compress.tflite_reader import load_tflite
 from tinyrl.export import codegen, footprint
 from tinyrl.export.codegen import Rounding
 from tinyrl.export.errors import ExportError

@@ -9,7 +9,7 @@ from rich.table import Table
 from tinyrl.compress.model import QuantizedMLP
 from tinyrl.export.codegen import describe
 
-# DESIGN.md "Targets": what the default policy is held to on the Cortex-M4.
+# docs/design.md "Budgets": what the default policy is held to on the Cortex-M4.
 DESIGN_TARGETS = {"policy_flash_bytes": 4096, "policy_ram_bytes": 512, "instructions_per_inference": 5000}
 
 
@@ -44,7 +44,7 @@ def _check(value: object, limit: int) -> str:
 
 
 def table(report: dict[str, Any]) -> Table:
-    """A rich table of the report's footprint numbers (with DESIGN.md's targets alongside)."""
+    """A rich table of the report's footprint numbers (with docs/design.md's budgets alongside)."""
     model = report["model"]
     t = Table(title=f"tinyrl export: {model['architecture']} → {report['target']} ({report['rounding']} rounding)")
     t.add_column("what")

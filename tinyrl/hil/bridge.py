@@ -1,9 +1,9 @@
 """Hardware in the loop: fly the simulator with the microcontroller's actions.
 
 Episode ``j`` flies course ``j % len(courses)`` with the random stream ``seed + j`` and domain randomization off,
-exactly as :func:`tinyrl.train.evaluate.evaluate` does, so a HIL run is comparable with a host-only run of the same
+exactly as :func:`tinyrl.common.evaluate.evaluate` does, so a HIL run is comparable with a host-only run of the same
 int8 policy. Each step: quantize the observation (TFLite QUANTIZE), send it as OBS, wait for ACT, compare the
-device's int8 action with the host reference (:func:`tinyrl.compress.int8.run_int8`, TFLite Micro rounding),
+device's int8 action with the host reference (:func:`tinyrl.compress.reference.run_int8`, TFLite Micro rounding),
 dequantize it, apply the policy's head (clip / argmax) like :class:`~tinyrl.compress.student.Int8Policy`, and step
 the simulator with it. The loop is free-running: it steps as fast as the link answers, not at the policy's 25 Hz.
 
@@ -25,15 +25,15 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
-from tinyrl.compress.int8 import dequantize_output, quantize_input, run_int8
+from tinyrl.common.evaluate import Episode, eval_courses, outcome_of, summarize
+from tinyrl.common.policy import PolicyError
+from tinyrl.compress.reference import dequantize_output, quantize_input, run_int8
 from tinyrl.compress.student import Int8Policy
 from tinyrl.hil.link import Expected, HilLink, HilLinkError
 from tinyrl.sim.course import Course
 from tinyrl.sim.supervisor import MOTORS_OFF_AFTER_S, SetpointWatchdog
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
-from tinyrl.train.evaluate import Episode, eval_courses, outcome_of, summarize
-from tinyrl.train.policy import PolicyError
 
 __all__ = ["HilReport", "apply_head", "expected_for", "fly_episodes", "latency_summary"]
 

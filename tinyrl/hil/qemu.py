@@ -32,7 +32,7 @@ def build_hil_firmware(tflite: Path, build_dir: Path) -> Path:
     Raises:
         ExportError: Missing tools, a model that does not fit the Cortex-M4, or a failed build.
     """
-    from tinyrl.compress.int8 import load_tflite
+    from tinyrl.compress.tflite_reader import load_tflite
     from tinyrl.export import codegen, footprint
     from tinyrl.export.targets import check_model, get_target
 

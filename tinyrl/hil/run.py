@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from tinyrl.common.policy import PolicyError
 from tinyrl.compress.student import load_int8_policy
 from tinyrl.hil.bridge import HilReport, expected_for, fly_episodes
 from tinyrl.hil.link import HilLink, HilLinkError
 from tinyrl.hil.qemu import QemuSession, build_hil_firmware
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train.policy import PolicyError
 
 __all__ = ["resolve_tflite", "run_hil"]
 

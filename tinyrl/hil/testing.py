@@ -13,9 +13,9 @@ __all__ = ["calibration_observations", "random_int8_policy"]
 
 def calibration_observations(env: str, n: int = 32, steps: int = 8, seed: int = 123) -> np.ndarray:
     """Observations of ``env`` on ``n`` evaluation courses: the resets plus ``steps`` steps of a zero action."""
+    from tinyrl.common.evaluate import eval_courses
     from tinyrl.tasks.config import load_scenario
     from tinyrl.tasks.core import BatchedTask
-    from tinyrl.train.evaluate import eval_courses
 
     config = load_scenario(env)
     task = BatchedTask(config, n, eval_courses(config, n, seed=seed), randomize=False)

@@ -79,13 +79,13 @@ def play_command(
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many policy steps.")] = None,
 ) -> None:
     """Fly one episode and write it as an animated GIF: top-down course, drone, trail, goal, ToF rays."""
+    from tinyrl.common.evaluate import eval_courses
+    from tinyrl.compress.artefacts import load_policy
     from tinyrl.errors import ConfigError
     from tinyrl.report.episode import record_episode
     from tinyrl.report.video import check_video_path, write_video
     from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
-    from tinyrl.train.evaluate import eval_courses
-    from tinyrl.train.policy import load_policy
 
     check_video_path(output)
     if courses is not None and difficulty is not None:

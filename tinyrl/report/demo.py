@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from tinyrl.common.plots import plot_flight
 from tinyrl.io import atomic_write_bytes, atomic_write_text
-from tinyrl.report.plots import plot_flight
 from tinyrl.sim.course import Course, load_courses
 from tinyrl.sim.drone import Quadrotors
 from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, MultiRanger

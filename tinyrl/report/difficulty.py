@@ -1,6 +1,6 @@
 """Success rate against course difficulty: each policy flown on unseen courses of every generator level.
 
-Level ``L`` uses the courses ``tinyrl eval`` would generate at that level (:func:`tinyrl.train.evaluate.eval_courses`
+Level ``L`` uses the courses ``tinyrl eval`` would generate at that level (:func:`tinyrl.common.evaluate.eval_courses`
 with the same seed scheme: episode ``j`` flies course ``j`` with seed ``seed + j``), so the scenario's own level
 gives exactly the numbers of the main evaluation, which is reused rather than flown again.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
+from tinyrl.common.policy import Policy
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train.evaluate import EvalReport, eval_courses, evaluate
-from tinyrl.train.policy import Policy
 
 __all__ = ["difficulty_rows", "own_difficulty", "success_by_difficulty"]
 

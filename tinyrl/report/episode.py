@@ -1,6 +1,6 @@
 """Record one episode of a policy for replay: positions, heading and the four horizontal ranges, step by step.
 
-The episode is flown exactly as :func:`tinyrl.train.evaluate.evaluate` flies one (domain randomization off, random
+The episode is flown exactly as :func:`tinyrl.common.evaluate.evaluate` flies one (domain randomization off, random
 stream ``seed``, course ``index`` of the same list), so ``record_episode(policy, config, courses, j, seed + j)``
 replays episode ``j`` of ``evaluate(policy, config, courses, seed=seed)``: same path, same outcome. Pass the whole
 list, not ``[courses[j]]``: a reset draws its course from the episode's stream when the list holds more than one,
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyrl.common.evaluate import outcome_of
+from tinyrl.common.policy import Policy, PolicyError
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
-from tinyrl.train.evaluate import outcome_of
-from tinyrl.train.policy import Policy, PolicyError
 
 __all__ = ["EpisodeRecording", "record_episode"]
 

@@ -1,7 +1,7 @@
 """Teacher vs float student vs int8 student of one policy folder, flown on the same unseen courses and seeds.
 
 :func:`evaluate_policy_dir` loads whichever of the three artefacts the folder holds, flies each with
-:func:`tinyrl.train.evaluate.evaluate` on one set of unseen courses (episode ``j``: course ``j % n``, seed
+:func:`tinyrl.common.evaluate.evaluate` on one set of unseen courses (episode ``j``: course ``j % n``, seed
 ``seed + j``, so rows differ only by the policy), records a few trajectories, and measures the int8 quantization
 error on the observations the float student saw in closed loop. It only reads artefacts; nothing is written.
 """
@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
+from tinyrl.common.policy import MlpPolicy, Policy, PolicyError
+from tinyrl.compress.artefacts import FOLDER_ARTEFACTS, load_policy
 from tinyrl.report.difficulty import success_by_difficulty
 from tinyrl.report.episode import EpisodeRecording, record_episode
 from tinyrl.report.hil import HIL_FILE
 from tinyrl.report.robustness import robustness_by_condition, robustness_policies
 from tinyrl.sim.course import Course, load_courses
 from tinyrl.tasks.config import ScenarioConfig, load_scenario
-from tinyrl.train.evaluate import EvalReport, eval_courses, evaluate
-from tinyrl.train.policy import FOLDER_ARTEFACTS, MlpPolicy, Policy, PolicyError, load_policy
 
 __all__ = ["ARTEFACTS", "PolicyDirEvaluation", "QuantizationError", "evaluate_policy_dir", "footprint_rows"]
 

@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tinyrl.common.plots import plot_flights, plot_learning_curve
 from tinyrl.io import atomic_write_text
 from tinyrl.report.difficulty import difficulty_rows
 from tinyrl.report.evaluation import PolicyDirEvaluation, evaluate_policy_dir, footprint_rows
 from tinyrl.report.hil import HIL_FILE, hil_rows, latency_histogram, latency_samples_ms
 from tinyrl.report.plots import (
-    plot_flights,
     plot_latency_histogram,
-    plot_learning_curve,
     plot_quantization_error,
     plot_robustness,
     plot_success_by_difficulty,

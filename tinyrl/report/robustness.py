@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tinyrl.common.evaluate import EvalReport, check_randomize
+from tinyrl.common.policy import Policy, PolicyError
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train.evaluate import EvalReport, check_randomize
-from tinyrl.train.policy import Policy, PolicyError
 from tinyrl.train.robustness import CONDITIONS, Condition, robustness_reports, robustness_rows
 
 __all__ = ["ROBUSTNESS_POLICIES", "robustness_by_condition", "robustness_flat_rows", "robustness_policies"]

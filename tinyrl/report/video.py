@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrl.common.plots import OUTCOME_COLOURS, draw_course, pyplot
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_bytes
 from tinyrl.report.episode import EpisodeRecording
-from tinyrl.report.plots import OUTCOME_COLOURS, _pyplot, draw_course
 from tinyrl.sim.sensors import RANGER_DIRECTIONS_BODY
 
 __all__ = ["VIDEO_SUFFIXES", "check_video_path", "frame_steps", "render_gif", "write_video"]
@@ -57,7 +57,7 @@ def render_gif(
     from matplotlib.lines import Line2D
     from PIL import Image
 
-    plt = _pyplot()
+    plt = pyplot()
     rec, course = recording, recording.course
     a = course.arena
     height_in = width_in * (a.y[1] - a.y[0]) / (a.x[1] - a.x[0]) + 0.7

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import tinyrl
 from tinyrl.errors import ConfigError, TinyRLError
 
 #: Seconds to wait for a TCP connection to ``--address`` before giving up.
@@ -79,7 +78,7 @@ def resolve_address(backend: str, address: str | None) -> str | None:
 
 
 def _package_root() -> str:
-    return str(Path(tinyrl.__file__).resolve().parents[1])
+    return str(Path(__file__).resolve().parents[2])  # the folder holding the tinyrl package
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """``tinyrl eval --backend ray``: one large evaluation split into shards that Ray runs on every CPU it has.
 
 Episode ``j`` flies course ``j % len(courses)`` with the random stream ``seed + j`` wherever it runs, exactly as
-:func:`tinyrl.train.evaluate.evaluate` does (which is batch independent), so the sharded report equals the local
+:func:`tinyrl.common.evaluate.evaluate` does (which is batch independent), so the sharded report equals the local
 one episode for episode. Shards generate their own slice of the unseen courses (course ``i`` depends only on
 the generator seed and ``i``) and receive the policy as file bytes, so workers need no shared folder.
 """
@@ -16,18 +16,19 @@ from typing import Any
 
 from rich.progress import Progress
 
+from tinyrl.common.evaluate import Episode, EvalReport, check_randomize, eval_courses, evaluate, summarize
+from tinyrl.common.policy import PolicyError
+from tinyrl.compress.artefacts import FOLDER_ARTEFACTS, load_policy
 from tinyrl.scale.cluster import ray_session
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train.evaluate import Episode, EvalReport, check_randomize, eval_courses, evaluate, summarize
-from tinyrl.train.policy import FOLDER_ARTEFACTS, PolicyError, load_policy
 
 #: Fewest episodes worth a shard (each shard builds its own batched task).
 MIN_SHARD_EPISODES = 25
 
 
 def policy_file(path: str | Path) -> Path:
-    """The artefact :func:`tinyrl.train.policy.load_policy` would load for ``path`` (a folder or a file)."""
+    """The artefact :func:`tinyrl.compress.artefacts.load_policy` would load for ``path`` (a folder or a file)."""
     path = Path(path)
     if path.is_dir():
         for name in FOLDER_ARTEFACTS:
@@ -49,7 +50,7 @@ def shard_bounds(episodes: int, shards: int) -> list[tuple[int, int]]:
 def generated_courses(
     config: ScenarioConfig, start: int, stop: int, seed: int, difficulty: str | None = None
 ) -> list[Course]:
-    """Unseen courses ``start..stop-1`` of :func:`tinyrl.train.evaluate.eval_courses` (same seed scheme)."""
+    """Unseen courses ``start..stop-1`` of :func:`tinyrl.common.evaluate.eval_courses` (same seed scheme)."""
     return eval_courses(config, stop - start, seed, difficulty, start=start)
 
 
@@ -103,7 +104,7 @@ def evaluate_on_ray(
     difficulty: str | None = None,
     randomize: bool = False,
 ) -> EvalReport:
-    """Like :func:`tinyrl.train.evaluate.evaluate`, sharded over a Ray cluster; returns the same report.
+    """Like :func:`tinyrl.common.evaluate.evaluate`, sharded over a Ray cluster; returns the same report.
 
     Args:
         policy: Policy folder or artefact (read here and sent to the workers).
@@ -115,7 +116,7 @@ def evaluate_on_ray(
         batch: Drones flown at once per shard.
         progress: Show a progress bar (episodes done as shards finish).
         shards: Number of shards; default two per cluster CPU, each of at least ``MIN_SHARD_EPISODES``.
-        difficulty: Level of the generated courses, or ``mix`` (see :func:`tinyrl.train.evaluate.eval_courses`).
+        difficulty: Level of the generated courses, or ``mix`` (see :func:`tinyrl.common.evaluate.eval_courses`).
         randomize: The scenario's training domain randomization on.
 
     Raises:

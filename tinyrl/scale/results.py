@@ -145,9 +145,9 @@ def write_results(sweep_dir: Path, rows: Sequence[dict[str, Any]], base: Scenari
 
 def plot_success_vs_wall_time(rows: Sequence[dict[str, Any]]) -> bytes:
     """PNG bytes: validation success (%) against training wall time (s), one line per trial."""
-    from tinyrl.report.plots import _png, _pyplot
+    from tinyrl.common.plots import png, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for row in rows:
         curve = row["curve"]
@@ -165,4 +165,4 @@ def plot_success_vs_wall_time(rows: Sequence[dict[str, Any]]) -> bytes:
     if any(r["curve"] for r in rows):
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)

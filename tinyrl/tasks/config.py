@@ -19,6 +19,7 @@ from tinyrl.errors import ConfigError
 from tinyrl.sim.params import QuadrotorConfig
 from tinyrl.sim.sensors import FlowDeckConfig, GyroConfig, LightSensorConfig, MultiRangerConfig
 from tinyrl.tasks.curriculum import CurriculumStage, check_stages
+from tinyrl.tasks.features import FEATURES
 from tinyrl.tasks.generator import MIX, CourseGeneratorConfig
 
 Positive = Annotated[float, pydantic.Field(gt=0, allow_inf_nan=False)]
@@ -206,8 +207,6 @@ class ScenarioConfig(StrictModel):
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
-        from tinyrl.tasks.features import FEATURES
-
         unknown = [f for f in self.observation.features if f not in FEATURES]
         if unknown:
             raise ValueError(f"observation.features: unknown {unknown}; known: {sorted(FEATURES)}")

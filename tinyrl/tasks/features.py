@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: the config module imports this one to check feature names
     from tinyrl.tasks.config import ScenarioConfig
 
 #: Every feature lies in [-OBS_LIMIT, OBS_LIMIT] (the observation space's bounds).

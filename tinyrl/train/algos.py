@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from tinyrl.common.policy import Activation, MlpPolicy, PolicyError
 from tinyrl.errors import ConfigError
 
 #: Defaults per algorithm; ``train.hyperparameters`` in the scenario YAML and flags override them.
 #: PPO: large batches from many drones and few epochs keep the learner off the simulator's core
-#: (DESIGN.md: 256 envs x 32 steps, batch 8,192, 4 epochs, 1 torch thread).
+#: (docs/design.md, "Training").
 DEFAULTS: dict[str, dict[str, Any]] = {
     "ppo": {
         "n_steps": 32,
@@ -110,3 +113,31 @@ def resolve_schedules(hyperparameters: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"train.hyperparameters.{key}: expected a number or 'lin_X' with X > 0, got {value!r}")
         out[key] = LinearSchedule(start)
     return out
+
+
+def mlp_from_sb3(model: Any) -> MlpPolicy:
+    """The deterministic path of an SB3 PPO/A2C, SAC, TD3 or DQN MLP policy as an :class:`MlpPolicy`."""
+    import torch
+
+    policy = model.policy
+    name = type(model).__name__.lower()
+    if name == "dqn":
+        modules, head = [policy.q_net.q_net], "argmax"
+    elif name == "sac":
+        modules, head = [policy.actor.latent_pi, policy.actor.mu], "tanh"
+    elif name == "td3":
+        modules, head = [policy.actor.mu], "tanh"
+    else:
+        # PPO/A2C: the action net gives the Gaussian mean (continuous) or the logits (discrete).
+        discrete = hasattr(model.action_space, "n")
+        modules, head = [policy.mlp_extractor.policy_net, policy.action_net], "argmax" if discrete else "clip"
+    linears = [layer for module in modules for layer in module.modules() if isinstance(layer, torch.nn.Linear)]
+    activations: dict[type, Activation] = {torch.nn.ReLU: "relu", torch.nn.Tanh: "tanh"}
+    activation_fn = getattr(policy, "activation_fn", torch.nn.ReLU)
+    if activation_fn not in activations:
+        raise PolicyError(f"hidden activation {activation_fn.__name__} is not supported; use ReLU or Tanh")
+    activation = activations[activation_fn]
+    with torch.no_grad():
+        weights = tuple(lin.weight.detach().cpu().numpy().astype(np.float32) for lin in linears)
+        biases = tuple(lin.bias.detach().cpu().numpy().astype(np.float32) for lin in linears)
+    return MlpPolicy(weights, biases, activation, head)  # type: ignore[arg-type]

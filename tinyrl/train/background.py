@@ -14,10 +14,10 @@ from multiprocessing.connection import Connection
 from typing import Protocol
 
 from tinyrl import workers
+from tinyrl.common.evaluate import EvalReport, evaluate
+from tinyrl.common.policy import MlpPolicy
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train.evaluate import EvalReport, evaluate
-from tinyrl.train.policy import MlpPolicy
 
 #: Snapshots in flight before :meth:`BackgroundEvaluator.submit` waits for one: keeps the learning curve at
 #: most this many evaluations behind the learner when evaluating is slower than training.

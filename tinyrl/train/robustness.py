@@ -4,7 +4,7 @@
 randomization (as ``tinyrl eval --randomize``), and harder variants of it (mass and inertia ±30 %, sensor noise
 ×2–3 with 1–2 policy steps of observation latency, wind and gusts ×3). Every condition flies the same courses with
 the same per-episode streams (episode ``j``: course ``j % n``, seed ``seed + j``, as
-:func:`tinyrl.train.evaluate.evaluate`); a randomized condition draws the same random numbers as ``randomized`` at
+:func:`tinyrl.common.evaluate.evaluate`); a randomized condition draws the same random numbers as ``randomized`` at
 each reset, only scaled to its own ranges, so rows differ by the condition, not by luck of the draw.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 
 from rich.progress import Progress
 
+from tinyrl.common.evaluate import EvalReport, check_randomize, eval_courses, evaluate
+from tinyrl.common.policy import Policy
 from tinyrl.errors import ConfigError
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import RandomizationConfig, ScenarioConfig, load_scenario
-from tinyrl.train.evaluate import EvalReport, check_randomize, eval_courses, evaluate
-from tinyrl.train.policy import Policy
 
 __all__ = [
     "CONDITIONS",
@@ -129,7 +129,7 @@ def robustness_reports(
         config: The scenario; its ``randomization`` is what the randomized conditions change.
         episodes: Episodes per condition.
         seed: Base seed: episode ``j`` uses ``seed + j`` (and the unseen courses come from ``seed``).
-        difficulty: Level of the unseen generated courses (see :func:`tinyrl.train.evaluate.eval_courses`).
+        difficulty: Level of the unseen generated courses (see :func:`tinyrl.common.evaluate.eval_courses`).
         courses: Courses to fly instead of unseen generated ones (episode ``j``: ``courses[j % len]``).
         conditions: The conditions, in row order.
         known: Condition name → a report of this policy already flown with these courses, episodes and seeds

@@ -8,7 +8,7 @@ Run folder::
     state.json             progress: steps, wall time, evaluations, latest checkpoint
     tb/                    TensorBoard logs
     checkpoints/step_*.zip the last few SB3 checkpoints (+ replay buffer for off-policy algorithms)
-    best/teacher.npz       best policy by validation success rate (weights only; see tinyrl.train.policy)
+    best/teacher.npz       best policy by validation success rate (weights only; see tinyrl.common.policy)
     teacher.npz            the final policy
     metrics.json           final evaluation on unseen courses
     trajectories.png       top-down view of evaluation flights
@@ -193,7 +193,7 @@ def make_model(config: ScenarioConfig, env: Any, run_dir: Path) -> Any:
 
 def plot_evaluation(run_dir: Path, config: ScenarioConfig, report: Any, courses: list, name: str) -> None:
     """Top-down views of the first recorded evaluation flights."""
-    from tinyrl.report.plots import plot_flights
+    from tinyrl.common.plots import plot_flights
 
     flights = [
         (courses[e.course], report.trajectories[j], e.outcome)

@@ -12,12 +12,13 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
+from tinyrl.common.policy import MlpPolicy
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.train import run as runs
+from tinyrl.train.algos import mlp_from_sb3
 from tinyrl.train.background import BackgroundEvaluator, Evaluator, InlineEvaluator, Snapshot
-from tinyrl.train.evaluate import EvalReport, eval_courses, evaluate
-from tinyrl.train.policy import MlpPolicy, mlp_from_sb3
 
 
 def _base_callback() -> type:
@@ -204,8 +205,8 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
 
     from tinyrl.tasks.vec_env import TinyRLVecEnv
 
-    # One torch thread (DESIGN.md: 2 threads train 3x slower): the simulator and the learner take turns on one
-    # core, and the validation evaluations run on the other (tinyrl.train.background).
+    # One torch thread (docs/design.md, "Training": 2 threads train 3x slower): the simulator and the learner take
+    # turns on one core, and the validation evaluations run on the other (tinyrl.train.background).
     torch.set_num_threads(1)
     console = console or Console()
     if options.resume is not None:
@@ -299,7 +300,7 @@ def finish(
     console: Console,
 ) -> EvalReport:
     """Final evaluation on unseen courses → ``metrics.json``, ``trajectories.png``, ``learning_curve.png``."""
-    from tinyrl.report.plots import plot_learning_curve
+    from tinyrl.common.plots import plot_learning_curve
 
     courses = eval_courses(config, episodes, seed=0)
     report = evaluate(policy, config, courses, episodes, seed=0, record_trajectories=8, progress=True)

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
+from tinyrl.common.policy import Policy, PolicyError
 from tinyrl.errors import ConfigError
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask, StepResult
 from tinyrl.tasks.generator import MIX, generate_course
-from tinyrl.train.policy import Policy, PolicyError
 
 #: Evaluation courses come from generator seeds far from the training pool's, so they are unseen.
 EVAL_COURSE_SEED_OFFSET = 1_000_000

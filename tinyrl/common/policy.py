@@ -2,8 +2,8 @@
 
 A :class:`Policy` maps a batch of observations ``(B, obs_dim)`` float32 to actions — ``(B, 4)`` in [-1, 1]
 or ``(B,)`` discrete indices. The teacher trained by SB3 is stored as ``teacher.npz`` (weights only, no
-pickle) and run in NumPy; the distilled float student (``.keras``) and its int8 ``.tflite`` plug in as further
-loaders in :data:`LOADERS` (see :mod:`tinyrl.compress.student`).
+pickle) and run in NumPy as an :class:`MlpPolicy`; :func:`tinyrl.compress.artefacts.load_policy` loads any
+artefact (teacher, float student, int8 student).
 """
 
 from __future__ import annotations
@@ -147,75 +147,3 @@ class MlpPolicy:
             if not np.isfinite(array).all():  # NaN actions would fly nowhere, and NaN comparisons count as success
                 raise PolicyError(f"{path}: {name} holds non-finite values (NaN or inf); refusing a broken policy")
         return cls(weights, biases, meta.get("activation", "relu"), meta.get("head", "clip"))
-
-
-def mlp_from_sb3(model: Any) -> MlpPolicy:
-    """The deterministic path of an SB3 PPO/A2C, SAC, TD3 or DQN MLP policy as an :class:`MlpPolicy`."""
-    import torch
-
-    policy = model.policy
-    name = type(model).__name__.lower()
-    if name == "dqn":
-        modules, head = [policy.q_net.q_net], "argmax"
-    elif name == "sac":
-        modules, head = [policy.actor.latent_pi, policy.actor.mu], "tanh"
-    elif name == "td3":
-        modules, head = [policy.actor.mu], "tanh"
-    else:
-        # PPO/A2C: the action net gives the Gaussian mean (continuous) or the logits (discrete).
-        discrete = hasattr(model.action_space, "n")
-        modules, head = [policy.mlp_extractor.policy_net, policy.action_net], "argmax" if discrete else "clip"
-    linears = [layer for module in modules for layer in module.modules() if isinstance(layer, torch.nn.Linear)]
-    activations: dict[type, Activation] = {torch.nn.ReLU: "relu", torch.nn.Tanh: "tanh"}
-    activation_fn = getattr(policy, "activation_fn", torch.nn.ReLU)
-    if activation_fn not in activations:
-        raise PolicyError(f"hidden activation {activation_fn.__name__} is not supported; use ReLU or Tanh")
-    activation = activations[activation_fn]
-    with torch.no_grad():
-        weights = tuple(lin.weight.detach().cpu().numpy().astype(np.float32) for lin in linears)
-        biases = tuple(lin.bias.detach().cpu().numpy().astype(np.float32) for lin in linears)
-    return MlpPolicy(weights, biases, activation, head)  # type: ignore[arg-type]
-
-
-def _load_npz(path: Path) -> Policy:
-    return MlpPolicy.load(path)
-
-
-def _load_keras(path: Path) -> Policy:
-    # The float student, run as a NumPy MlpPolicy (fast, batch-size independent); TensorFlow loads only here.
-    from tinyrl.compress.student import load_student, student_to_mlp
-
-    return student_to_mlp(load_student(path))
-
-
-def _load_tflite(path: Path) -> Policy:
-    # The int8 student, run bit-exact with TFLite Micro; its head comes from the sidecar JSON.
-    from tinyrl.compress.student import load_int8_policy
-
-    return load_int8_policy(path)
-
-
-#: Artefact suffix → loader: the teacher (``.npz``), the float student (``.keras``), the int8 student (``.tflite``).
-LOADERS: dict[str, Callable[[Path], Policy]] = {".npz": _load_npz, ".keras": _load_keras, ".tflite": _load_tflite}
-#: In a policy folder, the artefact ``tinyrl eval`` picks when none is named, in order of preference.
-FOLDER_ARTEFACTS = ("teacher.npz", "student.keras", "policy_int8.tflite")
-
-
-def load_policy(path: str | Path) -> Policy:
-    """Load a policy folder (``policies/NAME``: its teacher) or a single artefact (by suffix).
-
-    Raises:
-        PolicyError: Missing path, unknown suffix, or a malformed file.
-    """
-    path = Path(path)
-    if path.is_dir():
-        for name in FOLDER_ARTEFACTS:
-            if (path / name).is_file():
-                return load_policy(path / name)
-        raise PolicyError(f"{path}: no policy artefact found (looked for {', '.join(FOLDER_ARTEFACTS)})")
-    if not path.exists():
-        raise PolicyError(f"{path}: file not found")
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
-        raise PolicyError(f"{path}: unknown policy file type {path.suffix!r}; known: {', '.join(sorted(LOADERS))}")
-    return loader(path)

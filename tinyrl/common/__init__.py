@@ -1,0 +1,8 @@
+"""What every stage after the tasks shares.
+
+The :class:`~tinyrl.common.policy.Policy` protocol and the float MLP, the closed-loop evaluation loop, and the
+plot helpers.
+
+Layers import downwards only (``scripts/check_layers.py``): sim → tasks → common → train → compress → export →
+hil / report / scale → the ``tinyrl`` command.
+"""
