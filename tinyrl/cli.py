@@ -24,7 +24,10 @@ err_console = Console(stderr=True)
 
 @app.callback()
 def _root() -> None:
-    """Reinforcement learning for nano drones: simulate, train, shrink, export to a Cortex-M4."""
+    """Reinforcement learning for nano drones: simulate, train, shrink, export to a Cortex-M4.
+
+    Errors print one line; add --debug anywhere for the traceback of an unexpected one.
+    """
 
 
 @app.command()
@@ -208,15 +211,43 @@ def _register_scale_commands() -> None:
 _register_scale_commands()
 
 
+#: Anywhere on the command line: an unexpected error prints its full traceback instead of one line.
+DEBUG_FLAG = "--debug"
+
+
 def main(args: list[str] | None = None) -> None:
-    """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``; ``args`` replaces ``sys.argv[1:]``."""
+    """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``; ``args`` replaces ``sys.argv[1:]``.
+
+    Every failure ends in one line on stderr: TinyRL's own errors (bad input: exit 2) and whatever else a library
+    raised (exit 1), unless ``--debug`` is given, which shows the traceback of the latter.
+    """
     # TensorFlow (pulled in by quantization and TensorBoard) logs start-up banners to stderr; keep errors only.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = list(sys.argv[1:] if args is None else args)
+    debug = DEBUG_FLAG in argv
+    argv = [a for a in argv if a != DEBUG_FLAG]
     try:
-        app(args=args)
+        app(args=argv)
     except TinyRLError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        err_console.print(
+            f"[bold red]error:[/] {describe_error(exc)} (run again with {DEBUG_FLAG} for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an exception a library raised: the file it concerns when it names one, its type and message."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text}"

@@ -63,6 +63,7 @@ def eval_command(
     from tinyrl.common.evaluate import check_randomize, eval_difficulty, evaluate
     from tinyrl.compress.artefacts import load_policy
     from tinyrl.errors import ConfigError
+    from tinyrl.io import ensure_writable
     from tinyrl.scale.cluster import resolve_address
     from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
@@ -81,6 +82,8 @@ def eval_command(
     if robustness:
         check_randomize(config, "--robustness")
     course_list = load_courses(courses) if courses is not None else None
+    if json_out is not None and not _json_to_stdout(json_out):
+        ensure_writable(json_out)
     if robustness:
         _robustness(policy, config, course_list, episodes, seed, difficulty, level, courses, json_out)
         return

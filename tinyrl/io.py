@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from tinyrl.errors import ConfigError
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
@@ -28,6 +30,29 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def ensure_writable(path: str | Path) -> None:
+    """Check now that ``path`` can be written later (its folder made if missing).
+
+    Long work (an evaluation, a HIL run, a report) is never lost to a bad output path at its end.
+
+    Raises:
+        ConfigError: The folder cannot be made or written, or ``path`` is a folder.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder", str(path))
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise NotADirectoryError(20, f"{parent} is not a folder", str(parent))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        Path(tmp).unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,9 @@ class MlpPolicy:
         """Read a policy written by :meth:`save` (``allow_pickle=False``)."""
         path = Path(path)
         try:
+            with path.open("rb") as f:
+                if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+                    raise PolicyError(f"{path}: not a TinyRL policy .npz (not a zip archive)")
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
                 n = sum(1 for k in data.files if k.startswith("w"))
@@ -138,7 +142,9 @@ class MlpPolicy:
                 biases = tuple(data[f"b{i}"].astype(np.float32) for i in range(n))
         except FileNotFoundError:
             raise PolicyError(f"{path}: file not found") from None
-        except (OSError, ValueError, KeyError) as exc:
+        except PolicyError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise PolicyError(f"{path}: not a TinyRL policy .npz ({exc})") from None
         for name, array in (
             *((f"w{i}", w) for i, w in enumerate(weights)),

@@ -112,6 +112,8 @@ class HilLink:
             try:
                 port = serial.serial_for_url(url, baudrate=115200, timeout=0.05, write_timeout=2.0)
                 break
+            except ValueError as exc:  # a malformed URL or an unknown scheme: waiting cannot fix it
+                raise HilLinkError(f"cannot open HIL port {url}: {exc}") from None
             except (serial.SerialException, OSError) as exc:
                 if time.monotonic() > deadline:
                     raise HilLinkError(f"cannot open HIL port {url}: {exc}") from None

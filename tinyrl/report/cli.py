@@ -41,8 +41,10 @@ def report_command(
     ] = True,
 ) -> None:
     """Evaluate teacher, float student and int8 on the same courses and seeds; write one self-contained HTML page."""
+    from tinyrl.io import ensure_writable
     from tinyrl.report.html import write_report
 
+    ensure_writable(output)
     path = write_report(
         policy_dir,
         output,

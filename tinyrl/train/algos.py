@@ -76,6 +76,23 @@ def check_algo(name: str, action_mode: str) -> None:
         raise ConfigError(f"{name} needs discrete actions; this scenario's action.mode is {action_mode}")
 
 
+#: Constructor arguments TinyRL sets itself: a scenario cannot override them through ``train.hyperparameters``.
+_RESERVED = {"policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log", "verbose", "_init_setup_model"}
+
+
+def check_hyperparameters(name: str, hyperparameters: dict[str, Any]) -> None:
+    """Fail before anything is written when ``train.hyperparameters`` names an argument ``name``'s SB3 class lacks."""
+    import inspect
+
+    accepted = set(inspect.signature(algo_class(name).__init__).parameters) - _RESERVED - {"self"}
+    unknown = sorted(set(hyperparameters) - accepted)
+    if unknown:
+        raise ConfigError(
+            f"train.hyperparameters: {', '.join(unknown)} is not a {name} hyperparameter; known: "
+            f"{', '.join(sorted(accepted))}"
+        )
+
+
 class LinearSchedule:
     """SB3 schedule from ``start`` (at the first step) to 0 (at the last); a class, so checkpoints can store it."""
 

@@ -95,6 +95,7 @@ def effective_config(options: RunOptions) -> ScenarioConfig:
     merged = _deep_merge(options.overrides or {}, {"train": overrides} if overrides else {})
     config = load_scenario(options.env, merged or None)
     algos.check_algo(config.train.algo, config.action.mode)
+    algos.check_hyperparameters(config.train.algo, config.train.hyperparameters)
     return config
 
 
