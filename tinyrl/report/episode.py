@@ -2,10 +2,10 @@
 
 The episode is flown by the loop :func:`tinyrl.common.evaluate.evaluate` flies
 (:func:`tinyrl.common.episodes.run_episodes`; domain randomization off, random stream ``seed``, course ``index`` of
-the same list), so ``record_episode(policy, config, courses, j, seed + j)``
-replays episode ``j`` of ``evaluate(policy, config, courses, seed=seed)``: same path, same outcome. Pass the whole
-list, not ``[courses[j]]``: a reset draws its course from the episode's stream when the list holds more than one,
-so a one-course list gives the episode different sensor noise.
+the same list), so ``record_episode(policy, config, courses, j, seed + j)`` replays episode ``j`` of
+``evaluate(policy, config, courses, seed=seed)``: same path, same outcome. Pass the whole list, not ``[courses[j]]``:
+a reset draws its course from the episode's stream when the list holds more than one, so a one-course list gives the
+episode different sensor noise.
 """
 
 from __future__ import annotations
