@@ -12,12 +12,15 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
+from tinyrl.hil.protocol import Frame, MsgType, decode_frame
+
 
 @dataclass
 class Injected:
     """Faults injected in one direction."""
 
     frames: int = 0
+    acts: int = 0
     flips: int = 0
     drops: int = 0
     dups: int = 0
@@ -36,6 +39,9 @@ class FaultyProxy:
         skip_frames: Frames passed untouched at the start of each direction (the handshake).
         drop_to_host: Frames ``[first, last)`` toward the host (counted from the first) that are all dropped,
             whatever the probabilities say: a device that goes silent for a while, deterministically.
+        drop_acts_to_host: ACT frames ``[first, last)`` toward the host (counted from the first ACT) that are all
+            dropped, whatever else the device sends (its FAILSAFE reports come when they come): with one try per
+            step, exactly the actions of those steps are lost.
     """
 
     upstream_port: int
@@ -45,6 +51,7 @@ class FaultyProxy:
     p_dup: float = 0.02
     skip_frames: int = 3
     drop_to_host: tuple[int, int] | None = None
+    drop_acts_to_host: tuple[int, int] | None = None
     enabled: bool = True
     to_mcu: Injected = field(default_factory=Injected)
     to_host: Injected = field(default_factory=Injected)
@@ -91,6 +98,14 @@ class FaultyProxy:
                     if window is not None and window[0] <= counts.frames - 1 < window[1]:
                         counts.drops += 1
                         continue
+                    if counts is self.to_host and self.drop_acts_to_host is not None:
+                        decoded = decode_frame(bytes(frame[:-1]))
+                        if isinstance(decoded, Frame) and decoded.type == MsgType.ACT:
+                            counts.acts += 1
+                            first, last = self.drop_acts_to_host
+                            if first <= counts.acts - 1 < last:
+                                counts.drops += 1
+                                continue
                     if active and r < self.p_flip:
                         at = rng.randrange(len(frame) - 1)
                         bits = [b for b in range(8) if frame[at] ^ (1 << b)]

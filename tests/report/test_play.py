@@ -73,7 +73,7 @@ def test_frame_steps_play_in_real_time_and_end_on_the_last_sample():
         (["--courses", "envs/courses/handmade.json", "--index", "99"], "out of range"),
         (["--courses", "envs/courses/handmade.json", "--difficulty", "hard"], "cannot be combined"),
         (["--difficulty", "insane"], "difficulty 'insane'"),
-        (["--env", "hover"], "play it with the --env it was trained on"),
+        (["--env", "hover"], "use the --env the policy was trained on"),
         (["--policy", "no/such/policy"], "not found"),
     ],
 )

@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
-from tinyrl.common.policy import Policy, PolicyError
+from tinyrl.common.episodes import Episode, EpisodeObserver, numbered_starts, run_episodes
+from tinyrl.common.policy import Policy
 from tinyrl.errors import ConfigError
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
@@ -24,18 +25,6 @@ from tinyrl.tasks.generator import MIX, generate_course
 
 #: Evaluation courses come from generator seeds far from the training pool's, so they are unseen.
 EVAL_COURSE_SEED_OFFSET = 1_000_000
-
-
-@dataclass
-class Episode:
-    """One evaluated episode."""
-
-    course: int
-    seed: int
-    outcome: str  # "success", "collision", "left_arena" or "timeout"
-    time_s: float
-    path_length_m: float
-    reward: float
 
 
 @dataclass
@@ -134,17 +123,6 @@ def check_randomize(config: ScenarioConfig, option: str = "--randomize") -> None
         )
 
 
-def outcome_of(result: StepResult, slot: int) -> str:
-    """How the finished episode in ``slot`` of a step ended: success, collision, left_arena or timeout."""
-    if result.is_success[slot]:
-        return "success"
-    if result.collision[slot]:
-        return "collision"
-    if result.left_arena[slot]:
-        return "left_arena"
-    return "timeout"
-
-
 def evaluate(
     policy: Policy,
     config: ScenarioConfig,
@@ -180,60 +158,53 @@ def evaluate(
     if randomize:
         check_randomize(config)
     courses = list(courses) if courses is not None else eval_courses(config, episodes, seed, difficulty)
-    n = min(batch, episodes)
-    task = BatchedTask(config, n, courses, randomize=randomize)
-    if policy.obs_dim != task.obs_dim:
-        raise PolicyError(
-            f"the policy takes {policy.obs_dim} observations but scenario {config.name} gives {task.obs_dim}: "
-            "evaluate it with the --env it was trained on"
-        )
-    episode_of = np.full(n, -1)
-    reward_sum = np.zeros(n)
-    results: list[Episode | None] = [None] * episodes
-    traj: dict[int, list[np.ndarray]] = {}
-    obs = np.zeros((n, task.obs_dim), dtype=np.float32)
-    next_episode = 0
-
-    def start(slots: np.ndarray) -> None:
-        nonlocal next_episode
-        for slot in slots:
-            if next_episode >= episodes:
-                episode_of[slot] = -1
-                continue
-            j = next_episode
-            next_episode += 1
-            episode_of[slot] = j
-            task.seed_slots([slot], [seed + j])
-            obs[slot] = task.reset_slots([slot], [j % len(courses)])[0]
-            reward_sum[slot] = 0.0
-            if j < record_trajectories:
-                traj[j] = [task.drones.pos[slot].copy()]
-
-    start(np.arange(n))
+    recorder = PositionRecorder(record_trajectories)
     with Progress(disable=not progress, transient=True) as bar:
-        bar_task = bar.add_task(f"evaluating {episodes} episodes", total=episodes)
-        while (episode_of >= 0).any():
-            result = task.step(policy.act(obs))
-            obs = result.obs.copy()
-            reward_sum += result.reward
-            for slot, j in enumerate(episode_of):
-                if j in traj:
-                    traj[j].append(task.drones.pos[slot].copy())
-            done = np.flatnonzero((result.terminated | result.truncated) & (episode_of >= 0))
-            for slot in done:
-                j = int(episode_of[slot])
-                results[j] = Episode(
-                    course=j % len(courses),
-                    seed=seed + j,
-                    outcome=outcome_of(result, slot),
-                    time_s=float(result.time_s[slot]),
-                    path_length_m=float(result.path_length_m[slot]),
-                    reward=float(reward_sum[slot]),
-                )
-                bar.advance(bar_task)
-            start(done)
-    task.close()
-    return summarize([e for e in results if e is not None], {j: np.asarray(t) for j, t in traj.items()})
+        counter = ProgressCounter(bar, bar.add_task(f"evaluating {episodes} episodes", total=episodes))
+        flight = run_episodes(
+            policy,
+            config,
+            courses,
+            numbered_starts(episodes, len(courses), seed),
+            batch=batch,
+            randomize=randomize,
+            observers=(recorder, counter),
+        )
+    return summarize(flight.episodes, recorder.trajectories())
+
+
+class PositionRecorder(EpisodeObserver):
+    """Keeps the positions ``(T + 1, 3)`` (m) of episodes ``0 .. limit - 1``: the start, then one per policy step."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._positions: dict[int, list[np.ndarray]] = {}
+
+    def episode_started(self, task: BatchedTask, slot: int, episode: int) -> None:
+        """Start recording ``episode`` if it is one of the first ``limit``."""
+        if episode < self.limit:
+            self._positions[episode] = [task.drones.pos[slot].copy()]
+
+    def stepped(self, task: BatchedTask, result: StepResult, episode_of: np.ndarray) -> None:
+        """Append the position of every recorded episode in flight."""
+        for slot, j in enumerate(episode_of):
+            if j in self._positions:
+                self._positions[j].append(task.drones.pos[slot].copy())
+
+    def trajectories(self) -> dict[int, np.ndarray]:
+        """Episode → positions ``(T + 1, 3)`` (m)."""
+        return {j: np.asarray(t) for j, t in self._positions.items()}
+
+
+class ProgressCounter(EpisodeObserver):
+    """Advances a progress bar by one per finished episode."""
+
+    def __init__(self, bar: Progress, task_id: TaskID) -> None:
+        self.bar, self.task_id = bar, task_id
+
+    def episode_finished(self, episode: int, result: Episode, steps: int) -> None:
+        """One more episode done."""
+        self.bar.advance(self.task_id)
 
 
 def summarize(results: list[Episode], trajectories: dict[int, np.ndarray] | None = None) -> EvalReport:

@@ -1,11 +1,12 @@
 """Hardware in the loop: fly the simulator with the microcontroller's actions.
 
-Episode ``j`` flies course ``j % len(courses)`` with the random stream ``seed + j`` and domain randomization off,
-exactly as :func:`tinyrl.common.evaluate.evaluate` does, so a HIL run is comparable with a host-only run of the same
-int8 policy. Each step: quantize the observation (TFLite QUANTIZE), send it as OBS, wait for ACT, compare the
-device's int8 action with the host reference (:func:`tinyrl.compress.reference.run_int8`, TFLite Micro rounding),
-dequantize it, apply the policy's head (clip / argmax) like :class:`~tinyrl.compress.student.Int8Policy`, and step
-the simulator with it. The loop is free-running: it steps as fast as the link answers, not at the policy's 25 Hz.
+Episode ``j`` flies course ``j % len(courses)`` with the random stream ``seed + j`` and domain randomization off, in
+the loop :func:`tinyrl.common.evaluate.evaluate` flies (:func:`tinyrl.common.episodes.run_episodes`), so a HIL run is
+comparable with a host-only run of the same int8 policy. The device is the policy (:class:`LinkPolicy`). Each step:
+quantize the observation (TFLite QUANTIZE), send it as OBS, wait for ACT, compare the device's int8 action with the
+host reference (:func:`tinyrl.compress.reference.run_int8`, TFLite Micro rounding), dequantize it, apply the
+policy's head (clip / argmax) like :class:`~tinyrl.compress.student.Int8Policy`, and step the simulator with it. The
+loop is free-running: it steps as fast as the link answers, not at the policy's 25 Hz.
 
 A step whose ACT never arrives (the link gave up after its retries) is a setpoint the drone did not get: the
 simulated drone keeps flying the last one, and the firmware supervisor's watchdog (:mod:`tinyrl.sim.supervisor`)
@@ -23,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.progress import Progress
+from rich.console import Console
+from rich.progress import Progress, TaskID
 
-from tinyrl.common.evaluate import Episode, eval_courses, outcome_of, summarize
-from tinyrl.common.policy import PolicyError
+from tinyrl.common.episodes import Episode, EpisodeObserver, numbered_starts, run_episodes
+from tinyrl.common.evaluate import eval_courses, summarize
 from tinyrl.compress.reference import dequantize_output, quantize_input, run_int8
 from tinyrl.compress.student import Int8Policy
 from tinyrl.hil.link import Expected, HilLink, HilLinkError
@@ -35,7 +37,7 @@ from tinyrl.sim.supervisor import MOTORS_OFF_AFTER_S, SetpointWatchdog
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
 
-__all__ = ["HilReport", "apply_head", "expected_for", "fly_episodes", "latency_summary"]
+__all__ = ["HilReport", "LinkPolicy", "apply_head", "expected_for", "fly_episodes", "latency_summary"]
 
 
 @dataclass
@@ -104,6 +106,116 @@ def latency_summary(rtt_s: Sequence[float]) -> dict[str, float]:
     }
 
 
+class LinkPolicy(EpisodeObserver):
+    """The device's int8 policy over a handshaken HIL link, as a :class:`~tinyrl.common.policy.Policy` of one drone.
+
+    :meth:`act` quantizes the observation, sends it, compares the device's int8 action with the host reference and
+    returns it with the policy's head applied. A step whose ACT never arrives flies the last action again, in the
+    mode the firmware supervisor's watchdog gives a setpoint that old (:meth:`controller_mode`); as an
+    :class:`EpisodeObserver` it restarts the watchdog at each episode start.
+
+    Args:
+        link: An open, handshaken :class:`HilLink`.
+        policy: The host int8 policy (reference and head).
+        period_s: The policy period (s): how much older the last setpoint gets per missed step.
+    """
+
+    #: Mismatching steps kept in :attr:`mismatch_steps` (all are counted in :attr:`mismatches`).
+    MAX_MISMATCH_STEPS = 20
+    #: Mode changes kept in :attr:`mode_changes`.
+    MAX_MODE_CHANGES = 100
+
+    def __init__(self, link: HilLink, policy: Int8Policy, period_s: float) -> None:
+        self.link, self.policy, self.period_s = link, policy, period_s
+        self.watchdog = SetpointWatchdog(period_s=period_s)
+        # Give up once the supervisor has cut the motors and the device still says nothing for another second.
+        self.give_up_s = MOTORS_OFF_AFTER_S + 1.0
+        self.rtts_s: list[float] = []
+        self.ticks: list[int] = []
+        self.mismatches = 0
+        self.mismatch_steps: list[dict[str, Any]] = []
+        self.missed = 0
+        self.mode_steps = {"hover": 0, "level": 0, "off": 0}
+        self.mode_changes: list[dict[str, Any]] = []
+        self.episode = 0
+        self.step = 0
+        self.mode = "hover"
+        self.action: np.ndarray | None = None
+
+    @property
+    def obs_dim(self) -> int:
+        """Observation width of the device's policy."""
+        return self.policy.obs_dim
+
+    def episode_started(self, task: BatchedTask, slot: int, episode: int) -> None:
+        """A new flight: fresh watchdog, no action yet."""
+        self.watchdog.reset()
+        self.episode, self.step, self.mode, self.action = episode, 0, "hover", None
+
+    def controller_mode(self) -> str:
+        """The mode the action :meth:`act` last returned is flown in: hover, level (out) or off."""
+        return self.mode
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The device's action for observations ``(1, obs_dim)``: ``(1, 4)`` continuous or ``(1,)`` an index.
+
+        Raises:
+            HilLinkError: The link failed for good, with no action yet this episode or past the supervisor's
+                motors-off time plus one second.
+        """
+        model = self.policy.model
+        obs_q = quantize_input(model, obs)
+        try:
+            reply = self.link.step(obs_q[0])
+        except HilLinkError as exc:
+            silent_s = self.watchdog.age_s + self.period_s
+            if self.action is None or silent_s > self.give_up_s:
+                raise HilLinkError(
+                    f"{exc}; the device sent no action for {silent_s:.2f} s of flight"
+                    f" (episode {self.episode}, step {self.step})"
+                ) from exc
+            self.missed += 1
+            flown = self.watchdog.missed()
+            action = self.action
+        else:
+            flown = self.watchdog.received()
+            self.rtts_s.append(reply.rtt_s)
+            self.ticks.append(reply.ticks)
+            reference = run_int8(model, obs_q, reference=self.policy.reference)
+            if not np.array_equal(reference[0], reply.action):
+                self.mismatches += 1
+                if len(self.mismatch_steps) < self.MAX_MISMATCH_STEPS:
+                    self.mismatch_steps.append(
+                        {
+                            "episode": self.episode,
+                            "step": self.step,
+                            "device": reply.action.tolist(),
+                            "host": reference[0].tolist(),
+                        }
+                    )
+            action = apply_head(self.policy, dequantize_output(model, reply.action[None, :]))
+        if flown != self.mode and len(self.mode_changes) < self.MAX_MODE_CHANGES:
+            self.mode_changes.append({"episode": self.episode, "step": self.step, "mode": flown})
+        self.mode = flown
+        self.mode_steps[flown] += 1
+        self.step += 1
+        self.action = action
+        return action
+
+
+class HilProgress(EpisodeObserver):
+    """Advances a progress bar per finished episode and shows the steps per second of the link."""
+
+    def __init__(self, bar: Progress, task_id: TaskID, device: LinkPolicy, episodes: int) -> None:
+        self.bar, self.task_id, self.device, self.episodes = bar, task_id, device, episodes
+        self.t_start = time.perf_counter()
+
+    def episode_finished(self, episode: int, result: Episode, steps: int) -> None:
+        """One more episode done."""
+        rate_hz = len(self.device.rtts_s) / (time.perf_counter() - self.t_start)
+        self.bar.update(self.task_id, advance=1, description=f"HIL: {self.episodes} episodes, {rate_hz:.0f} steps/s")
+
+
 def fly_episodes(
     link: HilLink,
     policy: Int8Policy,
@@ -131,101 +243,25 @@ def fly_episodes(
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     courses = list(courses) if courses is not None else eval_courses(config, episodes, seed)
-    task = BatchedTask(config, 1, courses, randomize=False)
-    model = policy.model
-    if model.in_features != task.obs_dim:
-        raise PolicyError(
-            f"the policy takes {model.in_features} observations but scenario {config.name} gives {task.obs_dim}"
-        )
-    results: list[Episode] = []
-    rtts: list[float] = []
-    ticks: list[int] = []
-    mismatches: list[dict[str, Any]] = []
-    n_mismatch = 0
-    steps_per_episode: list[int] = []
-    watchdog = SetpointWatchdog(period_s=task.dt_s)
-    # Give up once the supervisor has cut the motors and the device still says nothing for another second.
-    give_up_s = MOTORS_OFF_AFTER_S + 1.0
-    mode_steps = {"hover": 0, "level": 0, "off": 0}
-    mode_changes: list[dict[str, Any]] = []
-    missed = 0
+    device = LinkPolicy(link, policy, config.dt_s)
     t_start = time.perf_counter()
-    try:
-        from rich.console import Console
-
-        with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
-            bar_task = bar.add_task(f"HIL: {episodes} episodes", total=episodes)
-            for j in range(episodes):
-                task.seed_slots([0], [seed + j])
-                obs = task.reset_slots([0], [j % len(courses)])
-                watchdog.reset()
-                mode = "hover"
-                action: np.ndarray | None = None
-                reward = 0.0
-                steps = 0
-                while True:
-                    obs_q = quantize_input(model, obs)
-                    try:
-                        reply = link.step(obs_q[0])
-                    except HilLinkError as exc:
-                        if action is None or watchdog.age_s + task.dt_s > give_up_s:
-                            raise HilLinkError(
-                                f"{exc}; the device sent no action for {watchdog.age_s + task.dt_s:.2f} s of flight"
-                                f" (episode {j}, step {steps})"
-                            ) from exc
-                        missed += 1
-                        flown = watchdog.missed()
-                    else:
-                        flown = watchdog.received()
-                        rtts.append(reply.rtt_s)
-                        ticks.append(reply.ticks)
-                        reference = run_int8(model, obs_q, reference=policy.reference)
-                        if not np.array_equal(reference[0], reply.action):
-                            n_mismatch += 1
-                            if len(mismatches) < 20:
-                                mismatches.append(
-                                    {
-                                        "episode": j,
-                                        "step": steps,
-                                        "device": reply.action.tolist(),
-                                        "host": reference[0].tolist(),
-                                    }
-                                )
-                        action = apply_head(policy, dequantize_output(model, reply.action[None, :]))
-                    if flown != mode and len(mode_changes) < 100:
-                        mode_changes.append({"episode": j, "step": steps, "mode": flown})
-                    mode = flown
-                    mode_steps[mode] += 1
-                    result = task.step(action, controller_mode=mode)
-                    obs = result.obs.copy()
-                    reward += float(result.reward[0])
-                    steps += 1
-                    if result.terminated[0] or result.truncated[0]:
-                        break
-                results.append(
-                    Episode(
-                        course=j % len(courses),
-                        seed=seed + j,
-                        outcome=outcome_of(result, 0),
-                        time_s=float(result.time_s[0]),
-                        path_length_m=float(result.path_length_m[0]),
-                        reward=reward,
-                    )
-                )
-                steps_per_episode.append(steps)
-                bar.update(
-                    bar_task,
-                    advance=1,
-                    description=f"HIL: {episodes} episodes, {len(rtts) / (time.perf_counter() - t_start):.0f} steps/s",
-                )
-    finally:
-        task.close()
+    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
+        shown = HilProgress(bar, bar.add_task(f"HIL: {episodes} episodes", total=episodes), device, episodes)
+        flight = run_episodes(
+            device,
+            config,
+            courses,
+            numbered_starts(episodes, len(courses), seed),
+            observers=(device, shown),
+            controller_mode=device.controller_mode,
+        )
+    rtts, ticks = device.rtts_s, device.ticks
     elapsed = time.perf_counter() - t_start
     hello = link.hello
-    device: dict[str, Any] = {}
+    device_info: dict[str, Any] = {}
     if hello is not None:
         median_ticks = float(np.median(ticks)) if ticks else 0.0
-        device = {
+        device_info = {
             "protocol_version": hello.version,
             "obs_size": hello.obs_size,
             "act_size": hello.act_size,
@@ -240,7 +276,7 @@ def fly_episodes(
         }
         try:
             stats = link.stats()
-            device["stats"] = {
+            device_info["stats"] = {
                 "frames_ok": stats.frames_ok,
                 "crc_errors": stats.crc_errors,
                 "framing_errors": stats.framing_errors,
@@ -249,22 +285,22 @@ def fly_episodes(
                 "uptime_ms": stats.uptime_ms,
             }
         except Exception as exc:  # the flight is done; a lost STATS reply only loses the counters
-            device["stats"] = {"error": str(exc)}
+            device_info["stats"] = {"error": str(exc)}
     return HilReport(
-        summary=summarize(results).to_dict(),
+        summary=summarize(flight.episodes).to_dict(),
         round_trips=len(rtts),
         loop_hz=round(len(rtts) / elapsed, 1) if elapsed > 0 else 0.0,
         latency_ms=latency_summary(rtts),
-        mismatches=n_mismatch,
-        mismatch_steps=mismatches,
+        mismatches=device.mismatches,
+        mismatch_steps=device.mismatch_steps,
         link=link.counters.to_dict(),
-        device=device,
-        episode_steps=steps_per_episode,
+        device=device_info,
+        episode_steps=flight.steps,
         latency_samples_ms=[round(t * 1e3, 4) for t in rtts],
         supervisor={
-            "missed_setpoints": missed,
-            "level_out_steps": mode_steps["level"],
-            "motors_off_steps": mode_steps["off"],
-            "mode_changes": mode_changes,
+            "missed_setpoints": device.missed,
+            "level_out_steps": device.mode_steps["level"],
+            "motors_off_steps": device.mode_steps["off"],
+            "mode_changes": device.mode_changes,
         },
     )

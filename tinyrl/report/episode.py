@@ -1,10 +1,11 @@
 """Record one episode of a policy for replay: positions, heading and the four horizontal ranges, step by step.
 
-The episode is flown exactly as :func:`tinyrl.common.evaluate.evaluate` flies one (domain randomization off, random
-stream ``seed``, course ``index`` of the same list), so ``record_episode(policy, config, courses, j, seed + j)``
-replays episode ``j`` of ``evaluate(policy, config, courses, seed=seed)``: same path, same outcome. Pass the whole
-list, not ``[courses[j]]``: a reset draws its course from the episode's stream when the list holds more than one,
-so a one-course list gives the episode different sensor noise.
+The episode is flown by the loop :func:`tinyrl.common.evaluate.evaluate` flies
+(:func:`tinyrl.common.episodes.run_episodes`; domain randomization off, random stream ``seed``, course ``index`` of
+the same list), so ``record_episode(policy, config, courses, j, seed + j)`` replays episode ``j`` of
+``evaluate(policy, config, courses, seed=seed)``: same path, same outcome. Pass the whole list, not ``[courses[j]]``:
+a reset draws its course from the episode's stream when the list holds more than one, so a one-course list gives the
+episode different sensor noise.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyrl.common.evaluate import outcome_of
+from tinyrl.common.episodes import EpisodeObserver, EpisodeStart, run_episodes
 from tinyrl.common.policy import Policy, PolicyError
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.tasks.core import BatchedTask
+from tinyrl.tasks.core import BatchedTask, StepResult
 
 __all__ = ["EpisodeRecording", "record_episode"]
 
@@ -77,36 +78,42 @@ def record_episode(
         raise PolicyError(f"max_steps must be at least 1, got {max_steps}")
     if not 0 <= index < len(courses):
         raise PolicyError(f"course index {index} is out of range: the list has {len(courses)} course(s)")
-    task = BatchedTask(config, 1, courses, randomize=False)
-    try:
-        if policy.obs_dim != task.obs_dim:
-            raise PolicyError(
-                f"the policy takes {policy.obs_dim} observations but scenario {config.name} gives {task.obs_dim}: "
-                "play it with the --env it was trained on"
-            )
-        task.seed_slots([0], [seed])
-        obs = task.reset_slots([0], [index])
-        positions, yaws, ranges = [task.drones.pos[0].copy()], [task.drones.euler[0, 2]], [task.ranger.held()[0]]
-        limit = config.max_episode_steps if max_steps is None else max_steps
-        outcome = "stopped"
-        for _ in range(limit):
-            result = task.step(policy.act(obs))
-            obs = result.obs.copy()
-            positions.append(task.drones.pos[0].copy())
-            yaws.append(task.drones.euler[0, 2])
-            ranges.append(task.ranger.held()[0])
-            if result.terminated[0] or result.truncated[0]:
-                outcome = outcome_of(result, 0)
-                break
-        max_range_m = task.ranger.config.max_range_m
-    finally:
-        task.close()
+    recorder = ReplayRecorder()
+    flight = run_episodes(
+        policy, config, courses, [EpisodeStart(index, seed)], max_steps=max_steps, observers=[recorder]
+    )
     return EpisodeRecording(
         course=courses[index],
-        position_m=np.asarray(positions),
-        yaw_rad=np.asarray(yaws, dtype=np.float64),
-        ranges_m=np.asarray(ranges, dtype=np.float64),
-        max_range_m=float(max_range_m),
-        dt_s=task.dt_s,
-        outcome=outcome,
+        position_m=np.asarray(recorder.positions_m),
+        yaw_rad=np.asarray(recorder.yaws_rad, dtype=np.float64),
+        ranges_m=np.asarray(recorder.ranges_m, dtype=np.float64),
+        max_range_m=float(recorder.max_range_m),
+        dt_s=config.dt_s,
+        outcome=flight.episodes[0].outcome,
     )
+
+
+class ReplayRecorder(EpisodeObserver):
+    """Position, heading and held multi-ranger readings of a one-episode flight: the start, then every step."""
+
+    def __init__(self) -> None:
+        self.positions_m: list[np.ndarray] = []
+        self.yaws_rad: list[float] = []
+        self.ranges_m: list[np.ndarray] = []
+        self.max_range_m = 0.0
+        self.slot = 0
+
+    def _sample(self, task: BatchedTask) -> None:
+        self.positions_m.append(task.drones.pos[self.slot].copy())
+        self.yaws_rad.append(task.drones.euler[self.slot, 2])
+        self.ranges_m.append(task.ranger.held()[self.slot])
+
+    def episode_started(self, task: BatchedTask, slot: int, episode: int) -> None:
+        """The start sample."""
+        self.slot = slot
+        self.max_range_m = task.ranger.config.max_range_m
+        self._sample(task)
+
+    def stepped(self, task: BatchedTask, result: StepResult, episode_of: np.ndarray) -> None:
+        """One sample per policy step."""
+        self._sample(task)

@@ -12,10 +12,10 @@ import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.progress import Progress
 
+from tinyrl.common.episodes import check_obs_dim
 from tinyrl.common.evaluate import Episode, EvalReport, check_randomize, eval_courses, evaluate, summarize
 from tinyrl.common.policy import PolicyError
 from tinyrl.compress.artefacts import FOLDER_ARTEFACTS, load_policy
@@ -134,7 +134,7 @@ def evaluate_on_ray(
         check_randomize(config)
     artefact = policy_file(policy)
     loaded = load_policy(artefact)  # fail here, not in every worker
-    _check_obs_dim(loaded, config)
+    check_obs_dim(loaded, config)
     data = artefact.read_bytes()
     course_list = list(courses) if courses is not None else None
     with ray_session(address) as session:
@@ -153,14 +153,3 @@ def evaluate_on_ray(
                 done[a] = ray.get(ready[0])
                 bar.advance(task, b - a)
     return summarize([e for a in sorted(done) for e in done[a]])
-
-
-def _check_obs_dim(policy: Any, config: ScenarioConfig) -> None:
-    from tinyrl.tasks.features import observation_size
-
-    size = observation_size(config)
-    if policy.obs_dim != size:
-        raise PolicyError(
-            f"the policy takes {policy.obs_dim} observations but scenario {config.name} gives {size}: "
-            "evaluate it with the --env it was trained on"
-        )
