@@ -121,7 +121,7 @@ def _count(schedule: Schedule, fault: str) -> int:
     return sum(f == fault for faults in schedule.values() for f in faults)
 
 
-# Faults by step stamp (1 = first step), each on its own step and ten steps apart so their effects never overlap.
+# Faults by step stamp (1 = first step), each on its own step and five steps apart so their effects never overlap.
 # Stamp 45 loses its first ACT and then its retry's ACT too: two lost frames, two timeouts, two retries.
 OBS_FAULTS: Schedule = {10: ("drop",), 20: ("flip",), 30: ("dup",), 40: ("drop",), 50: ("flip",), 60: ("dup",)}
 ACT_FAULTS: Schedule = {15: ("drop",), 25: ("flip",), 35: ("dup",), 45: ("drop", "flip"), 55: ("flip",), 65: ("dup",)}
@@ -143,12 +143,12 @@ def test_faults_never_apply_a_corrupt_action(
             link.close()
     finally:
         proxy.close()
+    assert report.mismatches == 0
+    assert [e["outcome"] for e in report.summary["episode_results"]] == _host_outcomes(shipped_policy_dir, config, 1, 1)
     up, down = proxy.to_mcu, proxy.to_host
     # Every scheduled fault happened (the episode is long enough to reach the last stamp).
     assert (up.drops, up.flips, up.dups) == tuple(_count(OBS_FAULTS, f) for f in ("drop", "flip", "dup"))
     assert (down.drops, down.flips, down.dups) == tuple(_count(ACT_FAULTS, f) for f in ("drop", "flip", "dup"))
-    assert report.mismatches == 0
-    assert [e["outcome"] for e in report.summary["episode_results"]] == _host_outcomes(shipped_policy_dir, config, 1, 1)
     # Every corrupted frame is rejected, on the side that received it (CRC or COBS framing).
     assert link.counters.crc_errors + link.counters.framing_errors == down.flips
     assert stats.crc_errors + stats.framing_errors == up.flips

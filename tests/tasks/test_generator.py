@@ -106,22 +106,25 @@ def test_independent_check_on_hand_made_courses():
 
 
 def test_independent_distances_by_hand():
-    """Distances the check measures, worked out by hand: a pillar, and a box yawed a quarter turn."""
+    """Distances the check measures, worked out by hand: a pillar, a box yawed a quarter turn, one yawed 30 degrees."""
+    yaw = math.pi / 6
     course = _course(
         {"type": "cylinder", "xyz": [-1, 0, 1], "radius_m": 0.2, "height_m": 2},
         {"type": "box", "xyz": [1, 0, 0.5], "half_extents_m": [0.5, 0.1, 0.5], "yaw_rad": math.pi / 2},
+        {"type": "box", "xyz": [1, -1.2, 0.5], "half_extents_m": [0.5, 0.1, 0.5], "yaw_rad": yaw},
     )
     points = np.array(
         [
             [-1, 0.5, 1.0],  # 0.3 m beside the pillar
             [-1, 0.0, 2.4],  # 0.4 m above it
             [-1, 0.05, 1.0],  # inside it, 0.15 m from its side
-            [1.5, 0.0, 0.5],  # the yawed box is 0.2 m wide along x now: 0.4 m beyond its face
+            [1.5, 0.0, 0.5],  # the quarter-turned box is 0.2 m wide along x now: 0.4 m beyond its face
             [1.0, 0.8, 0.5],  # and 1 m long along y: 0.3 m past its end
             [1.3, 0.8, 1.4],  # off an edge: 0.2 m in x, 0.3 m in y, 0.4 m in z
+            [1 + 0.8 * math.cos(yaw), -1.2 + 0.8 * math.sin(yaw), 0.5],  # 0.3 m past the 30-degree box's end
         ]
     )
-    expected = [0.3, 0.4, -0.15, 0.4, 0.3, math.sqrt(0.2**2 + 0.3**2 + 0.4**2)]
+    expected = [0.3, 0.4, -0.15, 0.4, 0.3, math.sqrt(0.2**2 + 0.3**2 + 0.4**2), 0.3]
     np.testing.assert_allclose(distance_to_obstacles(course, points), expected, atol=1e-12)
 
 
