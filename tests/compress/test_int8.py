@@ -291,7 +291,18 @@ def test_missing_file(tmp_path):
         load_tflite(tmp_path / "nope.tflite")
 
 
-SHIPPED = sorted((Path(__file__).resolve().parents[2] / "policies").glob("*/policy_int8.tflite"))
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((REPO / "policies").glob("*/policy_int8.tflite"))
+
+
+def test_every_scenario_ships_an_int8_policy():
+    """Not parametrized: the shipped-model test below runs once per file found, so none runs if one is missing."""
+    from tinyrl.tasks.config import available_envs
+
+    scenarios = set(available_envs([REPO / "envs"]))
+    assert scenarios >= {"hover", "obstacle-course", "source-seeking"}
+    missing = sorted(scenarios - {p.parent.name for p in SHIPPED})
+    assert not missing, f"scenarios without policies/NAME/policy_int8.tflite: {missing}"
 
 
 def _recorded_observations(policy_path: Path, n: int) -> np.ndarray:

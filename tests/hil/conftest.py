@@ -1,4 +1,4 @@
-"""HIL fixtures: an int8 obstacle-course policy, its HIL firmware, and a QEMU session serving it."""
+"""HIL fixtures: the shipped int8 obstacle-course policy, its HIL firmware, and a QEMU session serving it."""
 
 from __future__ import annotations
 
@@ -20,21 +20,26 @@ ENV = "obstacle-course"
 
 
 @pytest.fixture(scope="session")
-def int8_policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped obstacle-course int8 policy if there is one, else a quantized random 16->32->32->4 student."""
-    if SHIPPED.is_file() and SHIPPED.with_suffix(".json").is_file():
-        return SHIPPED.parent
-    from tinyrl.hil.testing import random_int8_policy
+def shipped_policy_dir() -> Path:
+    """``policies/obstacle-course``: the trained int8 policy the repository ships, which the HIL tests fly.
 
-    return random_int8_policy(tmp_path_factory.mktemp("hil-policy"), ENV)
+    A missing file is a failure: an untrained stand-in would fly other episodes and test something else.
+    """
+    missing = [p for p in (SHIPPED, SHIPPED.with_suffix(".json")) if not p.is_file()]
+    if missing:
+        pytest.fail(
+            f"shipped policy missing: {', '.join(str(p.relative_to(REPO)) for p in missing)} "
+            "(restore it from git; the HIL tests fly the trained obstacle-course policy)"
+        )
+    return SHIPPED.parent
 
 
 @pytest.fixture(scope="session")
-def hil_elf(int8_policy_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hil_elf(shipped_policy_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The HIL firmware image for the policy."""
     from tinyrl.hil.qemu import build_hil_firmware
 
-    return build_hil_firmware(int8_policy_dir / "policy_int8.tflite", tmp_path_factory.mktemp("hil-build"))
+    return build_hil_firmware(shipped_policy_dir / "policy_int8.tflite", tmp_path_factory.mktemp("hil-build"))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,19 +29,35 @@ REPO = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("hil_harness.c")
 
 
+SANITIZERS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+
+
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/hil/hil_harness.c + firmware/hil/tr_hil_proto.c, host gcc with ASan/UBSan and -Werror."""
+    """tests/hil/hil_harness.c + firmware/hil/tr_hil_proto.c, host gcc with ASan/UBSan and -Werror.
+
+    The sanitizers are part of the set-up (gcc's libasan and libubsan): a build without them fails, it never
+    falls back to an unchecked harness.
+    """
     gcc = shutil.which("gcc")
     if gcc is None:
         pytest.fail("gcc not found: run `make setup`")
     out = tmp_path_factory.mktemp("harness") / "hil_harness"
-    flags = ["-std=c99", "-pedantic", "-O1", "-g", "-Wall", "-Wextra", "-Werror"]
-    san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+    flags = ["-std=c99", "-pedantic", "-O1", "-g", "-Wall", "-Wextra", "-Werror", *SANITIZERS]
     cmd = [gcc, *flags, f"-I{REPO / 'firmware/hil'}", str(HARNESS), str(REPO / "firmware/hil/tr_hil_proto.c")]
-    if subprocess.run([*cmd, *san, "-o", str(out)], capture_output=True).returncode != 0:
-        subprocess.run([*cmd, "-o", str(out)], check=True)  # no sanitizer runtime on this machine
+    build = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True)
+    if build.returncode != 0:
+        pytest.fail(f"the sanitized harness does not build (gcc's ASan/UBSan runtime missing?):\n{build.stderr}")
     return out
+
+
+def test_harness_runs_under_the_sanitizers(harness: Path) -> None:
+    """The harness really carries ASan (its runtime answers ``ASAN_OPTIONS=help=1``) and UBSan's checks."""
+    out = subprocess.run(
+        [harness, "fuzz", "1", "0"], capture_output=True, text=True, env={**os.environ, "ASAN_OPTIONS": "help=1"}
+    )
+    assert out.returncode == 0 and "Available flags for AddressSanitizer" in out.stdout + out.stderr
+    assert b"__ubsan_handle_" in harness.read_bytes()  # the instrumented checks call UBSan's handlers
 
 
 def test_crc_check_value() -> None:

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from independent_path import distance_to_obstacles, find_free_path
 
 from tinyrl.config import validate
 from tinyrl.errors import ConfigError
 from tinyrl.sim import geometry
 from tinyrl.sim.course import Box, Course, Cylinder, load_courses
+from tinyrl.tasks import generator
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.generator import (
     DEFAULT_DIFFICULTIES,
@@ -25,6 +27,20 @@ CONFIG = CourseGeneratorConfig()
 RADIUS_M = CONFIG.collision_radius_m
 N_SEEDS = 1000
 
+# The free-path guarantee is checked with tests/tasks/independent_path.py, which shares no code with the generator:
+# a path keeping RADIUS_M + CHECK_MARGIN_M on its own grid of CHECK_CELL_M cells. The generator promises a path
+# keeping RADIUS_M + path_margin_m; any such path crosses grid cells whose centres keep CHECK_MARGIN_M plus a cell
+# diagonal more than the drone needs, which the check's grid counts as free, so it finds a path whenever the promise
+# holds (the margin relation is asserted in test_independent_check_resolves_the_promised_margin).
+CHECK_CELL_M = 0.0175
+CHECK_MARGIN_M = 0.005
+N_CHECKED = 100  # courses per difficulty (~50 ms each); the other properties are checked on all N_SEEDS
+
+
+def _blocked(courses: list[Course], radius_m: float = RADIUS_M) -> list[int]:
+    """Indices of the courses the independent check finds no free path in."""
+    return [i for i, c in enumerate(courses) if find_free_path(c, radius_m, CHECK_MARGIN_M, CHECK_CELL_M) is None]
+
 
 @pytest.fixture(scope="module", params=sorted(DEFAULT_DIFFICULTIES))
 def course_set(request):
@@ -35,8 +51,81 @@ def course_set(request):
 def test_every_generated_course_has_a_free_path(course_set):
     difficulty, courses = course_set
     assert len(courses) == N_SEEDS
-    blocked = [i for i, c in enumerate(courses) if not has_free_path(c, RADIUS_M, CONFIG.path_margin_m)]
+    blocked = _blocked(courses[:N_CHECKED])
     assert blocked == [], f"{difficulty}: courses without a free path: {blocked[:10]}"
+
+
+def test_independent_check_resolves_the_promised_margin():
+    """The check's grid is fine enough for the margin the generator promises (see CHECK_CELL_M)."""
+    assert CHECK_MARGIN_M + math.sqrt(2) * CHECK_CELL_M <= CONFIG.path_margin_m
+
+
+def _crowded_config() -> CourseGeneratorConfig:
+    """So dense that random draws are nearly always blocked; one draw, then the generator must open a path."""
+    level = DEFAULT_DIFFICULTIES["medium"].model_copy(update={"obstacle_density_per_m2": 6.0})
+    return CourseGeneratorConfig(max_attempts=1, difficulties={"crowded": level}, default_difficulty="crowded")
+
+
+def _thin_drone_check(course: Course, radius_m: float, margin_m: float = 0.0, *args, **kwargs) -> bool:
+    """The generator's path check, for a drone 1 cm across instead of the real one."""
+    return has_free_path(course, 0.005, 0.0, *args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "broken_check",
+    [pytest.param(lambda *args, **kwargs: True, id="no-path-check"), pytest.param(_thin_drone_check, id="thin-drone")],
+)
+def test_independent_check_catches_a_generator_with_a_broken_path_check(monkeypatch, broken_check):
+    """A generator whose own path check is broken ships blocked courses, and the independent check finds them."""
+    config = _crowded_config()
+    assert _blocked(generate_courses(config, "crowded", 20, seed=0)) == []
+    monkeypatch.setattr(generator, "has_free_path", broken_check)
+    blocked = _blocked(generate_courses(config, "crowded", 20, seed=0))
+    assert blocked, "the independent check passed every course of a generator that no longer checks its paths"
+
+
+def test_independent_check_on_hand_made_courses():
+    """The independent check itself: open, walled, gapped, fenced courses, with the answers known by construction."""
+    wall = {"type": "box", "xyz": [0, 0, 1], "half_extents_m": [0.05, 2.0, 1.0], "yaw_rad": 0.3}
+    fence = [{"type": "cylinder", "xyz": [0, y, 1], "radius_m": 0.1, "height_m": 2} for y in np.arange(-1.5, 1.6, 0.25)]
+    sparse = [{"type": "cylinder", "xyz": [0, y, 1], "radius_m": 0.1, "height_m": 2} for y in np.arange(-1.5, 1.6, 0.5)]
+    free = [_course(), _course(_wall_piece(-1.5, 0.2), _wall_piece(0.8, 1.5)), _course(*sparse)]
+    blocked = [
+        _course(_wall_piece(-1.5, 1.5)),
+        _course(_wall_piece(-1.5, 0.2), _wall_piece(0.3, 1.5)),
+        _course(wall),
+        _course(*fence),
+        _course({"type": "cylinder", "xyz": [-2.5, 0, 1], "radius_m": 0.2, "height_m": 2}),
+    ]
+    assert _blocked(free) == [] and _blocked(blocked) == list(range(len(blocked)))
+    # Through the 0.6 m gap at y in [0.2, 0.8]: the path crosses the wall's plane inside the gap.
+    path = find_free_path(free[1], RADIUS_M, CHECK_MARGIN_M, CHECK_CELL_M)
+    assert path is not None
+    crossing = path[np.argmin(np.abs(path[:, 0]))]
+    assert 0.2 + RADIUS_M <= crossing[1] <= 0.8 - RADIUS_M
+
+
+def test_independent_distances_by_hand():
+    """Distances the check measures, worked out by hand: a pillar, a box yawed a quarter turn, one yawed 30 degrees."""
+    yaw = math.pi / 6
+    course = _course(
+        {"type": "cylinder", "xyz": [-1, 0, 1], "radius_m": 0.2, "height_m": 2},
+        {"type": "box", "xyz": [1, 0, 0.5], "half_extents_m": [0.5, 0.1, 0.5], "yaw_rad": math.pi / 2},
+        {"type": "box", "xyz": [1, -1.2, 0.5], "half_extents_m": [0.5, 0.1, 0.5], "yaw_rad": yaw},
+    )
+    points = np.array(
+        [
+            [-1, 0.5, 1.0],  # 0.3 m beside the pillar
+            [-1, 0.0, 2.4],  # 0.4 m above it
+            [-1, 0.05, 1.0],  # inside it, 0.15 m from its side
+            [1.5, 0.0, 0.5],  # the quarter-turned box is 0.2 m wide along x now: 0.4 m beyond its face
+            [1.0, 0.8, 0.5],  # and 1 m long along y: 0.3 m past its end
+            [1.3, 0.8, 1.4],  # off an edge: 0.2 m in x, 0.3 m in y, 0.4 m in z
+            [1 + 0.8 * math.cos(yaw), -1.2 + 0.8 * math.sin(yaw), 0.5],  # 0.3 m past the 30-degree box's end
+        ]
+    )
+    expected = [0.3, 0.4, -0.15, 0.4, 0.3, math.sqrt(0.2**2 + 0.3**2 + 0.4**2), 0.3]
+    np.testing.assert_allclose(distance_to_obstacles(course, points), expected, atol=1e-12)
 
 
 def test_generated_courses_are_valid(course_set):
@@ -105,11 +194,8 @@ def test_walls_have_gaps_of_the_configured_width():
 
 
 def test_crowded_course_falls_back_to_removing_obstacles():
-    # So dense that random draws are nearly always blocked; one draw, then the fallback must open a path.
-    level = DEFAULT_DIFFICULTIES["medium"].model_copy(update={"obstacle_density_per_m2": 6.0})
-    config = CourseGeneratorConfig(max_attempts=1, difficulties={"crowded": level}, default_difficulty="crowded")
-    courses = generate_courses(config, "crowded", 20, seed=0)
-    assert all(has_free_path(c, RADIUS_M, config.path_margin_m) for c in courses)
+    courses = generate_courses(_crowded_config(), "crowded", 20, seed=0)
+    assert _blocked(courses) == []
     assert min(len(c.obstacles) for c in courses) > 0
 
 

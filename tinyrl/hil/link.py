@@ -253,15 +253,22 @@ class HilLink:
                 self._handle_other(frame)
         raise HilLinkError(f"no valid ACT after {self.retries + 1} tries of {self.timeout_s * 1e3:.0f} ms")
 
-    def request(self, msg_type: MsgType, payload: bytes, reply_type: MsgType, timeout_s: float = 1.0) -> Frame:
+    def request(self, msg_type: MsgType, payload: bytes, reply_type: MsgType, timeout_s: float | None = None) -> Frame:
         """Send a request and wait for its reply frame (with retries).
+
+        Args:
+            msg_type: Request type.
+            payload: Request payload.
+            reply_type: The reply's type (it must carry the request's ``seq``).
+            timeout_s: Wait per try; ``None``: the link's ACT timeout, at least 1 s.
 
         Raises:
             HilLinkError: No reply.
         """
+        wait_s = max(1.0, self.timeout_s) if timeout_s is None else timeout_s
         for _ in range(self.retries + 1):
             seq = self._send(msg_type, payload)
-            deadline = time.perf_counter() + timeout_s
+            deadline = time.perf_counter() + wait_s
             while (frame := self._next_frame(deadline)) is not None:
                 if frame.type == reply_type and frame.seq == seq:
                     return frame

@@ -1,4 +1,8 @@
-"""A stand-in int8 policy for HIL tests and benchmarks when no trained one has been shipped yet."""
+"""A stand-in int8 policy for HIL benchmarks when no trained one is shipped.
+
+``scripts/bench_hil.py`` uses it then (and says so in its output); the HIL tests fly the shipped policy and fail
+without it.
+"""
 
 from __future__ import annotations
 
