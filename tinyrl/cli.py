@@ -89,23 +89,34 @@ def courses_show(
 
     from tinyrl.sim.course import load_courses
     from tinyrl.sim.params import DroneParams
+    from tinyrl.tasks.course_checks import course_problems
     from tinyrl.tasks.generator import has_free_path
 
     courses = load_courses(path)
     radius = DroneParams().collision_radius_m if radius_m is None else radius_m
     table = Table(title=f"{path}: {len(courses)} course(s)")
-    for column in ("#", "obstacles", "start xyz (m)", "goal xyz (m)", "free path"):
+    for column in ("#", "obstacles", "start xyz (m)", "goal xyz (m)", "free path", "problems"):
         table.add_column(column, justify="right" if column in ("#", "obstacles") else "left")
+    unfair = 0
     for i, course in enumerate(courses):
         free = has_free_path(course, radius)
+        problems = course_problems(course, radius)
+        unfair += bool(problems)
         table.add_row(
             str(i),
             str(len(course.obstacles)),
             ", ".join(f"{v:.2f}" for v in course.start.xyz),
             ", ".join(f"{v:.2f}" for v in course.goal.xyz),
             "yes" if free else "[red]no[/]",
+            "[red]" + "; ".join(problems) + "[/]" if problems else "",
         )
     Console().print(table)
+    if unfair:
+        err_console.print(
+            f"[bold red]warning:[/] {unfair} course(s) cannot be flown fairly (see problems); "
+            "tinyrl eval refuses them (a hover course may start at its goal)",
+            highlight=False,
+        )
     if plot is not None:
         from tinyrl.common.plots import plot_courses
 

@@ -65,8 +65,8 @@ def eval_command(
     from tinyrl.errors import ConfigError
     from tinyrl.io import ensure_writable
     from tinyrl.scale.cluster import resolve_address
-    from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
+    from tinyrl.tasks.course_checks import load_flyable_courses
 
     ray_address = resolve_address(backend, address)  # validates --backend
     if courses is not None and difficulty is not None:
@@ -81,7 +81,7 @@ def eval_command(
         check_randomize(config)
     if robustness:
         check_randomize(config, "--robustness")
-    course_list = load_courses(courses) if courses is not None else None
+    course_list = load_flyable_courses(courses, config) if courses is not None else None
     if json_out is not None and not _json_to_stdout(json_out):
         ensure_writable(json_out)
     if robustness:

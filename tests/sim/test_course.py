@@ -102,6 +102,17 @@ GOOD = {
         ),
         ({"light": {"xyz": [0, 0, 1], "intensity": -1}}, "light.intensity: Input should be greater than 0"),
         ({"wind": 3}, "wind: Extra inputs are not permitted"),
+        # Limits that keep a hostile file from allocating terabytes or looping for hours.
+        ({"arena": {"x": [-1e6, 1e6], "y": [-2, 2], "z": [0, 2.5]}}, "arena.x[0]: Input should be greater than"),
+        ({"arena": {"x": [-300, 300], "y": [-2, 2], "z": [0, 2.5]}}, "arena.x: spans 600.0 m, over the 100.0 m limit"),
+        (
+            {"obstacles": [{"type": "cylinder", "xyz": [0, 0, 1], "radius_m": 1e9, "height_m": 1}]},
+            "obstacles[0].radius_m: Input should be less than or equal to 100",
+        ),
+        (
+            {"obstacles": [{"type": "cylinder", "xyz": [0, 0, 1], "radius_m": 0.1, "height_m": 1}] * 5001},
+            "obstacles: List should have at most 5000 items",
+        ),
     ],
 )
 def test_field_errors(patch, expected):

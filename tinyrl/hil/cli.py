@@ -38,11 +38,11 @@ def hil_command(
     """Hardware in the loop: fly the simulator with the microcontroller's int8 actions (device or QEMU)."""
     from tinyrl.hil.run import run_hil
     from tinyrl.io import atomic_write_text, ensure_writable
-    from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
+    from tinyrl.tasks.course_checks import load_flyable_courses
 
     config = load_scenario(env)
-    course_list = load_courses(courses) if courses is not None else None
+    course_list = load_flyable_courses(courses, config) if courses is not None else None
     if json_out is not None and str(json_out) not in ("/dev/stdout", "-"):
         ensure_writable(json_out)
     report = run_hil(

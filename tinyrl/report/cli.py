@@ -86,8 +86,8 @@ def play_command(
     from tinyrl.errors import ConfigError
     from tinyrl.report.episode import record_episode
     from tinyrl.report.video import check_video_path, write_video
-    from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
+    from tinyrl.tasks.course_checks import load_flyable_courses
 
     check_video_path(output)
     if courses is not None and difficulty is not None:
@@ -95,7 +95,11 @@ def play_command(
     config = load_scenario(env)
     loaded = load_policy(policy if policy is not None else Path("policies") / config.name)
     # tinyrl eval flies a list of many courses; a one-course list would give the episode other sensor noise.
-    course_list = load_courses(courses) if courses is not None else eval_courses(config, index + 2, seed, difficulty)
+    course_list = (
+        load_flyable_courses(courses, config)
+        if courses is not None
+        else eval_courses(config, index + 2, seed, difficulty)
+    )
     recording = record_episode(loaded, config, course_list, index, seed + index, max_steps)
     write_video(recording, output, fps, speed)
     typer.echo(

@@ -23,8 +23,9 @@ from tinyrl.report.difficulty import success_by_difficulty
 from tinyrl.report.episode import EpisodeRecording, record_episode
 from tinyrl.report.hil import HIL_FILE
 from tinyrl.report.robustness import robustness_by_condition, robustness_policies
-from tinyrl.sim.course import Course, load_courses
+from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig, load_scenario
+from tinyrl.tasks.course_checks import load_flyable_courses
 
 __all__ = ["ARTEFACTS", "PolicyDirEvaluation", "QuantizationError", "evaluate_policy_dir", "footprint_rows"]
 
@@ -254,7 +255,7 @@ def evaluate_policy_dir(
     config = env if isinstance(env, ScenarioConfig) else load_scenario(env)
     robust_names = robustness_policies(list(present), config, robustness)  # fail before flying anything
     policies = {name: load_policy(path) for name, path in present.items()}
-    course_list = load_courses(courses) if courses is not None else eval_courses(config, episodes, seed)
+    course_list = load_flyable_courses(courses, config) if courses is not None else eval_courses(config, episodes, seed)
     reports: dict[str, EvalReport] = {}
     recorded = np.zeros((0, 0), np.float32)
     for name, policy in policies.items():

@@ -36,9 +36,16 @@ from tinyrl.config import StrictModel, read_data_file, validate
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_text
 
+#: Limits of a course, far beyond any indoor flight, that keep a hostile file from allocating or looping forever:
+#: every coordinate within ±MAX_COORDINATE_M, every size up to MAX_SIZE_M, at most MAX_OBSTACLES obstacles.
+MAX_COORDINATE_M = 1000.0
+MAX_SIZE_M = 100.0
+MAX_OBSTACLES = 5000
+
 # strict: "1.0" is a typo in a course file, not a number; ints are still accepted as floats.
-Finite = Annotated[float, pydantic.Field(strict=True, allow_inf_nan=False)]
-Positive = Annotated[float, pydantic.Field(strict=True, allow_inf_nan=False, gt=0)]
+Finite = Annotated[float, pydantic.Field(strict=True, allow_inf_nan=False, ge=-MAX_COORDINATE_M, le=MAX_COORDINATE_M)]
+Positive = Annotated[float, pydantic.Field(strict=True, allow_inf_nan=False, gt=0, le=MAX_SIZE_M)]
+Angle = Annotated[float, pydantic.Field(strict=True, allow_inf_nan=False)]
 Vec3 = tuple[Finite, Finite, Finite]
 Interval = tuple[Finite, Finite]
 
@@ -49,6 +56,10 @@ def _check_interval(value: Interval) -> Interval:
     if not value[0] < value[1]:
         raise pydantic_core.PydanticCustomError(
             "interval", "min {lo} must be less than max {hi}", {"lo": value[0], "hi": value[1]}
+        )
+    if value[1] - value[0] > MAX_SIZE_M:
+        raise pydantic_core.PydanticCustomError(
+            "interval", "spans {size} m, over the {limit} m limit", {"size": value[1] - value[0], "limit": MAX_SIZE_M}
         )
     return value
 
@@ -72,7 +83,7 @@ class Start(StrictModel):
     """Where and how the drone starts: position (m) and heading (rad, about world z)."""
 
     xyz: Vec3
-    yaw_rad: Finite = 0.0
+    yaw_rad: Angle = 0.0
 
 
 class Goal(StrictModel):
@@ -97,7 +108,7 @@ class Box(StrictModel):
     type: Literal["box"] = "box"
     xyz: Vec3
     half_extents_m: tuple[Positive, Positive, Positive]
-    yaw_rad: Finite = 0.0
+    yaw_rad: Angle = 0.0
 
 
 Obstacle = Annotated[Cylinder | Box, pydantic.Field(discriminator="type")]
@@ -107,7 +118,7 @@ class Light(StrictModel):
     """Point light for source seeking: position (m) and intensity (arbitrary units at 1 m)."""
 
     xyz: Vec3
-    intensity: Positive
+    intensity: Annotated[float, pydantic.Field(strict=True, allow_inf_nan=False, gt=0)]
 
 
 def _inside_arena(name: str, xyz: Vec3, info: pydantic.ValidationInfo) -> None:
@@ -126,7 +137,7 @@ class Course(StrictModel):
     arena: Arena
     start: Start
     goal: Goal
-    obstacles: list[Obstacle] = pydantic.Field(default_factory=list)
+    obstacles: list[Obstacle] = pydantic.Field(default_factory=list, max_length=MAX_OBSTACLES)
     light: Light | None = None
 
     # Field validators (not a model validator) so the error names ``start``/``goal`` instead of the course.

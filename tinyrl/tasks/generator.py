@@ -27,7 +27,7 @@ import pydantic
 from tinyrl.config import StrictModel
 from tinyrl.errors import ConfigError
 from tinyrl.sim import geometry
-from tinyrl.sim.course import Arena, Box, Course, Cylinder, Goal, Light, Start
+from tinyrl.sim.course import MAX_OBSTACLES, MAX_SIZE_M, Arena, Box, Course, Cylinder, Goal, Light, Start
 from tinyrl.sim.params import DroneParams
 
 PositiveFloat = pydantic.PositiveFloat
@@ -152,6 +152,14 @@ class CourseGeneratorConfig(StrictModel):
         min_gap_m = 2 * (d["collision_radius_m"] + d["path_margin_m"] + d["resolution_m"]) + d["resolution_m"]
         for name, level in value.items():
             length_m, width_m, height_m = level.arena_size_m
+            if max(level.arena_size_m) > MAX_SIZE_M:
+                raise ValueError(f"{name}.arena_size_m {list(level.arena_size_m)}: each side at most {MAX_SIZE_M} m")
+            n_obstacles = round(level.obstacle_density_per_m2 * length_m * width_m) + level.n_walls * (level.n_gaps + 1)
+            if n_obstacles > MAX_OBSTACLES:
+                raise ValueError(
+                    f"{name}: {n_obstacles} obstacles per course (density x area + wall pieces) is over the "
+                    f"{MAX_OBSTACLES} a course may hold"
+                )
             if level.gap_width_m < min_gap_m:
                 raise ValueError(
                     f"{name}.gap_width_m {level.gap_width_m} is too narrow for the drone: need >= {min_gap_m:.3f}"
