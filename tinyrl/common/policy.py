@@ -32,7 +32,10 @@ class PolicyError(TinyRLError, ValueError):
 class Policy(Protocol):
     """Deterministic policy over a batch of observations."""
 
-    obs_dim: int
+    @property
+    def obs_dim(self) -> int:
+        """Observation width."""
+        ...
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Actions for observations ``(B, obs_dim)``: ``(B, 4)`` continuous or ``(B,)`` int indices."""

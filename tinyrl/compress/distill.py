@@ -432,7 +432,7 @@ def save_calibration(
             uses them as targets).
         iteration: ``(N,)`` DAgger iteration of each row (optional).
     """
-    arrays: dict[str, np.ndarray] = {"observations": np.asarray(observations, dtype=np.float32)}
+    arrays: dict[str, Any] = {"observations": np.asarray(observations, dtype=np.float32)}
     if actions is not None:
         arrays["teacher_actions"] = np.asarray(actions)
     if iteration is not None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from tinyrl.compress.fixed_point import INT8_MAX, INT8_MIN, multiply_by_quantized_multiplier
 from tinyrl.compress.model import QuantizedDense, QuantizedMLP
+from tinyrl.errors import ModelError
 
 Reference = Literal["tflm", "tflite"]
 """Which interpreter :func:`run_int8` reproduces bit for bit: TFLite Micro (reference kernels) or TFLite (builtin)."""
@@ -31,6 +32,8 @@ def _dense_int8(layer: QuantizedDense, x: np.ndarray, ties: Literal["away", "up"
     # float64 BLAS is exact here: every product and partial sum is an integer far below 2**53
     # (|x - zp| <= 255, |w| <= 127, so |acc| < 2**15 * in_features), and it is much faster than int64 matmul.
     acc = (centred @ layer.weights.astype(np.float64).T).astype(np.int64) + layer.bias.astype(np.int64)
+    if layer.output_multiplier is None or layer.output_shift is None:
+        raise ModelError("the layer is not prepared (tinyrl.compress.prepare.prepare_layer)")
     y = multiply_by_quantized_multiplier(acc, layer.output_multiplier, layer.output_shift, ties=ties)
     y += layer.output.zero_point
     return np.clip(y, layer.activation_min, layer.activation_max).astype(np.int8)
@@ -70,6 +73,8 @@ def run_int8(model: QuantizedMLP, x_q: np.ndarray, *, reference: Reference = "tf
         x = _dense_int8(layer, x, ties)
         if layer.activation == "tanh":
             lut = layer.tanh_lut_tflm if reference == "tflm" else layer.tanh_lut
+            if lut is None:
+                raise ModelError("the tanh layer is not prepared (tinyrl.compress.prepare.prepare_layer)")
             x = lut[x.astype(np.intp) + 128]
     return x[0] if single else x
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyrl.compress.model import QuantizedDense, QuantizedMLP, QuantParams
+from tinyrl.compress.model import Activation, QuantizedDense, QuantizedMLP, QuantParams
 from tinyrl.compress.prepare import prepare_model
 from tinyrl.errors import ModelError
 
@@ -22,7 +22,7 @@ from tinyrl.errors import ModelError
 # Loader.
 # ---------------------------------------------------------------------------------------------------------------------
 
-_FUSED = {0: "none", 1: "relu", 3: "relu6"}  # tflite ActivationFunctionType: NONE, RELU, RELU6
+_FUSED: dict[int, Activation] = {0: "none", 1: "relu", 3: "relu6"}  # tflite ActivationFunctionType: NONE, RELU, RELU6
 
 
 class _CorruptError(ModelError):

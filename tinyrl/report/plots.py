@@ -5,7 +5,7 @@ The course and flight pictures every stage draws are in :mod:`tinyrl.common.plot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,7 +85,7 @@ def plot_quantization_error(
     return png(fig)
 
 
-def plot_time_to_goal(times_s: dict[str, Sequence[float]], bins: int = 20) -> bytes:
+def plot_time_to_goal(times_s: Mapping[str, Sequence[float]], bins: int = 20) -> bytes:
     """PNG bytes: distribution of time to goal (s) of successful episodes, one outline per policy."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.2))

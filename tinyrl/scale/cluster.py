@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tinyrl.errors import ConfigError, TinyRLError
 
@@ -97,7 +98,7 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
     if ray.is_initialized():  # e.g. a caller that already joined a cluster: reuse it, leave it running
         yield Session(address, int(ray.cluster_resources().get("CPU", 1)))
         return
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     temp_dir = None
     if address is None:
         os.environ.pop("RAY_ADDRESS", None)  # ray.init() would join that cluster instead of starting ours
@@ -108,7 +109,7 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
             os.environ["PYTHONPATH"] = os.pathsep.join([root, *[p for p in paths if p]])
         # Short path: Ray puts Unix sockets in it (limit ~107 characters).
         temp_dir = tempfile.mkdtemp(prefix="tinyrl-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
-        kwargs = {"num_cpus": os.cpu_count() or 1, "_temp_dir": temp_dir, **quiet}
+        kwargs: dict[str, Any] = {"num_cpus": os.cpu_count() or 1, "_temp_dir": temp_dir, **quiet}
     else:
         check_reachable(address)
         kwargs = {"address": address, **quiet}

@@ -12,6 +12,7 @@ import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.progress import Progress
 
@@ -139,7 +140,7 @@ def evaluate_on_ray(
     course_list = list(courses) if courses is not None else None
     with ray_session(address) as session:
         bounds = shard_bounds(episodes, shards or min(2 * session.cpus, max(1, episodes // MIN_SHARD_EPISODES)))
-        remote = ray.remote(num_cpus=1)(evaluate_shard)
+        remote: Any = ray.remote(num_cpus=1)(evaluate_shard)  # Ray's stubs type at most 7 arguments
         config_ref = ray.put(config)
         courses_ref = ray.put(course_list)
         args = (seed, batch, difficulty, randomize)

@@ -159,7 +159,7 @@ def _fit(options: SweepOptions, setup: TrialSetup, sweep_dir: Path, concurrent: 
             # Tune restores the saved run config, whose callbacks were left out; give it the live ones again.
             internal = getattr(tuner, "_local_tuner", None)
             if internal is not None:
-                internal._run_config.callbacks = list(run_config.callbacks)
+                internal._run_config.callbacks = list(run_config.callbacks or [])
         else:
             grace = min(setup.space.scheduler.grace_evaluations * t.eval_every_steps, t.steps)
             # stop_last_trials=False: a trial that reaches its step budget still runs its final evaluation.
