@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from scale_support import NO_EARLY_STOP, SEED_SPACE, tiny_scenario, write_space
-from scenario_support import ROOT
+from scenario_support import ROOT, shifted_hover
 
 from tinyrl.scale.space import overrides
 from tinyrl.scale.sweep import SweepOptions, run_sweep
@@ -214,3 +214,38 @@ def test_interrupted_sweep_resumes_from_its_last_checkpoint(tmp_path):
     assert first["from_steps"] == 0 and second["from_steps"] == 2048
     assert "resuming from step_000000002048.zip at 2,048 steps" in (trial_dir / "train.log").read_text()
     assert [e["steps"] for e in load_state(trial_dir / "run").evaluations] == [1024, 2048, 3072, 4096]
+
+
+def test_asha_stops_a_trial_that_cannot_learn_and_lets_a_learner_finish(tmp_path):
+    # One rung, at 2 of the 3 validation evaluations (32,768 steps). The learner runs first (first_trials, one
+    # trial at a time), so it alone sets the rung's cutoff; learning_rate 0 keeps the untrained network, which
+    # never holds the shifted hover point. Same seed, same learning curve: no timing decides anything.
+    env = shifted_hover(tmp_path, steps=49_152, eval_every_steps=16_384, checkpoint_every_steps=16_384)
+    learner, loser = ({"train.hyperparameters.learning_rate": lr} for lr in (3.0e-4, 0.0))
+    space = write_space(
+        tmp_path,
+        {"train.hyperparameters.learning_rate": {"type": "choice", "values": [3.0e-4, 0.0]}},
+        scheduler={"grace_evaluations": 2, "reduction_factor": 2},
+        first_trials=[learner, loser],
+    )
+    result = run_sweep(
+        SweepOptions(
+            env=str(env),
+            trials=2,
+            space=space,
+            max_concurrent=1,
+            out=tmp_path / "sweeps",
+            final_eval_episodes=4,
+            progress=False,
+        )
+    )
+    assert result.complete
+    rows = {row["config"]["train.hyperparameters.learning_rate"]: row for row in result.rows}
+    good, bad = rows[3.0e-4], rows[0.0]
+    # What ASHA compares at the rung: the learner's validation success beats the loser's.
+    assert good["curve"][1]["steps"] == bad["curve"][1]["steps"] == 32_768
+    assert good["curve"][1]["success_rate"] > bad["curve"][1]["success_rate"], (good["curve"], bad["curve"])
+    assert good["status"] == "finished" and good["steps"] == 49_152 and len(good["curve"]) == 3
+    # Tune's record, not the trial's folder: the stopped worker may train on for a moment before it is ended.
+    assert bad["status"] == "stopped early" and bad["steps"] == 32_768 and len(bad["curve"]) == 2
+    assert result.recommended is not None and result.recommended["trial"] == good["trial"]

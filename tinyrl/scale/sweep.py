@@ -191,7 +191,10 @@ def _fit(
                 stop_last_trials=False,
             )
             sampler = optuna.samplers.TPESampler(seed=setup.space.sampler_seed)
-            searcher = ConcurrencyLimiter(OptunaSearch(sampler=sampler), max_concurrent=concurrent)
+            first = setup.space.tune_first_trials() or None
+            searcher = ConcurrencyLimiter(
+                OptunaSearch(sampler=sampler, points_to_evaluate=first), max_concurrent=concurrent
+            )
             tuner = tune.Tuner(
                 trainable,
                 param_space=setup.space.tune_space(),
