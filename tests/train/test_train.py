@@ -17,7 +17,7 @@ from tinyrl.compress.artefacts import load_policy
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
-from tinyrl.train.run import RunOptions, checkpoint_steps, checkpoints, effective_config
+from tinyrl.train.run import RunOptions, checkpoint_steps, checkpoints, effective_config, resolve_config
 
 
 def run_train(*args, cwd, timeout=600):
@@ -151,6 +151,20 @@ def test_flags_override_and_bad_algo_is_clear():
         effective_config(RunOptions(env="obstacle-course", algo="dqn"))
     with pytest.raises(ConfigError, match=r"train\.algo"):
         effective_config(RunOptions(env="obstacle-course", algo="a3c"))
+
+
+def test_switching_algo_keeps_the_settings_it_takes_and_names_the_rest():
+    # obstacle-course is tuned for PPO: hyperparameters {ent_coef: 0.003}, policy_kwargs {log_std_init: -0.5}.
+    same, left_out = resolve_config(RunOptions(env="obstacle-course", algo="ppo"))
+    assert left_out == [] and same == effective_config(RunOptions(env="obstacle-course"))
+    sac, left_out = resolve_config(RunOptions(env="obstacle-course", algo="sac"))
+    assert left_out == [] and sac.train.hyperparameters == {"ent_coef": 0.003}
+    assert sac.train.policy_kwargs == {"log_std_init": -0.5}
+    td3, left_out = resolve_config(RunOptions(env="obstacle-course", algo="td3"))
+    assert left_out == ["train.hyperparameters.ent_coef", "train.policy_kwargs.log_std_init"]
+    assert td3.train.hyperparameters == {} and td3.train.policy_kwargs == {}
+    dqn, left_out = resolve_config(RunOptions(env="source-seeking", algo="dqn"))
+    assert left_out == ["train.hyperparameters.ent_coef"] and dqn.train.hyperparameters == {"learning_rate": "lin_3e-4"}
 
 
 def test_policy_npz_roundtrip_and_errors(tmp_path):

@@ -16,7 +16,6 @@ each; Optuna samples them, ASHA stops trials whose validation success rate lags.
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ import pydantic
 from tinyrl.config import StrictModel, read_data_file, validate
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import ENV_DIRS, ScenarioConfig, load_scenario, resolve_env_path
+from tinyrl.train import algos
 
 Finite = Annotated[float, pydantic.Field(allow_inf_nan=False)]
 
@@ -196,7 +196,7 @@ def load_space(path: str | Path, scenario: ScenarioConfig) -> SearchSpace:
         probe = p.values[0] if isinstance(p, Choice) else p.low
         if parts[:2] == ["train", "hyperparameters"] and len(parts) == 3:
             if algo_args is None:
-                algo_args = _algo_arguments(scenario.train.algo)
+                algo_args = algos.algo_arguments(scenario.train.algo)
             if parts[2] not in algo_args:
                 raise ConfigError(
                     f"{path}: params.{key}: {scenario.train.algo} has no hyperparameter {parts[2]!r}"
@@ -247,12 +247,3 @@ def _field_exists(data: Any, parts: list[str]) -> bool:
             return False
         data = data[part]
     return True
-
-
-def _algo_arguments(algo: str) -> set[str]:
-    from tinyrl.train import algos
-
-    cls = algos.algo_class(algo)
-    # Set by TinyRL itself (tinyrl.train.run.make_model), not by a sweep.
-    skip = {"self", "policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log", "verbose"}
-    return {name for name in inspect.signature(cls.__init__).parameters if name not in skip}

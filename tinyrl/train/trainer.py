@@ -228,7 +228,9 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
             console.print(f"{run_dir} has already finished")
             return run_dir
     else:
-        config = runs.effective_config(options)
+        config, left_out = runs.resolve_config(options)
+        if left_out:
+            console.print(f"--algo {config.train.algo} takes no {', '.join(left_out)}: left out", soft_wrap=True)
         run_dir = options.run_dir or runs.new_run_dir(options.out, config.name)
         run_dir.mkdir(parents=True, exist_ok=True)
         runs.write_config(run_dir, config)
