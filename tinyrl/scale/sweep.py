@@ -41,7 +41,7 @@ from tinyrl.scale.cluster import check_reachable, ray_session
 from tinyrl.scale.space import SearchSpace, default_space_path, load_space
 from tinyrl.scale.trial import TrialSetup, run_trial
 from tinyrl.tasks.config import ScenarioConfig, load_scenario, scenario_from_data
-from tinyrl.train.faults import Fault, parse_fault
+from tinyrl.train.faults import Fault, interrupt, parse_fault
 
 #: Trial restarts after a worker dies, before the trial counts as failed.
 MAX_FAILURES = 3
@@ -236,7 +236,7 @@ def _fault_callback(fault: Fault) -> Any:
             if action == "kill-trial":
                 os.kill(int(trial.last_result["pid"]), signal.SIGKILL)
             else:
-                signal.raise_signal(signal.SIGINT)
+                interrupt()
 
         def __reduce__(cb) -> tuple:  # noqa: N805
             # Tune saves its run config for --resume; a fault belongs to the process that was asked for it.

@@ -53,5 +53,18 @@ def parse_fault(variable: str, actions: Sequence[str], environ: Mapping[str, str
 
 def fire_train_fault(fault: Fault) -> None:
     """Do it to this process: SIGKILL never returns; SIGINT raises ``KeyboardInterrupt`` here, in the main thread."""
-    # raise_signal runs the process's own SIGINT handler before it returns, so the interrupt lands exactly here.
-    signal.raise_signal(signal.SIGKILL if fault.action == "kill" else signal.SIGINT)
+    if fault.action == "kill":
+        signal.raise_signal(signal.SIGKILL)
+    interrupt()
+
+
+def interrupt() -> None:
+    """Send this process SIGINT and run its handler at once, as Ctrl-C in a terminal would (main thread only).
+
+    A process started in the background by a non-interactive shell inherits SIGINT ignored, and Python then leaves
+    it so: Python's own Ctrl-C handler is put back first, or the fault would pass unnoticed.
+    """
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # raise_signal runs the handler before it returns, so the interrupt lands exactly here.
+    signal.raise_signal(signal.SIGINT)
