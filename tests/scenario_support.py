@@ -31,6 +31,21 @@ def tiny_scenario(tmp_path: Path, name: str = "obstacle-course", **train) -> Pat
     return path
 
 
+def shifted_hover(tmp_path: Path, **train) -> Path:
+    """The tiny hover scenario (32 drones) with its height range shifted, so that holding the start must be learned.
+
+    In the shipped scenario an untrained network (outputs near 0) already commands the start height; here output 0
+    means 1.15 m, 15 cm above the start and outside the 10 cm tolerance. ``train`` overrides more.
+    """
+    hyper = {"n_steps": 128, "batch_size": 512}
+    path = tiny_scenario(tmp_path, "hover", **{"n_envs": 32, "eval_episodes": 8, "hyperparameters": hyper, **train})
+    data = yaml.safe_load(path.read_text())
+    data["action"]["z_range_m"] = [0.3, 2.0]
+    data["hover_tolerance_m"] = 0.1
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
 def leaning_mlp(obs_dim: int | None = None, seed: int = 1, forward: float = 0.6) -> MlpPolicy:
     """A seeded random 16-unit MLP whose vx leans ``forward``, so episodes end in a mix of outcomes.
 

@@ -38,6 +38,50 @@ def test_invalid_search_space_names_file_and_field(tmp_path, params, message):
     assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
 
 
+FIRST_TRIAL_PARAMS = {
+    "train.seed": {"type": "int", "low": 0, "high": 9},
+    "train.net_arch": {"type": "choice", "values": [[8], [16, 16]]},
+    "train.hyperparameters.learning_rate": {"type": "loguniform", "low": 1.0e-4, "high": 1.0e-3},
+}
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ({"train.seed": 1, "train.net_arch": [8]}, r"first_trials\.0: missing \['train\.hyperparameters"),
+        (
+            {"train.seed": 10, "train.net_arch": [8], "train.hyperparameters.learning_rate": 1e-4},
+            r"first_trials\.0\.train\.seed: 10 is outside \[0, 9\]",
+        ),
+        (
+            {"train.seed": 1.5, "train.net_arch": [8], "train.hyperparameters.learning_rate": 1e-4},
+            r"first_trials\.0\.train\.seed: 1\.5 is not an integer",
+        ),
+        (
+            {"train.seed": 1, "train.net_arch": [32], "train.hyperparameters.learning_rate": 1e-4},
+            r"first_trials\.0\.train\.net_arch: \[32\] is not one of",
+        ),
+        (
+            {"train.seed": 1, "train.net_arch": [8], "train.hyperparameters.learning_rate": 0.0},
+            r"first_trials\.0\.train\.hyperparameters\.learning_rate: 0\.0 is outside",
+        ),
+    ],
+)
+def test_invalid_first_trial_names_file_and_field(tmp_path, point, message):
+    path = write_space(tmp_path, FIRST_TRIAL_PARAMS, first_trials=[point])
+    with pytest.raises(ConfigError, match=message) as info:
+        load_space(path, load_scenario("obstacle-course"))
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_first_trials_reach_tune_in_its_encoding(tmp_path):
+    point = {"train.seed": 3, "train.net_arch": [16, 16], "train.hyperparameters.learning_rate": 2e-4}
+    space = load_space(write_space(tmp_path, FIRST_TRIAL_PARAMS, first_trials=[point]), load_scenario("hover"))
+    (encoded,) = space.tune_first_trials()
+    assert encoded == {**point, "train.net_arch": 1}  # a list in a choice goes to Tune as its index
+    assert space.decode(encoded) == point
+
+
 def test_shipped_spaces_are_valid():
     for name in ("obstacle-course", "hover", "source-seeking"):
         scenario = load_scenario(name)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from scale_support import NO_EARLY_STOP, SEED_SPACE, tiny_scenario, write_space
-from scenario_support import ROOT
+from scenario_support import ROOT, shifted_hover
 
 from tinyrl.scale.space import overrides
 from tinyrl.scale.sweep import SweepOptions, run_sweep
@@ -21,14 +21,22 @@ from tinyrl.train.run import RunOptions, load_state
 from tinyrl.train.trainer import train
 
 
-def cli_env() -> dict:
-    # Subprocesses and Ray workers import this checkout's tinyrl.
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+def cli_env(fault: str | None = None) -> dict:
+    """Subprocesses and Ray workers import this checkout's tinyrl; ``$TINYRL_SWEEP_FAULT`` is ``fault`` or unset."""
+    env = {k: v for k, v in os.environ.items() if k != "TINYRL_SWEEP_FAULT"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env["COLUMNS"] = "400"  # paths in the output on one line
+    return {**env, **({"TINYRL_SWEEP_FAULT": fault} if fault else {})}
 
 
-def run_cli(*args, cwd, timeout=600):
+def run_cli(*args, cwd, timeout=600, fault: str | None = None):
     return subprocess.run(
-        [sys.executable, "-m", "tinyrl", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=cli_env()
+        [sys.executable, "-m", "tinyrl", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=cli_env(fault),
     )
 
 
@@ -162,77 +170,82 @@ def test_sweep_joins_a_ray_head_by_address(tmp_path, monkeypatch):
     assert head.returncode is not None
 
 
-def _start_one_trial_sweep(tmp_path, env, space, sweeps, text=False):
-    """A 1-trial ``tinyrl sweep`` in the background (pipes for stdout/stderr)."""
-    cmd = ["--env", str(env), "--space", str(space), "--trials", "1", "--out", str(sweeps)]
-    return subprocess.Popen(
-        [sys.executable, "-m", "tinyrl", "sweep", *cmd, "--eval-episodes", "4", "--no-progress"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=text,
-        env=cli_env(),
-    )
+def one_trial_sweep(tmp_path, env, fault: str | None = None) -> subprocess.CompletedProcess:
+    """A 1-trial ``tinyrl sweep`` over seeds (no early stopping) with ``$TINYRL_SWEEP_FAULT`` set to ``fault``."""
+    space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
+    args = ["--env", str(env), "--space", str(space), "--trials", "1", "--out", str(tmp_path / "sweeps")]
+    return run_cli("sweep", *args, "--eval-episodes", "4", "--no-progress", cwd=tmp_path, fault=fault)
 
 
 def test_killed_trial_worker_resumes_from_its_checkpoint(tmp_path):
-    env = tiny_scenario(tmp_path, steps=12288)
-    space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
-    sweeps = tmp_path / "sweeps"
-    proc = _start_one_trial_sweep(tmp_path, env, space, sweeps)
-    deadline = time.time() + 300
-    # Kill the worker once the second Tune checkpoint is on disk: only then has the driver surely taken in the
-    # first (a checkpoint folder can exist before the driver records it; a kill in that window restarts from 0).
-    while True:
-        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-        found = list(sweeps.glob("*/tune/*/checkpoint_000001"))
-        attempts = list(sweeps.glob("*/trials/*/attempts.json"))
-        if found and attempts:
-            break
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.2)
-    trial_dir = attempts[0].parent
-    (first,) = json.loads(attempts[0].read_text())
-    os.kill(first["pid"], signal.SIGKILL)
-    killed_at = load_state(trial_dir / "run").num_timesteps
-    assert killed_at < 12288
-    _, stderr = proc.communicate(timeout=600)
-    assert proc.returncode == 0, stderr.decode()[-3000:]
-    runs = json.loads(attempts[0].read_text())
-    assert len(runs) == 2 and runs[1]["pid"] != first["pid"]
-    assert runs[1]["from_steps"] >= 1024  # resumed from a checkpoint, not from scratch
-    state = load_state(trial_dir / "run")
-    assert state.finished and state.num_timesteps == 12288
-    assert [e["steps"] for e in state.evaluations] == sorted({e["steps"] for e in state.evaluations})
-    (row,) = json.loads(next(sweeps.glob("*/results.json")).read_text())
-    assert row["status"] == "finished" and row["steps"] == 12288
-    assert "resuming from" in (trial_dir / "train.log").read_text()
-
-
-def test_interrupted_sweep_resumes(tmp_path):
-    # Long enough that the trial cannot finish between the first checkpoint and the SIGINT on a fast machine.
-    env = tiny_scenario(tmp_path, steps=20480)
-    space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
-    sweeps = tmp_path / "sweeps"
-    proc = _start_one_trial_sweep(tmp_path, env, space, sweeps, text=True)
-    deadline = time.time() + 300
-    # The second checkpoint on disk means the driver has taken in the first report (a checkpoint folder can
-    # exist before the driver records it; a SIGINT in that window restarts the trial from scratch).
-    while not list(sweeps.glob("*/tune/*/checkpoint_000001")):
-        assert proc.poll() is None, proc.stderr.read()[-3000:]
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err[-3000:]
-    (sweep_dir,) = sweeps.iterdir()
-    assert f"tinyrl sweep --resume {sweep_dir}" in " ".join(out.split())
+    # Evaluations (each a Tune checkpoint) every 1,024 steps; the driver kills the worker once Tune holds 2,048.
+    env = tiny_scenario(tmp_path, steps=4096)
+    out = one_trial_sweep(tmp_path, env, fault="kill-trial@2048")
+    assert out.returncode == 0, out.stderr[-3000:]
+    (sweep_dir,) = (tmp_path / "sweeps").iterdir()
     (row,) = json.loads((sweep_dir / "results.json").read_text())
-    assert row["status"] == "unfinished" and row["steps"] < 20480, row
+    assert row["status"] == "finished" and row["steps"] == 4096
+    trial_dir = sweep_dir / "trials" / row["trial"]
+    first, second = json.loads((trial_dir / "attempts.json").read_text())
+    assert first["from_steps"] == 0 and second["pid"] != first["pid"]
+    assert second["from_steps"] == 2048  # the checkpoint Tune held when the worker died, exactly
+    assert "resuming from step_000000002048.zip at 2,048 steps" in (trial_dir / "train.log").read_text()
+    state = load_state(trial_dir / "run")
+    assert state.finished and state.num_timesteps == 4096
+    assert [e["steps"] for e in state.evaluations] == [1024, 2048, 3072, 4096]
+
+
+def test_interrupted_sweep_resumes_from_its_last_checkpoint(tmp_path):
+    # The driver interrupts itself (as Ctrl-C would) once Tune holds the trial's checkpoint at 2,048 steps.
+    env = tiny_scenario(tmp_path, steps=4096)
+    out = one_trial_sweep(tmp_path, env, fault="sigint@2048")
+    assert out.returncode == 130, out.stderr[-3000:]
+    (sweep_dir,) = (tmp_path / "sweeps").iterdir()
+    assert f"tinyrl sweep --resume {sweep_dir}" in out.stdout
+    (row,) = json.loads((sweep_dir / "results.json").read_text())
+    assert row["status"] == "unfinished" and row["steps"] == 2048, row
 
     resumed = run_cli("sweep", "--resume", str(sweep_dir), "--no-progress", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     (row,) = json.loads((sweep_dir / "results.json").read_text())
-    assert row["status"] == "finished" and row["steps"] == 20480
-    attempts = json.loads((sweep_dir / "trials" / row["trial"] / "attempts.json").read_text())
-    assert len(attempts) == 2 and attempts[1]["from_steps"] >= 1024
+    assert row["status"] == "finished" and row["steps"] == 4096
+    trial_dir = sweep_dir / "trials" / row["trial"]
+    first, second = json.loads((trial_dir / "attempts.json").read_text())
+    assert first["from_steps"] == 0 and second["from_steps"] == 2048
+    assert "resuming from step_000000002048.zip at 2,048 steps" in (trial_dir / "train.log").read_text()
+    assert [e["steps"] for e in load_state(trial_dir / "run").evaluations] == [1024, 2048, 3072, 4096]
+
+
+def test_asha_stops_a_trial_that_cannot_learn_and_lets_a_learner_finish(tmp_path):
+    # One rung, at 2 of the 3 validation evaluations (32,768 steps). The learner runs first (first_trials, one
+    # trial at a time), so it alone sets the rung's cutoff; learning_rate 0 keeps the untrained network, which
+    # never holds the shifted hover point. Same seed, same learning curve: no timing decides anything.
+    env = shifted_hover(tmp_path, steps=49_152, eval_every_steps=16_384, checkpoint_every_steps=16_384)
+    learner, loser = ({"train.hyperparameters.learning_rate": lr} for lr in (3.0e-4, 0.0))
+    space = write_space(
+        tmp_path,
+        {"train.hyperparameters.learning_rate": {"type": "choice", "values": [3.0e-4, 0.0]}},
+        scheduler={"grace_evaluations": 2, "reduction_factor": 2},
+        first_trials=[learner, loser],
+    )
+    result = run_sweep(
+        SweepOptions(
+            env=str(env),
+            trials=2,
+            space=space,
+            max_concurrent=1,
+            out=tmp_path / "sweeps",
+            final_eval_episodes=4,
+            progress=False,
+        )
+    )
+    assert result.complete
+    rows = {row["config"]["train.hyperparameters.learning_rate"]: row for row in result.rows}
+    good, bad = rows[3.0e-4], rows[0.0]
+    # What ASHA compares at the rung: the learner's validation success beats the loser's.
+    assert good["curve"][1]["steps"] == bad["curve"][1]["steps"] == 32_768
+    assert good["curve"][1]["success_rate"] > bad["curve"][1]["success_rate"], (good["curve"], bad["curve"])
+    assert good["status"] == "finished" and good["steps"] == 49_152 and len(good["curve"]) == 3
+    # Tune's record, not the trial's folder: the stopped worker may train on for a moment before it is ended.
+    assert bad["status"] == "stopped early" and bad["steps"] == 32_768 and len(bad["curve"]) == 2
+    assert result.recommended is not None and result.recommended["trial"] == good["trial"]

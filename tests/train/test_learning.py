@@ -1,13 +1,12 @@
 """Training learns: a small hover budget must clearly beat a seeded random policy and the untrained network.
 
-In the shipped hover scenario an untrained network (outputs near 0) already commands the start height, so the test
-shifts the height range: output 0 now means 1.15 m, 15 cm above the start and outside the test's 10 cm tolerance.
-Holding the start has to be learned from the ``hover_error`` observation and reward. Measured on 2 cores, seeds 0-5
-after this budget: mean return -14 to -39 (untrained -187, random -840), success 100 % each.
+The hover scenario's height range is shifted (``scenario_support.shifted_hover``): output 0 means 1.15 m, 15 cm
+above the start and outside the test's 10 cm tolerance, so holding the start has to be learned from the
+``hover_error`` observation and reward. Measured on 2 cores, seeds 0-5 after this budget: mean return -14 to -39
+(untrained -187, random -840), success 100 % each.
 """
 
-import yaml
-from scenario_support import leaning_mlp, tiny_scenario
+from scenario_support import leaning_mlp, shifted_hover
 
 from tinyrl.common.evaluate import evaluate
 from tinyrl.compress.artefacts import load_policy
@@ -22,26 +21,9 @@ STEPS = 81_920  # ~15 s on one core
 EPISODES = 32
 
 
-def shifted_hover(tmp_path):
-    path = tiny_scenario(
-        tmp_path,
-        "hover",
-        n_envs=32,
-        steps=STEPS,
-        eval_every_steps=STEPS,
-        eval_episodes=8,
-        checkpoint_every_steps=STEPS,
-        hyperparameters={"n_steps": 128, "batch_size": 512},
-    )
-    data = yaml.safe_load(path.read_text())
-    data["action"]["z_range_m"] = [0.3, 2.0]
-    data["hover_tolerance_m"] = 0.1
-    path.write_text(yaml.safe_dump(data))
-    return load_scenario(path), path
-
-
 def test_hover_training_beats_random_and_untrained_policies(tmp_path):
-    config, path = shifted_hover(tmp_path)
+    path = shifted_hover(tmp_path, steps=STEPS, eval_every_steps=STEPS, checkpoint_every_steps=STEPS)
+    config = load_scenario(path)
     run_dir = train(
         RunOptions(env=str(path), out=tmp_path / "runs", progress=False, final_eval_episodes=4, background_eval=False)
     )

@@ -3,7 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 
 import matplotlib.image
@@ -18,7 +17,7 @@ from tinyrl.compress.artefacts import load_policy
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
-from tinyrl.train.run import RunOptions, checkpoints, effective_config
+from tinyrl.train.run import RunOptions, checkpoint_steps, checkpoints, effective_config, resolve_config
 
 
 def run_train(*args, cwd, timeout=600):
@@ -80,39 +79,69 @@ def test_tiny_training_end_to_end_and_eval(tmp_path):
     assert saved["episode_results"] == result["episode_results"]  # deterministic for a seed
 
 
-def test_sigkill_mid_run_then_resume_finishes(tmp_path):
-    env = tiny_scenario(tmp_path, steps=40_960, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
+def train_with_fault(cmd: list[str], fault: str | None, cwd) -> subprocess.CompletedProcess:
+    """Run a training command with ``$TINYRL_FAULT`` set to ``fault`` (or unset), lines wide enough for paths."""
+    env = {k: v for k, v in os.environ.items() if k != "TINYRL_FAULT"}
+    env = {**env, "COLUMNS": "400", **({"TINYRL_FAULT": fault} if fault else {})}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+
+
+def checkpoint_steps_of(run_dir) -> list[int]:
+    return [checkpoint_steps(p) for p in checkpoints(run_dir)]
+
+
+def test_sigkill_after_a_checkpoint_then_resume_continues_from_it(tmp_path):
+    # Checkpoints every 1,024 steps; the fault kills the process right after the one at 2,048 is written.
+    env = tiny_scenario(tmp_path, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
     runs = tmp_path / "runs"
-    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--env", str(env), "--out", str(runs)]
-    proc = subprocess.Popen(
-        [*cmd, "--eval-episodes", "2", "--no-progress"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    deadline = time.time() + 300
-    run_dir = None
-    while time.time() < deadline:
-        found = list(runs.glob("obstacle-course/*/checkpoints/step_*.zip"))
-        if len(found) >= 2:
-            run_dir = found[0].parents[1]
-            break
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        time.sleep(0.2)
-    assert run_dir is not None, "no checkpoint appeared"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed_at = checkpoints(run_dir)
-    assert killed_at
-    for ckpt in killed_at:  # every visible checkpoint is complete, whatever moment the kill hit
+    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--eval-episodes", "2", "--no-progress"]
+    killed = train_with_fault([*cmd, "--env", str(env), "--out", str(runs)], "kill@2048", tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    (run_dir,) = (runs / "obstacle-course").iterdir()
+    assert checkpoint_steps_of(run_dir) == [1024, 2048]
+    for ckpt in checkpoints(run_dir):
         assert zipfile.ZipFile(ckpt).testzip() is None
-    assert not (run_dir / "metrics.json").exists()
-    resumed = run_train("--resume", str(run_dir), "--eval-episodes", "2", "--no-progress", cwd=tmp_path)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming from" in resumed.stdout
     state = json.loads((run_dir / "state.json").read_text())
-    assert state["finished"] and state["num_timesteps"] >= 40_960
-    final = checkpoints(run_dir)[-1]
-    assert zipfile.ZipFile(final).testzip() is None
-    assert int(final.stem.split("_")[1]) >= 40_960
+    assert state["num_timesteps"] == 2048 and not state["finished"]
+    assert not (run_dir / "metrics.json").exists()
+    at_kill = checkpoints(run_dir)[-1].read_bytes()
+
+    resumed = train_with_fault([*cmd, "--resume", str(run_dir)], None, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from step_000000002048.zip at 2,048 steps" in resumed.stdout, resumed.stdout
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["finished"] and state["num_timesteps"] == 4096 and len(state["commands"]) == 2
+    # Continued from 2,048, not redone from an earlier checkpoint: that one is untouched.
+    assert checkpoint_steps_of(run_dir) == [2048, 3072, 4096]
+    assert checkpoints(run_dir)[0].read_bytes() == at_kill
     assert not list((run_dir / "checkpoints").glob(".*tmp*"))
+
+
+def test_ctrl_c_saves_a_checkpoint_exits_130_and_resume_continues_from_it(tmp_path):
+    # The interrupt lands between two periodic checkpoints (1,024 and 2,048): only Ctrl-C's own save holds 1,536.
+    env = tiny_scenario(tmp_path, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "tinyrl", "train", "--eval-episodes", "2", "--no-progress"]
+    interrupted = train_with_fault([*cmd, "--env", str(env), "--out", str(runs)], "sigint@1536", tmp_path)
+    assert interrupted.returncode == 130, interrupted.stderr[-3000:]
+    (run_dir,) = (runs / "obstacle-course").iterdir()
+    saved = run_dir / "checkpoints" / "step_000000001536.zip"
+    assert f"interrupted: saved {saved}; continue with --resume {run_dir}" in interrupted.stdout
+    assert checkpoint_steps_of(run_dir) == [1024, 1536]
+    assert zipfile.ZipFile(saved).testzip() is None
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["num_timesteps"] == 1536 and not state["finished"]
+    assert state["last_checkpoint"] == "checkpoints/step_000000001536.zip"
+    assert not (run_dir / "metrics.json").exists()
+
+    # The variable may stay set: a run resumed at the fault's step is left alone.
+    resumed = train_with_fault([*cmd, "--resume", str(run_dir)], "sigint@1536", tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "resuming from step_000000001536.zip at 1,536 steps" in resumed.stdout, resumed.stdout
+    state = json.loads((run_dir / "state.json").read_text())
+    # From 1,536, PPO's rollouts of 1,024 steps end at 2,560, 3,584 and 4,608.
+    assert state["finished"] and state["num_timesteps"] == 4608
+    assert checkpoint_steps_of(run_dir) == [3072, 4096, 4608]
 
 
 def test_flags_override_and_bad_algo_is_clear():
@@ -122,6 +151,20 @@ def test_flags_override_and_bad_algo_is_clear():
         effective_config(RunOptions(env="obstacle-course", algo="dqn"))
     with pytest.raises(ConfigError, match=r"train\.algo"):
         effective_config(RunOptions(env="obstacle-course", algo="a3c"))
+
+
+def test_switching_algo_keeps_the_settings_it_takes_and_names_the_rest():
+    # obstacle-course is tuned for PPO: hyperparameters {ent_coef: 0.003}, policy_kwargs {log_std_init: -0.5}.
+    same, left_out = resolve_config(RunOptions(env="obstacle-course", algo="ppo"))
+    assert left_out == [] and same == effective_config(RunOptions(env="obstacle-course"))
+    sac, left_out = resolve_config(RunOptions(env="obstacle-course", algo="sac"))
+    assert left_out == [] and sac.train.hyperparameters == {"ent_coef": 0.003}
+    assert sac.train.policy_kwargs == {"log_std_init": -0.5}
+    td3, left_out = resolve_config(RunOptions(env="obstacle-course", algo="td3"))
+    assert left_out == ["train.hyperparameters.ent_coef", "train.policy_kwargs.log_std_init"]
+    assert td3.train.hyperparameters == {} and td3.train.policy_kwargs == {}
+    dqn, left_out = resolve_config(RunOptions(env="source-seeking", algo="dqn"))
+    assert left_out == ["train.hyperparameters.ent_coef"] and dqn.train.hyperparameters == {"learning_rate": "lin_3e-4"}
 
 
 def test_policy_npz_roundtrip_and_errors(tmp_path):

@@ -8,13 +8,14 @@ each; Optuna samples them, ASHA stops trials whose validation success rate lags.
       train.net_arch: {type: choice, values: [[64, 64], [128, 128]]}
       train.seed: {type: int, low: 0, high: 9}
     scheduler: {grace_evaluations: 2, reduction_factor: 2}
+    first_trials:      # optional: tried first, in this order, before Optuna samples (e.g. a known baseline)
+      - {train.hyperparameters.learning_rate: 3.0e-4, train.net_arch: [64, 64], train.seed: 0}
 
 ``--env NAME`` looks for ``sweeps/NAME.yaml`` beside the scenario, then falls back to ``sweeps/default.yaml``.
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ import pydantic
 from tinyrl.config import StrictModel, read_data_file, validate
 from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import ENV_DIRS, ScenarioConfig, load_scenario, resolve_env_path
+from tinyrl.train import algos
 
 Finite = Annotated[float, pydantic.Field(allow_inf_nan=False)]
 
@@ -97,6 +99,9 @@ class SearchSpace(StrictModel):
     scheduler: SchedulerConfig = SchedulerConfig()
     sampler_seed: int = 0
     """Seed of Optuna's TPE sampler, so a sweep proposes the same configs when run again."""
+    first_trials: list[dict[str, Any]] = []
+    """Configs (dotted field → value, one per param) that the first trials run, in this order, before Optuna
+    proposes its own; each value must lie in its param's distribution."""
 
     def tune_space(self) -> dict[str, Any]:
         """The Ray Tune search space (lists in a choice are sampled by index: Optuna wants plain values)."""
@@ -112,6 +117,17 @@ class SearchSpace(StrictModel):
                 out[key] = tune.randint(p.low, p.high + 1)
             else:
                 out[key] = tune.choice(list(range(len(p.values))) if _needs_index(p) else p.values)
+        return out
+
+    def tune_first_trials(self) -> list[dict[str, Any]]:
+        """:attr:`first_trials` as Tune values (a list in a choice as its index, as :meth:`tune_space` samples)."""
+        out = []
+        for point in self.first_trials:
+            encoded = {}
+            for key, p in self.params.items():
+                value = point[key]
+                encoded[key] = p.values.index(value) if isinstance(p, Choice) and _needs_index(p) else value
+            out.append(encoded)
         return out
 
     def decode(self, sampled: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +196,7 @@ def load_space(path: str | Path, scenario: ScenarioConfig) -> SearchSpace:
         probe = p.values[0] if isinstance(p, Choice) else p.low
         if parts[:2] == ["train", "hyperparameters"] and len(parts) == 3:
             if algo_args is None:
-                algo_args = _algo_arguments(scenario.train.algo)
+                algo_args = algos.algo_arguments(scenario.train.algo)
             if parts[2] not in algo_args:
                 raise ConfigError(
                     f"{path}: params.{key}: {scenario.train.algo} has no hyperparameter {parts[2]!r}"
@@ -192,7 +208,27 @@ def load_space(path: str | Path, scenario: ScenarioConfig) -> SearchSpace:
             load_scenario(scenario, overrides({key: probe}))
         except ConfigError as exc:
             raise ConfigError(f"{path}: params.{key}: value {probe!r} is invalid ({exc})") from None
+    for i, point in enumerate(space.first_trials):
+        if set(point) != set(space.params):
+            missing, extra = sorted(set(space.params) - set(point)), sorted(set(point) - set(space.params))
+            raise ConfigError(f"{path}: first_trials.{i}: missing {missing}, unknown {extra}; name every param once")
+        for key, value in point.items():
+            problem = _outside(space.params[key], value)
+            if problem:
+                raise ConfigError(f"{path}: first_trials.{i}.{key}: {value!r} {problem}")
     return space
+
+
+def _outside(param: Param, value: Any) -> str | None:
+    """Why ``value`` cannot be a sample of ``param`` (None when it can)."""
+    if isinstance(param, Choice):
+        return None if value in param.values else f"is not one of {param.values}"
+    if isinstance(param, IntRange):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "is not an integer"
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        return "is not a number"
+    return None if param.low <= value <= param.high else f"is outside [{param.low}, {param.high}]"
 
 
 def parse_space(data: Any, source: str) -> SearchSpace:
@@ -211,12 +247,3 @@ def _field_exists(data: Any, parts: list[str]) -> bool:
             return False
         data = data[part]
     return True
-
-
-def _algo_arguments(algo: str) -> set[str]:
-    from tinyrl.train import algos
-
-    cls = algos.algo_class(algo)
-    # Set by TinyRL itself (tinyrl.train.run.make_model), not by a sweep.
-    skip = {"self", "policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log", "verbose"}
-    return {name for name in inspect.signature(cls.__init__).parameters if name not in skip}

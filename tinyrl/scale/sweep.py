@@ -13,12 +13,19 @@ Sweep folder (``OUT/NAME-YYYYmmdd-HHMMSS/``)::
 
 Without ``--address`` a local Ray instance sized to this machine runs the trials; with it, the trials go to
 that cluster. The code path is the same (:func:`tinyrl.scale.cluster.ray_session`).
+
+``TINYRL_SWEEP_FAULT=ACTION@STEPS`` (inert unless set; the syntax of :mod:`tinyrl.train.faults`) makes the driver
+fault itself once, right after Ray Tune has taken in a trial's checkpoint at ``STEPS`` or later, so tests know
+exactly where the trial resumes: ``kill-trial@STEPS`` SIGKILLs that trial's worker process (Tune restarts the
+trial from that checkpoint); ``sigint@STEPS`` interrupts the sweep as Ctrl-C would (``--resume`` continues it
+from that checkpoint).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +41,15 @@ from tinyrl.scale.cluster import check_reachable, ray_session
 from tinyrl.scale.space import SearchSpace, default_space_path, load_space
 from tinyrl.scale.trial import TrialSetup, run_trial
 from tinyrl.tasks.config import ScenarioConfig, load_scenario, scenario_from_data
+from tinyrl.train.faults import Fault, interrupt, parse_fault
 
 #: Trial restarts after a worker dies, before the trial counts as failed.
 MAX_FAILURES = 3
 #: Ids of the trials that ended (finished, stopped early or failed), kept across ``--resume``.
 ENDED_FILE = "ended.json"
+#: The driver's fault variable and actions (see the module docstring).
+SWEEP_FAULT_VAR = "TINYRL_SWEEP_FAULT"
+SWEEP_ACTIONS = ("kill-trial", "sigint")
 
 
 @dataclass
@@ -86,8 +97,9 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
         ClusterError: ``--address`` cannot be reached.
     """
     console = console or Console()
+    fault = parse_fault(SWEEP_FAULT_VAR, SWEEP_ACTIONS)  # before any folder is made
     if options.address is not None:
-        check_reachable(options.address)  # before any folder is made
+        check_reachable(options.address)
     if options.resume is not None:
         sweep_dir, base, space, options = _load_sweep(options)
     else:
@@ -112,7 +124,7 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
             f"{len(space.params)} parameter(s) → {sweep_dir}",
             soft_wrap=True,
         )
-        grid = _fit(options, setup, sweep_dir, concurrent, console)
+        grid = _fit(options, setup, sweep_dir, concurrent, console, fault)
         rows = results.rows_from_grid(grid, space, set(read_ended(sweep_dir / ENDED_FILE)))
     complete = len(rows) == options.trials and all(r["status"] in results.ENDED for r in rows)
     results.write_results(sweep_dir, rows, base, space)
@@ -125,7 +137,14 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
     return SweepResult(sweep_dir, rows, complete)
 
 
-def _fit(options: SweepOptions, setup: TrialSetup, sweep_dir: Path, concurrent: int, console: Console) -> Any:
+def _fit(
+    options: SweepOptions,
+    setup: TrialSetup,
+    sweep_dir: Path,
+    concurrent: int,
+    console: Console,
+    fault: Fault | None,
+) -> Any:
     # Our own progress bar and table replace Tune's console output and its automatic loggers.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -148,7 +167,8 @@ def _fit(options: SweepOptions, setup: TrialSetup, sweep_dir: Path, concurrent: 
         failure_config=tune.FailureConfig(max_failures=options.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         # CSV/JSON results only (no TensorBoard logger: it pulls in TensorFlow; trials keep their own tb/).
-        callbacks=[progress.callback, JsonLoggerCallback(), CSVLoggerCallback()],
+        callbacks=[progress.callback, JsonLoggerCallback(), CSVLoggerCallback()]
+        + ([_fault_callback(fault)] if fault is not None else []),
     )
     experiment = sweep_dir / "tune"
     with progress:
@@ -171,7 +191,10 @@ def _fit(options: SweepOptions, setup: TrialSetup, sweep_dir: Path, concurrent: 
                 stop_last_trials=False,
             )
             sampler = optuna.samplers.TPESampler(seed=setup.space.sampler_seed)
-            searcher = ConcurrencyLimiter(OptunaSearch(sampler=sampler), max_concurrent=concurrent)
+            first = setup.space.tune_first_trials() or None
+            searcher = ConcurrencyLimiter(
+                OptunaSearch(sampler=sampler, points_to_evaluate=first), max_concurrent=concurrent
+            )
             tuner = tune.Tuner(
                 trainable,
                 param_space=setup.space.tune_space(),
@@ -195,6 +218,31 @@ def read_ended(path: Path) -> list[str]:
 
 def _trial_dirname(trial: Any) -> str:
     return str(trial.trial_id)
+
+
+def _fault_callback(fault: Fault) -> Any:
+    """A Tune callback that does ``fault`` once, after Tune has recorded a trial checkpoint at ``fault.steps``+."""
+    from ray import tune
+
+    class _Fault(tune.Callback):
+        def __init__(cb) -> None:  # noqa: N805
+            cb.pending: Fault | None = fault
+
+        # Called once the checkpoint is the trial's latest: a restart or --resume starts from it.
+        def on_trial_save(cb, iteration: int, trials: list, trial: Any, **info: Any) -> None:  # noqa: N805
+            if cb.pending is None or int(trial.last_result.get("steps", 0)) < cb.pending.steps:
+                return
+            action, cb.pending = cb.pending.action, None
+            if action == "kill-trial":
+                os.kill(int(trial.last_result["pid"]), signal.SIGKILL)
+            else:
+                interrupt()
+
+        def __reduce__(cb) -> tuple:  # noqa: N805
+            # Tune saves its run config for --resume; a fault belongs to the process that was asked for it.
+            return (tune.Callback, ())
+
+    return _Fault()
 
 
 class _SweepProgress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -68,6 +69,21 @@ def algo_class(name: str) -> Any:
     return classes[name]
 
 
+#: Constructor arguments TinyRL sets itself: a scenario cannot override them through ``train.hyperparameters``.
+_RESERVED = {"policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log", "verbose", "_init_setup_model"}
+
+
+def algo_arguments(name: str) -> set[str]:
+    """Hyperparameters the SB3 class of ``name`` takes (what ``train.hyperparameters`` may hold)."""
+    return set(inspect.signature(algo_class(name).__init__).parameters) - _RESERVED - {"self"}
+
+
+def policy_arguments(name: str) -> set[str]:
+    """Arguments the MLP policy of ``name`` takes (what ``train.policy_kwargs`` may hold)."""
+    policy = algo_class(name).policy_aliases["MlpPolicy"]
+    return set(inspect.signature(policy.__init__).parameters) - {"self", "observation_space", "action_space"}
+
+
 def check_algo(name: str, action_mode: str) -> None:
     """Fail early when an algorithm cannot drive the scenario's action space."""
     if name in CONTINUOUS_ONLY and action_mode != "continuous":
@@ -76,15 +92,9 @@ def check_algo(name: str, action_mode: str) -> None:
         raise ConfigError(f"{name} needs discrete actions; this scenario's action.mode is {action_mode}")
 
 
-#: Constructor arguments TinyRL sets itself: a scenario cannot override them through ``train.hyperparameters``.
-_RESERVED = {"policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log", "verbose", "_init_setup_model"}
-
-
 def check_hyperparameters(name: str, hyperparameters: dict[str, Any]) -> None:
     """Fail before anything is written when ``train.hyperparameters`` names an argument ``name``'s SB3 class lacks."""
-    import inspect
-
-    accepted = set(inspect.signature(algo_class(name).__init__).parameters) - _RESERVED - {"self"}
+    accepted = algo_arguments(name)
     unknown = sorted(set(hyperparameters) - accepted)
     if unknown:
         raise ConfigError(

@@ -81,8 +81,36 @@ class RunState:
 
 
 def effective_config(options: RunOptions) -> ScenarioConfig:
-    """The scenario with the flags applied to its ``train`` section."""
-    overrides = {
+    """The scenario with the flags applied to its ``train`` section (``--algo``: see :func:`resolve_config`)."""
+    return resolve_config(options)[0]
+
+
+def resolve_config(options: RunOptions) -> tuple[ScenarioConfig, list[str]]:
+    """The effective config, and the scenario settings that switching algorithm with ``--algo`` left out.
+
+    ``--algo`` naming another algorithm than the scenario's keeps those of the scenario's ``train.hyperparameters``
+    and ``train.policy_kwargs`` that the new algorithm takes and leaves out the rest (e.g. PPO's ``n_steps`` for
+    SAC, ``log_std_init`` for TD3's deterministic policy): they were set for the scenario's algorithm, and SB3
+    would refuse them. The left-out names come back as ``train.hyperparameters.NAME`` / ``train.policy_kwargs.NAME``.
+
+    Raises:
+        ConfigError: A bad scenario or flag, or an algorithm that cannot drive the scenario's actions.
+    """
+    scenario = load_scenario(options.env, options.overrides or None)
+    left_out: list[str] = []
+    t = scenario.train
+    if options.algo in algos.DEFAULTS and options.algo != t.algo:
+        takes = {
+            "hyperparameters": algos.algo_arguments(options.algo),
+            "policy_kwargs": algos.policy_arguments(options.algo),
+        }
+        kept = {}
+        for section, names in takes.items():
+            values: dict[str, Any] = getattr(t, section)
+            kept[section] = {k: v for k, v in values.items() if k in names}
+            left_out += [f"train.{section}.{k}" for k in values if k not in names]
+        scenario = scenario.model_copy(update={"train": t.model_copy(update=kept)})
+    flags = {
         k: v
         for k, v in {
             "algo": options.algo,
@@ -92,18 +120,10 @@ def effective_config(options: RunOptions) -> ScenarioConfig:
         }.items()
         if v is not None
     }
-    merged = _deep_merge(options.overrides or {}, {"train": overrides} if overrides else {})
-    config = load_scenario(options.env, merged or None)
+    config = load_scenario(scenario, {"train": flags} if flags else None)
     algos.check_algo(config.train.algo, config.action.mode)
     algos.check_hyperparameters(config.train.algo, config.train.hyperparameters)
-    return config
-
-
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+    return config, left_out
 
 
 def new_run_dir(out: Path, name: str) -> Path:

@@ -16,6 +16,7 @@ from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
 from tinyrl.common.policy import MlpPolicy
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
+from tinyrl.train import faults
 from tinyrl.train import run as runs
 from tinyrl.train.algos import mlp_from_sb3
 from tinyrl.train.background import BackgroundEvaluator, Evaluator, InlineEvaluator, Snapshot
@@ -39,6 +40,7 @@ class _Monitor:
         keep_checkpoints: int,
         progress: Progress | None,
         evaluator: Evaluator,
+        fault: faults.Fault | None = None,
     ) -> None:
         self.config, self.run_dir, self.state = config, run_dir, state
         self.total_steps, self.keep = total_steps, keep_checkpoints
@@ -61,6 +63,8 @@ class _Monitor:
         self.last_submitted: int | None = None
         self.last_bar_update = 0.0
         self.on_evaluation: Any = None
+        # A run resumed at or past the fault's step is left alone, so the variable may stay set for it.
+        self.fault = fault if fault is not None and fault.steps > state.num_timesteps else None
 
     def wall_time_s(self) -> float:
         return self.wall_before_s + time.perf_counter() - self.started
@@ -78,6 +82,9 @@ class _Monitor:
         if steps >= self.next_checkpoint:
             self.next_checkpoint += self.config.train.checkpoint_every_steps
             self.checkpoint(model)
+        if self.fault is not None and steps >= self.fault.steps:
+            fault, self.fault = self.fault, None
+            faults.fire_train_fault(fault)
         if steps >= self.next_eval:
             self.next_eval += self.config.train.eval_every_steps
             self.submit(model)
@@ -198,8 +205,11 @@ def validation_courses(config: ScenarioConfig) -> list[Course]:
 def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     """Train (or resume) a run; returns the run folder. Ctrl-C saves a checkpoint and returns.
 
+    ``$TINYRL_FAULT`` (:mod:`tinyrl.train.faults`) makes the run kill or interrupt itself at a given step.
+
     Raises:
         KeyboardInterrupt: re-raised after the checkpoint is saved, so callers can exit with 130.
+        ConfigError: a malformed ``$TINYRL_FAULT``.
     """
     import torch
 
@@ -208,6 +218,7 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     # One torch thread (docs/design.md, "Training": 2 threads train 3x slower): the simulator and the learner take
     # turns on one core, and the validation evaluations run on the other (tinyrl.train.background).
     torch.set_num_threads(1)
+    fault = faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)  # before any folder is made
     console = console or Console()
     if options.resume is not None:
         run_dir = runs.resume_dir(options.resume)
@@ -217,7 +228,9 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
             console.print(f"{run_dir} has already finished")
             return run_dir
     else:
-        config = runs.effective_config(options)
+        config, left_out = runs.resolve_config(options)
+        if left_out:
+            console.print(f"--algo {config.train.algo} takes no {', '.join(left_out)}: left out", soft_wrap=True)
         run_dir = options.run_dir or runs.new_run_dir(options.out, config.name)
         run_dir.mkdir(parents=True, exist_ok=True)
         runs.write_config(run_dir, config)
@@ -247,7 +260,7 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     evaluator_cls = InlineEvaluator if inline else BackgroundEvaluator
     evaluator = evaluator_cls(config, validation, runs.VALIDATION_SEED)
     with progress:
-        monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress, evaluator)
+        monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress, evaluator, fault)
         monitor.on_evaluation = options.on_evaluation
         progress.update(monitor.bar, **monitor.fields(state.num_timesteps))
         try:

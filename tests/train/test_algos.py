@@ -1,0 +1,89 @@
+"""Each off-policy algorithm trains through ``tinyrl train --algo`` (PPO: ``test_train.py``, ``test_learning.py``).
+
+A smoke run of 1,024 steps on a shipped scenario, whose own ``train`` settings were set for PPO: ``--algo`` keeps
+those the new algorithm takes and leaves out (and names) the rest. No learning is asked for, only that the
+artefacts load as policies that act in the scenario's action space, and that the final teacher is the final
+checkpoint's own deterministic policy.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from scenario_support import ROOT, tiny_scenario
+
+from tinyrl.compress.artefacts import load_policy
+from tinyrl.tasks.vec_env import TinyRLVecEnv
+from tinyrl.train.algos import algo_class
+from tinyrl.train.run import checkpoints, read_config
+
+#: A small replay buffer that starts learning within the budget.
+OFF_POLICY = {"buffer_size": 4096, "learning_starts": 256, "batch_size": 64, "train_freq": 1, "gradient_steps": 1}
+DRONES = 8
+
+
+@pytest.mark.parametrize(
+    ("algo", "scenario", "left_out"),
+    [
+        ("sac", "obstacle-course", []),
+        ("td3", "obstacle-course", ["train.hyperparameters.ent_coef", "train.policy_kwargs.log_std_init"]),
+        ("dqn", "source-seeking", ["train.hyperparameters.ent_coef"]),
+    ],
+)
+def test_algo_smoke_run_yields_policies_that_act(tmp_path, algo, scenario, left_out):
+    shipped = yaml.safe_load((ROOT / "envs" / f"{scenario}.yaml").read_text())["train"]
+    hyper = {**shipped.get("hyperparameters", {}), **OFF_POLICY}
+    env = tiny_scenario(
+        tmp_path, scenario, steps=1024, eval_every_steps=512, checkpoint_every_steps=512, hyperparameters=hyper
+    )
+    cmd = ["--env", str(env), "--algo", algo, "--out", str(tmp_path / "runs"), "--eval-episodes", "2"]
+    out = subprocess.run(
+        [sys.executable, "-m", "tinyrl", "train", *cmd, "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    note = f"--algo {algo} takes no {', '.join(left_out)}: left out"
+    assert (note in out.stdout) == bool(left_out), out.stdout
+    (run_dir,) = (tmp_path / "runs" / scenario).iterdir()
+    config = read_config(run_dir)
+    assert config.train.algo == algo
+    recorded = [f"train.{k}.{name}" for k in ("hyperparameters", "policy_kwargs") for name in getattr(config.train, k)]
+    assert not set(left_out) & set(recorded)
+    assert {f"train.hyperparameters.{k}" for k in hyper} - set(left_out) <= set(recorded)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["algo"] == algo and metrics["steps"] == 1024
+    assert [e["steps"] for e in metrics["learning_curve"]] == [512, 1024]
+    ckpt = checkpoints(run_dir)[-1]
+    assert ckpt.with_name(ckpt.name.replace(".zip", ".replay.pkl")).is_file()  # resumable off-policy
+
+    vec = TinyRLVecEnv(config, n_envs=DRONES, seed=5)
+    space = vec.action_space
+    discrete = config.action.mode == "discrete"
+    assert discrete == (algo == "dqn")
+    model = algo_class(algo).load(ckpt, device="cpu")
+    obs = vec.reset()
+    for _ in range(5):  # a few closed-loop steps, so the observations are not only the starts
+        for path in (run_dir / "teacher.npz", run_dir / "best" / "teacher.npz"):
+            policy = load_policy(path)
+            assert policy.obs_dim == vec.observation_space.shape[0]
+            actions = policy.act(obs)
+            if discrete:
+                assert actions.shape == (DRONES,) and np.issubdtype(actions.dtype, np.integer)
+                assert actions.min() >= 0 and actions.max() < space.n
+            else:
+                assert actions.shape == (DRONES, *space.shape)
+                assert np.all(actions >= space.low) and np.all(actions <= space.high)
+        final = load_policy(run_dir / "teacher.npz").act(obs)
+        expected, _ = model.predict(obs, deterministic=True)
+        if discrete:
+            np.testing.assert_array_equal(final, expected)
+        else:
+            np.testing.assert_allclose(final, expected, atol=1e-5)
+        obs, _, _, _ = vec.step(final)
+    vec.close()
