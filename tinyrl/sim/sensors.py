@@ -25,6 +25,7 @@ import numpy as np
 import pydantic
 
 from tinyrl.config import StrictModel
+from tinyrl.sim.rotation import quat_to_rotmat
 from tinyrl.sim.world import World
 
 NonNegative = Annotated[float, pydantic.Field(ge=0, allow_inf_nan=False)]
@@ -54,21 +55,6 @@ class Kinematics(NamedTuple):
     quaternion_xyzw: np.ndarray | None = None
     velocity_m_s: np.ndarray | None = None
     angular_velocity_rad_s: np.ndarray | None = None
-
-
-def rotation_matrices(quaternion_xyzw: np.ndarray) -> np.ndarray:
-    """Body-to-world rotation matrices ``(N, 3, 3)`` from unit quaternions ``(N, 4)`` in xyzw order."""
-    q = np.asarray(quaternion_xyzw, dtype=float)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return np.stack(
-        (
-            np.stack((1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)), axis=-1),
-            np.stack((2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)), axis=-1),
-            np.stack((2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)), axis=-1),
-        ),
-        axis=-2,
-    )
 
 
 class Noise(Protocol):
@@ -253,7 +239,7 @@ class MultiRanger(_Sensor):
     def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
         pos = _need(kin.position_m, "position_m")[rows]
-        rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
+        rot = quat_to_rotmat(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows], normalize=True)
         dirs = np.einsum("nij,rj->nri", rot, self.rays_body)  # (M, 5 * rays, 3) world frame
         dist = world.ray_distances(pos[:, None, :], dirs, c.max_range_m, slots=rows)
         dist = dist.reshape(len(rows), 5, -1).min(axis=2)
@@ -296,7 +282,7 @@ class FlowDeck(_Sensor):
 
     def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
-        rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
+        rot = quat_to_rotmat(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows], normalize=True)
         if k == 0:
             pos = _need(kin.position_m, "position_m")[rows]
             down = -rot[:, None, :, 2]  # body -z in world, (M, 1, 3)
@@ -390,7 +376,7 @@ class LightSensor(_Sensor):
         pos = _need(kin.position_m, "position_m")[rows]
         rot = None
         if np.any(self.offsets_body_m) or self.normals_body is not None:
-            rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
+            rot = quat_to_rotmat(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows], normalize=True)
         if rot is not None and np.any(self.offsets_body_m):
             sensors = pos[:, None, :] + np.einsum("nij,sj->nsi", rot, self.offsets_body_m)
         else:
