@@ -229,7 +229,7 @@ def test_missing_state_field_is_a_clear_error():
 
 
 def test_per_drone_noise_makes_a_batch_slot_replay_a_single_drone():
-    from tinyrl.sim.sensors import PerDroneNoise
+    from tinyrl.sim.noise import PerDroneNoise
 
     wall, (_, lit) = load_courses(DATA / "single_course.yaml")[0], load_courses(DATA / "two_courses.json")
     pos = np.array([[0.0, 0.1, 1.0], [0.2, -0.3, 1.2], [0.5, 0.0, 0.8]])

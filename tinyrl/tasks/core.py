@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyrl.sim.course import Course
 from tinyrl.sim.drone import Quadrotors
+from tinyrl.sim.noise import PerDroneNoise
 from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, LightSensor, MultiRanger
 from tinyrl.sim.world import World
 from tinyrl.tasks.config import ScenarioConfig
@@ -73,66 +74,6 @@ def training_courses(config: ScenarioConfig) -> tuple[tuple[Course, ...], dict[s
         ranges[level] = (len(courses), len(courses) + len(pool))
         courses.extend(pool)
     return tuple(courses), ranges
-
-
-class PerDroneScaledNoise:
-    """Per-drone generators with a per-drone noise scale (domain randomization of sensor noise).
-
-    Normals are served from per-drone tapes: when drone ``i``'s tape runs short, ``rngs[i]`` fills it with
-    ``tape_size`` standard normals in one call, and requests read consecutive values from it, every row at once.
-    A drone's noise therefore depends only on its own generator and its own sequence of requests, never on the
-    batch. ``rngs`` is shared with the owner, which may replace ``rngs[i]`` (reseeding); the first request after
-    that discards drone ``i``'s tape, so its noise restarts from the new generator.
-
-    Args:
-        rngs: One generator per drone (the list is read, not copied).
-        tape_size: Normals drawn per refill.
-    """
-
-    def __init__(self, rngs: list[np.random.Generator], tape_size: int = 512) -> None:
-        self.rngs = rngs
-        self.scale = np.ones(len(rngs))
-        self.tape_size = tape_size
-        self._tape = np.empty((len(rngs), tape_size))
-        self._cursor = np.full(len(rngs), tape_size, dtype=np.intp)  # every tape empty
-        self._owners: list[np.random.Generator | None] = [None] * len(rngs)
-
-    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Standard normals times each drone's scale, ``(len(rows), *shape)``; ``rows`` are distinct drones."""
-        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
-        if not len(rows):
-            return np.zeros((0, *shape))
-        self._follow_reseeds()
-        k = math.prod(shape)
-        if k > self.tape_size:  # larger than a tape: straight from each generator, emptying its tape
-            self._cursor[rows] = self.tape_size
-            draws = np.stack([self.rngs[i].standard_normal(k) for i in rows])
-        else:
-            if len(rows) > 1 and np.any(np.diff(rows) <= 0) and len(np.unique(rows)) < len(rows):
-                raise ValueError("PerDroneScaledNoise.normal: rows must be distinct drones")
-            cursor = self._cursor[rows]
-            short = cursor > self.tape_size - k
-            if short.any():
-                for i in rows[short]:
-                    self._tape[i] = self.rngs[i].standard_normal(self.tape_size)
-                cursor[short] = 0
-            draws = self._tape[rows[:, None], cursor[:, None] + np.arange(k)]
-            self._cursor[rows] = cursor + k
-        return draws.reshape((len(rows), *shape)) * self.scale[rows].reshape((-1,) + (1,) * len(shape))
-
-    def uniform(self, rows: np.ndarray) -> np.ndarray:
-        """Uniform ``[0, 1)`` per drone, ``(len(rows),)`` (drawn directly: only resets ask for these)."""
-        self._follow_reseeds()
-        return np.array([self.rngs[i].random() for i in rows], dtype=float)
-
-    def _follow_reseeds(self) -> None:
-        # List equality compares by identity first: a C-speed scan when nothing was reseeded.
-        if self._owners == self.rngs:
-            return
-        for i, rng in enumerate(self.rngs):
-            if self._owners[i] is not rng:
-                self._owners[i] = rng
-                self._cursor[i] = self.tape_size
 
 
 @dataclass
@@ -193,7 +134,7 @@ class BatchedTask:
         self.uses_light = not LIGHT_FEATURES.isdisjoint(config.observation.features)
         self.light = LightSensor(n, self.dt_s, s.light)
         self.rngs = [np.random.default_rng(i) for i in range(n)]
-        self.noise = PerDroneScaledNoise(self.rngs)
+        self.noise = PerDroneNoise(self.rngs)
         self.obs_dim = observation_size(config)
         self.action_dim = action_width(config)
         self.discrete = config.action.mode == "discrete"
