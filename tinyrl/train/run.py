@@ -31,7 +31,7 @@ import yaml
 from tinyrl.config import read_data_file
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_bytes, atomic_write_text
-from tinyrl.tasks.config import ScenarioConfig, load_scenario, scenario_from_data
+from tinyrl.tasks.config import ScenarioConfig, deep_merge, load_scenario, scenario_from_data
 from tinyrl.train import algos
 
 CHECKPOINT_RE = re.compile(r"step_(\d+)\.zip$")
@@ -92,18 +92,11 @@ def effective_config(options: RunOptions) -> ScenarioConfig:
         }.items()
         if v is not None
     }
-    merged = _deep_merge(options.overrides or {}, {"train": overrides} if overrides else {})
+    merged = deep_merge(options.overrides or {}, {"train": overrides} if overrides else {})
     config = load_scenario(options.env, merged or None)
     algos.check_algo(config.train.algo, config.action.mode)
     algos.check_hyperparameters(config.train.algo, config.train.hyperparameters)
     return config
-
-
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def new_run_dir(out: Path, name: str) -> Path:
