@@ -1,8 +1,11 @@
 """Quaternions, Euler angles and rotation matrices, batched over drones.
 
 Quaternions are PyBullet's ``(x, y, z, w)`` and rotate body vectors into the world. Euler angles are
-roll-pitch-yaw with ``R = Rz(yaw) Ry(pitch) Rx(roll)``. The numba kernel (:mod:`tinyrl.sim.fast`) repeats
-:func:`quat_to_rotmat` inline on one drone's scalars, operation by operation, to stay bit-identical.
+roll-pitch-yaw with ``R = Rz(yaw) Ry(pitch) Rx(roll)``.
+
+The numba kernel (:mod:`tinyrl.sim.fast`) repeats :func:`quat_to_rotmat` inline, operation by operation, on one
+drone's scalars: it keeps each drone's state in registers for a whole policy period (an array call per physics
+step would allocate), and numba is optional, so this NumPy reference cannot depend on a compiled helper.
 """
 
 from __future__ import annotations
