@@ -34,8 +34,8 @@ import numpy as np
 
 from tinyrl.sim.controller import pwm_to_rpm
 from tinyrl.sim.drone import Quadrotors
-from tinyrl.sim.dynamics import euler_to_quat
 from tinyrl.sim.params import QuadrotorConfig
+from tinyrl.sim.rotation import euler_to_quat
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = "scripts/record_firmware_controller.py"

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tinyrl.sim.drone import Quadrotors
-from tinyrl.sim.dynamics import quat_to_euler
+from tinyrl.sim.rotation import quat_to_euler
 
 
 def _fly(setpoints, seconds, yaw_rad=0.0, mode="hover", pos=(0.0, 0.0, 1.0), **kw):

@@ -15,8 +15,9 @@ import pytest
 
 from tinyrl.sim.controller import CascadeController, cap_motors, compensate_battery, legacy_mixer
 from tinyrl.sim.drone import Quadrotors
-from tinyrl.sim.dynamics import RigidBodyState, quat_to_euler
+from tinyrl.sim.dynamics import RigidBodyState
 from tinyrl.sim.params import QuadrotorConfig
+from tinyrl.sim.rotation import quat_to_euler
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "firmware_controller_2a18fc29.npz"
 

@@ -17,7 +17,6 @@ from tinyrl.sim.sensors import (
     LightSensorConfig,
     MultiRanger,
     MultiRangerConfig,
-    rotation_matrices,
 )
 from tinyrl.sim.world import World
 
@@ -52,11 +51,6 @@ def kin_at(positions, yaws, velocities=None, rates=None):
         velocity_m_s=np.zeros((n, 3)) if velocities is None else np.asarray(velocities, dtype=float),
         angular_velocity_rad_s=np.zeros((n, 3)) if rates is None else np.asarray(rates, dtype=float),
     )
-
-
-def test_rotation_matrices_match_yaw():
-    r = rotation_matrices(yaw_quat([np.pi / 2]))[0]
-    np.testing.assert_allclose(r @ [1, 0, 0], [0, 1, 0], atol=1e-12)  # body front -> world +y
 
 
 def test_ranger_reads_wall_exactly(wall_world):
@@ -235,7 +229,7 @@ def test_missing_state_field_is_a_clear_error():
 
 
 def test_per_drone_noise_makes_a_batch_slot_replay_a_single_drone():
-    from tinyrl.sim.sensors import PerDroneNoise
+    from tinyrl.sim.noise import PerDroneNoise
 
     wall, (_, lit) = load_courses(DATA / "single_course.yaml")[0], load_courses(DATA / "two_courses.json")
     pos = np.array([[0.0, 0.1, 1.0], [0.2, -0.3, 1.2], [0.5, 0.0, 0.8]])

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from tinyrl.sim.dynamics import RigidBodyState, quat_to_euler
+from tinyrl.sim.dynamics import RigidBodyState
 from tinyrl.sim.params import ControllerParams, PidGains, QuadrotorConfig
+from tinyrl.sim.rotation import quat_to_euler
 
 #: Largest int16 magnitude the rate loop outputs (``saturateSignedInt16`` avoids INT16_MIN).
 INT16_LIMIT = 32767.0

@@ -20,6 +20,7 @@ from tinyrl.sim import dynamics, motors
 from tinyrl.sim.controller import CascadeController
 from tinyrl.sim.dynamics import RigidBodyState
 from tinyrl.sim.params import DroneParamArrays, DroneParams, QuadrotorConfig
+from tinyrl.sim.rotation import euler_to_quat, quat_to_euler
 
 try:  # numba is optional: without it every Quadrotors runs the NumPy reference.
     from tinyrl.sim import fast
@@ -112,7 +113,7 @@ class Quadrotors:
     @property
     def euler(self) -> np.ndarray:
         """Roll, pitch, yaw (N, 3), rad (a new array)."""
-        return dynamics.quat_to_euler(self.state.quat)
+        return quat_to_euler(self.state.quat)
 
     # --- parameters ---
     def set_params(self, indices: Any, params: DroneParams | Sequence[DroneParams]) -> None:
@@ -156,7 +157,7 @@ class Quadrotors:
         s.pos[idx] = pos_m
         s.vel[idx] = 0.0 if vel_mps is None else vel_mps
         s.omega[idx] = 0.0 if omega_rps is None else omega_rps
-        s.quat[idx] = dynamics.euler_to_quat(euler)
+        s.quat[idx] = euler_to_quat(euler)
         s.rpm[idx] = self.params.hover_rpm[idx, None] if rpm is None else rpm
         self.controller.reset(idx, euler, s.pos[idx])
 

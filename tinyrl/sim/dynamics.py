@@ -1,7 +1,6 @@
 """Batched rigid-body dynamics of N quadrotors: forces, Euler's equations, semi-implicit Euler integration.
 
-Frames: world is z-up (floor at ``z = 0``), body is FLU. Quaternions are PyBullet's ``(x, y, z, w)`` and rotate
-body vectors into the world. Euler angles are roll-pitch-yaw with ``R = Rz(yaw) Ry(pitch) Rx(roll)``.
+Frames: world is z-up (floor at ``z = 0``), body is FLU. Quaternions and Euler angles as in :mod:`tinyrl.sim.rotation`.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import numpy as np
 
 from tinyrl.sim import motors
 from tinyrl.sim.params import DroneParamArrays
+from tinyrl.sim.rotation import quat_multiply, quat_to_rotmat
 
 
 @dataclass
@@ -42,66 +42,6 @@ class RigidBodyState:
     def copy(self) -> RigidBodyState:
         """Deep copy."""
         return RigidBodyState(self.pos.copy(), self.vel.copy(), self.quat.copy(), self.omega.copy(), self.rpm.copy())
-
-
-def quat_to_rotmat(quat: np.ndarray) -> np.ndarray:
-    """Rotation matrices (N, 3, 3), body to world, from unit quaternions (N, 4) xyzw."""
-    x, y, z, w = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
-    xx, yy, zz = x * x, y * y, z * z
-    xy, xz, yz = x * y, x * z, y * z
-    wx, wy, wz = w * x, w * y, w * z
-    rot = np.empty((quat.shape[0], 3, 3))
-    rot[:, 0, 0] = 1.0 - 2.0 * (yy + zz)
-    rot[:, 0, 1] = 2.0 * (xy - wz)
-    rot[:, 0, 2] = 2.0 * (xz + wy)
-    rot[:, 1, 0] = 2.0 * (xy + wz)
-    rot[:, 1, 1] = 1.0 - 2.0 * (xx + zz)
-    rot[:, 1, 2] = 2.0 * (yz - wx)
-    rot[:, 2, 0] = 2.0 * (xz - wy)
-    rot[:, 2, 1] = 2.0 * (yz + wx)
-    rot[:, 2, 2] = 1.0 - 2.0 * (xx + yy)
-    return rot
-
-
-def quat_to_euler(quat: np.ndarray) -> np.ndarray:
-    """Roll, pitch, yaw (N, 3) in rad from quaternions (N, 4) xyzw; pitch in [-pi/2, pi/2]."""
-    x, y, z, w = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
-    out = np.empty((quat.shape[0], 3))
-    out[:, 0] = np.arctan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
-    out[:, 1] = np.arcsin(np.clip(2.0 * (w * y - z * x), -1.0, 1.0))
-    out[:, 2] = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-    return out
-
-
-def euler_to_quat(euler: np.ndarray) -> np.ndarray:
-    """Quaternions (N, 4) xyzw from roll, pitch, yaw (N, 3) in rad."""
-    half = 0.5 * np.asarray(euler, dtype=float)
-    cr, cp, cy = np.cos(half[:, 0]), np.cos(half[:, 1]), np.cos(half[:, 2])
-    sr, sp, sy = np.sin(half[:, 0]), np.sin(half[:, 1]), np.sin(half[:, 2])
-    return np.stack(
-        [
-            sr * cp * cy - cr * sp * sy,
-            cr * sp * cy + sr * cp * sy,
-            cr * cp * sy - sr * sp * cy,
-            cr * cp * cy + sr * sp * sy,
-        ],
-        axis=-1,
-    )
-
-
-def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton products ``a ⊗ b`` (N, 4) of quaternions (N, 4) xyzw."""
-    ax, ay, az, aw = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
-    bx, by, bz, bw = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    return np.stack(
-        [
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz,
-        ],
-        axis=-1,
-    )
 
 
 def ground_effect_ratio(

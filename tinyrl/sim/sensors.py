@@ -2,7 +2,7 @@
 
 Every sensor follows the same pipeline per drone: sample the truth at the sensor's own rate (``rate_hz``,
 zero-order hold in between; ``None`` samples every step), add Gaussian noise from the caller's noise
-source, then delay by ``latency_steps`` calls of :meth:`step` through a ring buffer.
+source (:mod:`tinyrl.sim.noise`), then delay by ``latency_steps`` calls of :meth:`step` through a ring buffer.
 ``dt_s`` is how often the caller calls :meth:`step` (a policy step or a physics step, the caller's choice),
 and it is also the unit of the latency.
 
@@ -18,13 +18,14 @@ a policy wants (the firmware's ≥ 8 m "no target" codes would be outliers to a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, NamedTuple, Protocol
+from typing import Annotated, NamedTuple
 
 import numpy as np
 import pydantic
 
 from tinyrl.config import StrictModel
+from tinyrl.sim.noise import Noise, as_noise
+from tinyrl.sim.rotation import quat_to_rotmat
 from tinyrl.sim.world import World
 
 NonNegative = Annotated[float, pydantic.Field(ge=0, allow_inf_nan=False)]
@@ -54,68 +55,6 @@ class Kinematics(NamedTuple):
     quaternion_xyzw: np.ndarray | None = None
     velocity_m_s: np.ndarray | None = None
     angular_velocity_rad_s: np.ndarray | None = None
-
-
-def rotation_matrices(quaternion_xyzw: np.ndarray) -> np.ndarray:
-    """Body-to-world rotation matrices ``(N, 3, 3)`` from unit quaternions ``(N, 4)`` in xyzw order."""
-    q = np.asarray(quaternion_xyzw, dtype=float)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return np.stack(
-        (
-            np.stack((1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)), axis=-1),
-            np.stack((2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)), axis=-1),
-            np.stack((2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)), axis=-1),
-        ),
-        axis=-2,
-    )
-
-
-class Noise(Protocol):
-    """Where sensor noise comes from, drawn per drone so a drone's noise does not depend on the batch."""
-
-    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Standard normal samples ``(len(rows), *shape)`` for drones ``rows``."""
-        ...
-
-    def uniform(self, rows: np.ndarray) -> np.ndarray:
-        """Uniform ``[0, 1)`` samples ``(len(rows),)`` for drones ``rows``."""
-        ...
-
-
-class SharedNoise:
-    """All drones draw from one generator (fine for a fixed batch; the draws depend on the batch)."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """See :meth:`Noise.normal`."""
-        return self.rng.standard_normal((len(rows), *shape))
-
-    def uniform(self, rows: np.ndarray) -> np.ndarray:
-        """See :meth:`Noise.uniform`."""
-        return self.rng.random(len(rows))
-
-
-class PerDroneNoise:
-    """Drone ``i`` draws from its own generator, so slot ``i`` of a batch replays a single drone exactly."""
-
-    def __init__(self, rngs: Sequence[np.random.Generator]) -> None:
-        self.rngs = list(rngs)
-
-    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """See :meth:`Noise.normal`."""
-        return np.stack([self.rngs[i].standard_normal(shape) for i in rows]) if len(rows) else np.zeros((0, *shape))
-
-    def uniform(self, rows: np.ndarray) -> np.ndarray:
-        """See :meth:`Noise.uniform`."""
-        return np.array([self.rngs[i].random() for i in rows])
-
-
-def as_noise(source: Noise | np.random.Generator) -> Noise:
-    """A :class:`Noise` from a generator (shared by all drones) or a noise source as is."""
-    return SharedNoise(source) if isinstance(source, np.random.Generator) else source
 
 
 def _need(array: np.ndarray | None, name: str) -> np.ndarray:
@@ -253,7 +192,7 @@ class MultiRanger(_Sensor):
     def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
         pos = _need(kin.position_m, "position_m")[rows]
-        rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
+        rot = quat_to_rotmat(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows], normalize=True)
         dirs = np.einsum("nij,rj->nri", rot, self.rays_body)  # (M, 5 * rays, 3) world frame
         dist = world.ray_distances(pos[:, None, :], dirs, c.max_range_m, slots=rows)
         dist = dist.reshape(len(rows), 5, -1).min(axis=2)
@@ -296,7 +235,7 @@ class FlowDeck(_Sensor):
 
     def _sample(self, k: int, rows: np.ndarray, world: World, kin: Kinematics, noise: Noise) -> np.ndarray:
         c = self.config
-        rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
+        rot = quat_to_rotmat(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows], normalize=True)
         if k == 0:
             pos = _need(kin.position_m, "position_m")[rows]
             down = -rot[:, None, :, 2]  # body -z in world, (M, 1, 3)
@@ -390,7 +329,7 @@ class LightSensor(_Sensor):
         pos = _need(kin.position_m, "position_m")[rows]
         rot = None
         if np.any(self.offsets_body_m) or self.normals_body is not None:
-            rot = rotation_matrices(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows])
+            rot = quat_to_rotmat(_need(kin.quaternion_xyzw, "quaternion_xyzw")[rows], normalize=True)
         if rot is not None and np.any(self.offsets_body_m):
             sensors = pos[:, None, :] + np.einsum("nij,sj->nsi", rot, self.offsets_body_m)
         else:

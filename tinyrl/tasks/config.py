@@ -290,16 +290,20 @@ def load_scenario(env: str | Path | ScenarioConfig, overrides: dict[str, Any] | 
         path = resolve_env_path(env)
         data, source = read_data_file(path), str(path)
     if overrides:
-        data = _deep_merge(data, overrides)
+        data = deep_merge(data, overrides)
     elif isinstance(env, ScenarioConfig):
         return env
     return scenario_from_data(data, source)
 
 
-def _deep_merge(base: Any, extra: dict[str, Any]) -> Any:
+def deep_merge(base: Any, extra: dict[str, Any]) -> Any:
+    """``base`` with ``extra`` merged in, recursively where both hold a dict; neither input is modified.
+
+    A value of ``extra`` replaces ``base``'s unless both are dicts; a ``base`` that is not a dict is replaced whole.
+    """
     if not isinstance(base, dict):
         return extra
     out = dict(base)
     for key, value in extra.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out

@@ -3,6 +3,10 @@
 Both the Gymnasium env (N = 1) and the SB3 vector env run this same code, so an episode in the single env
 and in slot ``k`` of the vector env are identical for the same seed: every random draw of slot ``k`` —
 course choice, domain randomization, sensor noise, wind — comes from slot ``k``'s own generator.
+
+What differs between scenarios is chosen once, when the task is built: the task's rule (goal and success,
+:mod:`tinyrl.tasks.rules`), the action map (setpoints and fed-back action, :mod:`tinyrl.tasks.actions`) and the
+distance progress is paid on (:mod:`tinyrl.tasks.progress`).
 """
 
 from __future__ import annotations
@@ -16,20 +20,22 @@ import numpy as np
 
 from tinyrl.sim.course import Course
 from tinyrl.sim.drone import Quadrotors
+from tinyrl.sim.noise import PerDroneNoise
 from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, LightSensor, MultiRanger
 from tinyrl.sim.world import World
+from tinyrl.tasks.actions import action_map
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.curriculum import curriculum_levels, slot_difficulties
 from tinyrl.tasks.features import (
     LIGHT_FEATURES,
     SensorFrame,
-    action_width,
     build_observation,
     ema_alpha,
     observation_size,
 )
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
-from tinyrl.tasks.geodesic import cached_distance_field
+from tinyrl.tasks.progress import GeodesicDistance, GoalDistance, StraightDistance
+from tinyrl.tasks.rules import task_rule
 
 # Below this height the drone has hit the floor.
 FLOOR_CRASH_M = 0.03
@@ -73,66 +79,6 @@ def training_courses(config: ScenarioConfig) -> tuple[tuple[Course, ...], dict[s
         ranges[level] = (len(courses), len(courses) + len(pool))
         courses.extend(pool)
     return tuple(courses), ranges
-
-
-class PerDroneScaledNoise:
-    """Per-drone generators with a per-drone noise scale (domain randomization of sensor noise).
-
-    Normals are served from per-drone tapes: when drone ``i``'s tape runs short, ``rngs[i]`` fills it with
-    ``tape_size`` standard normals in one call, and requests read consecutive values from it, every row at once.
-    A drone's noise therefore depends only on its own generator and its own sequence of requests, never on the
-    batch. ``rngs`` is shared with the owner, which may replace ``rngs[i]`` (reseeding); the first request after
-    that discards drone ``i``'s tape, so its noise restarts from the new generator.
-
-    Args:
-        rngs: One generator per drone (the list is read, not copied).
-        tape_size: Normals drawn per refill.
-    """
-
-    def __init__(self, rngs: list[np.random.Generator], tape_size: int = 512) -> None:
-        self.rngs = rngs
-        self.scale = np.ones(len(rngs))
-        self.tape_size = tape_size
-        self._tape = np.empty((len(rngs), tape_size))
-        self._cursor = np.full(len(rngs), tape_size, dtype=np.intp)  # every tape empty
-        self._owners: list[np.random.Generator | None] = [None] * len(rngs)
-
-    def normal(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Standard normals times each drone's scale, ``(len(rows), *shape)``; ``rows`` are distinct drones."""
-        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
-        if not len(rows):
-            return np.zeros((0, *shape))
-        self._follow_reseeds()
-        k = math.prod(shape)
-        if k > self.tape_size:  # larger than a tape: straight from each generator, emptying its tape
-            self._cursor[rows] = self.tape_size
-            draws = np.stack([self.rngs[i].standard_normal(k) for i in rows])
-        else:
-            if len(rows) > 1 and np.any(np.diff(rows) <= 0) and len(np.unique(rows)) < len(rows):
-                raise ValueError("PerDroneScaledNoise.normal: rows must be distinct drones")
-            cursor = self._cursor[rows]
-            short = cursor > self.tape_size - k
-            if short.any():
-                for i in rows[short]:
-                    self._tape[i] = self.rngs[i].standard_normal(self.tape_size)
-                cursor[short] = 0
-            draws = self._tape[rows[:, None], cursor[:, None] + np.arange(k)]
-            self._cursor[rows] = cursor + k
-        return draws.reshape((len(rows), *shape)) * self.scale[rows].reshape((-1,) + (1,) * len(shape))
-
-    def uniform(self, rows: np.ndarray) -> np.ndarray:
-        """Uniform ``[0, 1)`` per drone, ``(len(rows),)`` (drawn directly: only resets ask for these)."""
-        self._follow_reseeds()
-        return np.array([self.rngs[i].random() for i in rows], dtype=float)
-
-    def _follow_reseeds(self) -> None:
-        # List equality compares by identity first: a C-speed scan when nothing was reseeded.
-        if self._owners == self.rngs:
-            return
-        for i, rng in enumerate(self.rngs):
-            if self._owners[i] is not rng:
-                self._owners[i] = rng
-                self._cursor[i] = self.tape_size
 
 
 @dataclass
@@ -193,20 +139,21 @@ class BatchedTask:
         self.uses_light = not LIGHT_FEATURES.isdisjoint(config.observation.features)
         self.light = LightSensor(n, self.dt_s, s.light)
         self.rngs = [np.random.default_rng(i) for i in range(n)]
-        self.noise = PerDroneScaledNoise(self.rngs)
+        self.noise = PerDroneNoise(self.rngs)
         self.obs_dim = observation_size(config)
-        self.action_dim = action_width(config)
-        self.discrete = config.action.mode == "discrete"
-        self._discrete_table = np.array(
-            [[a.vx_m_s, a.vy_m_s, a.yaw_rate_deg_s] for a in config.action.discrete_actions.values()]
-        )
+        #: Goal and success of the scenario's task (:mod:`tinyrl.tasks.rules`).
+        self.rule = task_rule(config, n)
+        #: Actions → setpoints and fed-back actions (:mod:`tinyrl.tasks.actions`).
+        self.actions = action_map(config.action)
+        self.action_dim = self.actions.width
+        #: Actions are indices ``(N,)`` rather than ``(N, 4)`` numbers (callers check what a policy returns).
+        self.discrete = self.actions.discrete
         self.course_index = np.zeros(n, dtype=np.int64)
         self.goal_m = np.zeros((n, 3))
         self.goal_radius_m = np.ones(n)
         self.hover_z_m = np.ones(n)
         self.steps = np.zeros(n, dtype=np.int64)
         self.path_length_m = np.zeros(n)
-        self.hover_max_dev_m = np.zeros(n)
         self.prev_dist_m = np.zeros(n)
         self.prev_action = np.zeros((n, self.action_dim))
         self.action_ema = np.zeros((n, self.action_dim))
@@ -219,16 +166,13 @@ class BatchedTask:
         self.gust_n = np.zeros((n, 3))
         self.gust_countdown_s = np.zeros(n)
         self.radius_m = self.nominal.collision_radius_m
-        self.geodesic = config.reward.progress_metric == "geodesic" and config.task != "hover"
-        if self.geodesic:
-            res = config.reward.geodesic_resolution_m
-            shape = [max(math.ceil((c.arena.x[1] - c.arena.x[0]) / res), 1) for c in self.courses]
-            shape_y = [max(math.ceil((c.arena.y[1] - c.arena.y[0]) / res), 1) for c in self.courses]
-            # One padded grid per slot, so the per-step lookup is a single gather for all drones.
-            self.field_m = np.zeros((n, max(shape), max(shape_y)), dtype=np.float32)
-            self.field_shape = np.ones((n, 2), dtype=np.intp)
-            self.field_origin_m = np.zeros((n, 2))
-            self.field_cell_m = np.ones((n, 2))
+        self.geodesic = config.reward.progress_metric == "geodesic" and self.rule.goal_is_course_goal
+        #: The distance progress is paid on (:mod:`tinyrl.tasks.progress`).
+        self.progress: GoalDistance = (
+            GeodesicDistance(self.courses, n, self.radius_m, config.reward.geodesic_resolution_m)
+            if self.geodesic
+            else StraightDistance()
+        )
 
     # ------------------------------------------------------------------ seeding and reset
     def set_progress(self, progress: float) -> None:
@@ -268,7 +212,6 @@ class BatchedTask:
             course = self.courses[k]
             self.course_index[i] = k
             self.world.set_course(int(i), course)
-            self.goal_m[i] = course.goal.xyz if self.config.task != "hover" else course.start.xyz
             self.goal_radius_m[i] = course.goal.radius_m
             start_pos[j] = course.start.xyz
             start_yaw[j] = course.start.yaw_rad
@@ -281,23 +224,18 @@ class BatchedTask:
                 self.noise.scale[i] = 1.0
                 self.latency[i] = 0
                 self.wind_n[i] = 0.0
+            self.goal_m[i] = self.rule.goal_m(course, start_pos[j])
             self.hover_z_m[i] = start_pos[j, 2]
-            if self.geodesic:
-                self._load_field(int(i), k)
+            self.progress.load(int(i), course)
         self.gust_n[idx] = 0.0
         self.gust_countdown_s[idx] = 0.0
         self.drones.external_force_n[idx] = self.wind_n[idx]
         self.drones.reset(idx, start_pos, start_yaw)
-        if self.config.task == "hover":
-            self.goal_m[idx] = start_pos
+        self.rule.reset(idx)
         self.steps[idx] = 0
         self.path_length_m[idx] = 0.0
-        self.hover_max_dev_m[idx] = 0.0
-        self.prev_dist_m[idx] = self._goal_distance(idx, start_pos)
-        self.prev_action[idx] = 0.0
-        if not self.discrete:
-            # Feed back the action that holds the start height, as if the drone had been hovering.
-            self.prev_action[idx, 3] = self._z_to_action(start_pos[:, 2])
+        self.prev_dist_m[idx] = self.progress.distance_m(idx, start_pos, self.goal_m[idx])
+        self.prev_action[idx] = self.actions.at_start(start_pos[:, 2])
         self.action_ema[idx] = self.prev_action[idx]
         kin = self._kinematics()
         for sensor in self._sensors():
@@ -305,34 +243,6 @@ class BatchedTask:
         obs = self._observe(idx, advance=False)
         self.obs_delay[:, idx] = obs
         return obs
-
-    def _load_field(self, slot: int, course_index: int) -> None:
-        """Copy course ``course_index``'s geodesic field into ``slot`` (computed once per course)."""
-        res = self.config.reward.geodesic_resolution_m
-        field = cached_distance_field(self.courses[course_index], self.radius_m, res)
-        nx, ny = field.distance_m.shape
-        self.field_m[slot, :nx, :ny] = field.distance_m
-        self.field_shape[slot] = (nx, ny)
-        self.field_origin_m[slot] = field.origin_m
-        self.field_cell_m[slot] = field.cell_m
-
-    def _goal_distance(self, rows: np.ndarray, pos_m: np.ndarray) -> np.ndarray:
-        """Distance to the goal (m) used for progress: geodesic in the floor plan plus height, or straight."""
-        if not self.geodesic:
-            return np.linalg.norm(self.goal_m[rows] - pos_m, axis=1)
-        # Bilinear between cell centres: nearest-cell lookup would pay progress in 10 cm jumps.
-        u = np.clip((pos_m[:, :2] - self.field_origin_m[rows]) / self.field_cell_m[rows], 0, self.field_shape[rows] - 1)
-        i0 = np.minimum(np.floor(u).astype(np.intp), np.maximum(self.field_shape[rows] - 2, 0))
-        i1 = np.minimum(i0 + 1, self.field_shape[rows] - 1)
-        w = u - i0
-        f = self.field_m
-        floor_m = (
-            f[rows, i0[:, 0], i0[:, 1]] * (1 - w[:, 0]) * (1 - w[:, 1])
-            + f[rows, i1[:, 0], i0[:, 1]] * w[:, 0] * (1 - w[:, 1])
-            + f[rows, i0[:, 0], i1[:, 1]] * (1 - w[:, 0]) * w[:, 1]
-            + f[rows, i1[:, 0], i1[:, 1]] * w[:, 0] * w[:, 1]
-        )
-        return floor_m + np.abs(self.goal_m[rows, 2] - pos_m[:, 2])
 
     def _randomize_drone(self, i: int, rng: np.random.Generator) -> None:
         r, p = self.config.randomization, self.nominal
@@ -358,24 +268,7 @@ class BatchedTask:
     # ------------------------------------------------------------------ stepping
     def setpoints(self, actions: np.ndarray) -> np.ndarray:
         """Hover setpoints ``(N, 4)`` (vx, vy m/s, yaw rate deg/s, z m) from policy actions."""
-        a = self.config.action
-        if self.discrete:
-            table = self._discrete_table[np.asarray(actions, dtype=np.int64).reshape(self.n)]
-            return np.column_stack((table, self.hover_z_m))
-        act = np.clip(np.asarray(actions, dtype=float).reshape(self.n, 4), -1.0, 1.0)
-        lo, hi = a.z_range_m
-        return np.column_stack(
-            (
-                act[:, 0] * a.max_speed_m_s,
-                act[:, 1] * a.max_speed_m_s,
-                act[:, 2] * a.max_yaw_rate_deg_s,
-                lo + (act[:, 3] + 1.0) * 0.5 * (hi - lo),
-            )
-        )
-
-    def _z_to_action(self, z_m: np.ndarray) -> np.ndarray:
-        lo, hi = self.config.action.z_range_m
-        return np.clip(2.0 * (z_m - lo) / (hi - lo) - 1.0, -1.0, 1.0)
+        return self.actions.setpoints(actions, self.hover_z_m)
 
     def step(self, actions: np.ndarray, controller_mode: str = "hover") -> StepResult:
         """Advance every drone by one policy period with ``actions`` (``(N, 4)`` or ``(N,)`` indices).
@@ -385,11 +278,7 @@ class BatchedTask:
         """
         cfg, rw = self.config, self.config.reward
         setpoints = self.setpoints(actions)
-        if self.discrete:
-            fed_back = np.zeros_like(self.prev_action)
-            fed_back[np.arange(self.n), np.asarray(actions, dtype=np.int64).reshape(self.n)] = 1.0
-        else:
-            fed_back = np.clip(np.asarray(actions, dtype=float).reshape(self.n, 4), -1.0, 1.0)
+        fed_back = self.actions.fed_back(actions, self.n)
         if self.randomize and cfg.randomization.gust_n > 0:
             self._update_gusts()
         before = self.drones.pos.copy()
@@ -397,20 +286,14 @@ class BatchedTask:
         pos = self.drones.pos
         self.steps += 1
         self.path_length_m += np.linalg.norm(pos - before, axis=1)
+        all_rows = np.arange(self.n)
 
         collision = self.world.collisions(pos, self.radius_m) | (pos[:, 2] < FLOOR_CRASH_M)
         left = self.world.outside_arena(pos) & ~collision
         dist = np.linalg.norm(self.goal_m - pos, axis=1)
-        shaped = self._goal_distance(np.arange(self.n), pos) if self.geodesic else dist
+        shaped = self.progress.distance_m(all_rows, pos, self.goal_m)
         timeout = self.steps >= cfg.max_episode_steps
-        if cfg.task == "hover":
-            settled = self.steps * self.dt_s >= cfg.hover_settle_s
-            self.hover_max_dev_m = np.where(settled, np.maximum(self.hover_max_dev_m, dist), self.hover_max_dev_m)
-            success = timeout & (self.hover_max_dev_m <= cfg.hover_tolerance_m) & ~collision & ~left
-            reached = np.zeros(self.n, dtype=bool)
-        else:
-            reached = (dist <= self.goal_radius_m) & ~collision & ~left
-            success = reached
+        success, reached = self.rule.judge(self.steps, dist, self.goal_radius_m, timeout, collision | left)
         terminated = collision | left | reached
         truncated = timeout & ~terminated
 
@@ -422,7 +305,6 @@ class BatchedTask:
         self.prev_action[:] = fed_back
         self.action_ema += self.action_ema_alpha * (fed_back - self.action_ema)
 
-        all_rows = np.arange(self.n)
         fresh = self._observe(all_rows, advance=True)
         if rw.proximity:
             near = np.clip(1.0 - self._last_ranges[:, :4] / rw.proximity_range_m, 0.0, 1.0)

@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 
 from tinyrl.sim.course import Course, load_courses
+from tinyrl.tasks.actions import action_map
 from tinyrl.tasks.config import ScenarioConfig, load_scenario
 from tinyrl.tasks.core import BatchedTask, StepResult
 from tinyrl.tasks.features import OBS_LIMIT
@@ -21,10 +22,8 @@ def observation_space(config: ScenarioConfig, size: int) -> gym.spaces.Box:
 
 
 def action_space(config: ScenarioConfig) -> gym.spaces.Space:
-    """``Box(-1, 1, (4,))`` (vx, vy, yaw rate, z scaled) or ``Discrete(len(discrete_actions))``."""
-    if config.action.mode == "discrete":
-        return gym.spaces.Discrete(len(config.action.discrete_actions))
-    return gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+    """``Box(-1, 1, (4,))`` (vx, vy, yaw rate, z scaled) or ``Discrete(len(discrete_actions))``: its action map's."""
+    return action_map(config.action).space()
 
 
 def resolve_courses(courses: Sequence[Course] | str | Path | None) -> tuple[Course, ...] | None:

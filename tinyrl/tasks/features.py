@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyrl.tasks.actions import action_map
+
 if TYPE_CHECKING:  # for annotations only: the config module imports this one to check feature names
     from tinyrl.tasks.config import ScenarioConfig
 
@@ -148,8 +150,8 @@ def ema_alpha(rate_hz: float, tau_s: float) -> float:
 
 
 def action_width(c: ScenarioConfig) -> int:
-    """Width of the fed-back action: 4 continuous values, or one-hot over the discrete set."""
-    return 4 if c.action.mode == "continuous" else len(c.action.discrete_actions)
+    """Width of the fed-back action: 4 continuous values, or one-hot over the discrete set (its action map's)."""
+    return action_map(c.action).width
 
 
 FEATURES: dict[str, Feature] = {
