@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tinyrl.errors import TinyRLError
+from tinyrl.errors import Terminated, TinyRLError
 
 app = typer.Typer(
     name="tinyrl",
@@ -242,9 +242,9 @@ def main(args: list[str] | None = None) -> None:
     except TinyRLError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        err_console.print("terminated" if isinstance(exc, Terminated) else "interrupted")
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
     except Exception as exc:
         if debug:
             raise

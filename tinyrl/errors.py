@@ -11,3 +11,7 @@ class ConfigError(TinyRLError, ValueError):
 
 class ModelError(TinyRLError, ValueError):
     """A model file (e.g. a ``.tflite``) is malformed or uses something TinyRL cannot run; the message says what."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (work is saved, child processes stop); the command then exits 143."""

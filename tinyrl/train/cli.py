@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tinyrl.cli_options import EnvOption
+from tinyrl.errors import Terminated
 
 if TYPE_CHECKING:
     pass
@@ -42,8 +43,8 @@ def train_command(
     )
     try:
         train(options)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
 
 
 def ship_command(

@@ -6,7 +6,11 @@ Inert unless its environment variable is set. :func:`tinyrl.train.trainer.train`
 - ``kill@STEPS``: SIGKILL the training process at the first env step >= ``STEPS``, right after that step's
   checkpoint (if one is due) is on disk: a crash with nothing saved after it;
 - ``sigint@STEPS``: raise SIGINT there, as Ctrl-C would: ``train`` saves a checkpoint at that step and
-  re-raises ``KeyboardInterrupt`` (``tinyrl train`` exits 130).
+  re-raises ``KeyboardInterrupt`` (``tinyrl train`` exits 130);
+- ``sigterm@STEPS``: raise SIGTERM there, as ``kill`` or a job scheduler would: handled like Ctrl-C
+  (``tinyrl train`` exits 143);
+- ``kill-finishing@STEPS``: SIGKILL a run of at least ``STEPS`` steps in its final evaluation, after
+  ``metrics.json`` and the plots are written but before the run is marked finished.
 
 A fault fires at most once per process, and never in a run resumed at or past ``STEPS``, so the same variable
 can stay set for the resumed process. ``tinyrl sweep`` reads its own variable (see
@@ -25,7 +29,9 @@ from tinyrl.errors import ConfigError
 #: The trainer's variable.
 TRAIN_FAULT_VAR = "TINYRL_FAULT"
 #: What the trainer can do to itself.
-TRAIN_ACTIONS = ("kill", "sigint")
+TRAIN_ACTIONS = ("kill", "sigint", "sigterm", "kill-finishing")
+#: Actions that fire at a step of training (``kill-finishing`` fires in the final evaluation instead).
+STEP_ACTIONS = ("kill", "sigint", "sigterm")
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,16 @@ def parse_fault(variable: str, actions: Sequence[str], environ: Mapping[str, str
 
 
 def fire_train_fault(fault: Fault) -> None:
-    """Do it to this process: SIGKILL never returns; SIGINT raises ``KeyboardInterrupt`` here, in the main thread."""
-    if fault.action == "kill":
+    """Do it to this process, in the main thread.
+
+    SIGKILL never returns; SIGINT raises ``KeyboardInterrupt`` here, SIGTERM :class:`~tinyrl.errors.Terminated`
+    (through the trainer's handler).
+    """
+    if fault.action in ("kill", "kill-finishing"):
         signal.raise_signal(signal.SIGKILL)
+    if fault.action == "sigterm":
+        signal.raise_signal(signal.SIGTERM)
+        return
     interrupt()
 
 

@@ -11,15 +11,28 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from tinyrl.common.policy import MlpPolicy
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_bytes
 from tinyrl.train import run as runs
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """The folder's ``manifest.json`` (empty if none)."""
+    """The folder's ``manifest.json`` (empty if none).
+
+    Raises:
+        ConfigError: The file is not a JSON object.
+    """
     path = folder / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a manifest ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ConfigError(f"{path}: not a manifest (a JSON object is expected)")
+    return manifest
 
 
 def update_manifest(folder: Path, key: str, value: Any) -> None:
@@ -53,37 +66,43 @@ def portable_command(command: str) -> str:
 def ship(run_dir: Path, dest: Path) -> Path:
     """Copy a finished run's chosen teacher and config into ``dest`` and write its manifest.
 
+    Everything is read and checked before anything is written, so a failure leaves ``dest`` as it was.
+
     Raises:
-        ConfigError: The run has not finished (no ``metrics.json``).
+        ConfigError: The run has not finished, one of its files is malformed, or ``dest`` holds a malformed
+            ``manifest.json``.
     """
     metrics_path = run_dir / "metrics.json"
-    if not metrics_path.is_file():
-        raise ConfigError(f"{run_dir}: the run has not finished (no metrics.json)")
-    metrics = json.loads(metrics_path.read_text())
     state = runs.load_state(run_dir)
+    if not state.finished or not metrics_path.is_file():
+        raise ConfigError(f"{run_dir}: the run has not finished (finish it with tinyrl train --resume {run_dir})")
+    try:
+        metrics = json.loads(metrics_path.read_text())
+        recorded = {k: metrics[k] for k in ("steps", "wall_time_s", "learning_curve", "evaluation")}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{metrics_path}: not a run's metrics ({type(exc).__name__}: {exc})") from None
     config = runs.read_config(run_dir)
     best = run_dir / "best" / "teacher.npz"
     teacher = best if best.is_file() else run_dir / "teacher.npz"
+    MlpPolicy.load(teacher)  # a damaged teacher fails here, not after dest was changed
+    manifest = read_manifest(dest)
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(teacher, dest / ".teacher.npz.tmp")
     (dest / ".teacher.npz.tmp").replace(dest / "teacher.npz")
     runs.write_config(dest, config)
-    evaluation = dict(metrics["evaluation"])
+    evaluation = dict(recorded["evaluation"])
     evaluation.pop("episode_results", None)
-    update_manifest(
-        dest,
-        "teacher",
-        {
-            "artefact": "teacher.npz",
-            "run": run_dir.name,
-            "commands": [portable_command(c) for c in state.commands],
-            "algo": config.train.algo,
-            "net_arch": list(config.train.net_arch),
-            "seed": config.train.seed,
-            "steps": metrics["steps"],
-            "wall_time_s": metrics["wall_time_s"],
-            "learning_curve": metrics["learning_curve"],
-            "evaluation_unseen_courses": evaluation,
-        },
-    )
+    manifest["teacher"] = {
+        "artefact": "teacher.npz",
+        "run": run_dir.name,
+        "commands": [portable_command(c) for c in state.commands],
+        "algo": config.train.algo,
+        "net_arch": list(config.train.net_arch),
+        "seed": config.train.seed,
+        "steps": recorded["steps"],
+        "wall_time_s": recorded["wall_time_s"],
+        "learning_curve": recorded["learning_curve"],
+        "evaluation_unseen_courses": evaluation,
+    }
+    atomic_write_bytes(dest / "manifest.json", runs.json_bytes(manifest))
     return dest

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import collections
+import contextlib
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
 from tinyrl.common.policy import MlpPolicy
+from tinyrl.errors import ConfigError, Terminated
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.train import faults
@@ -64,7 +69,8 @@ class _Monitor:
         self.last_bar_update = 0.0
         self.on_evaluation: Any = None
         # A run resumed at or past the fault's step is left alone, so the variable may stay set for it.
-        self.fault = fault if fault is not None and fault.steps > state.num_timesteps else None
+        step_fault = fault is not None and fault.action in faults.STEP_ACTIONS
+        self.fault = fault if step_fault and fault.steps > state.num_timesteps else None
 
     def wall_time_s(self) -> float:
         return self.wall_before_s + time.perf_counter() - self.started
@@ -202,15 +208,42 @@ def validation_courses(config: ScenarioConfig) -> list[Course]:
     return eval_courses(config, t.eval_episodes, runs.VALIDATION_SEED, difficulty=t.eval_difficulty)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While training, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``), so it saves like Ctrl-C.
+
+    Only the main thread can take signals; elsewhere (a Ray trial's thread) the process's own handling stays.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train(options: runs.RunOptions, console: Console | None = None) -> Path:
-    """Train (or resume) a run; returns the run folder. Ctrl-C saves a checkpoint and returns.
+    """Train (or resume) a run; returns the run folder. Ctrl-C or SIGTERM saves a checkpoint and re-raises.
 
     ``$TINYRL_FAULT`` (:mod:`tinyrl.train.faults`) makes the run kill or interrupt itself at a given step.
 
     Raises:
-        KeyboardInterrupt: re-raised after the checkpoint is saved, so callers can exit with 130.
+        KeyboardInterrupt: re-raised after the checkpoint is saved, so callers can exit with 130 (143 for
+            :class:`~tinyrl.errors.Terminated`, i.e. SIGTERM).
         ConfigError: a malformed ``$TINYRL_FAULT``.
     """
+    with _sigterm_as_interrupt():
+        return _train(options, console)
+
+
+def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
+    """The body of :func:`train`, with SIGTERM already turned into an interrupt."""
     import torch
 
     from tinyrl.tasks.vec_env import TinyRLVecEnv
@@ -283,7 +316,7 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     final.save(run_dir / "teacher.npz", {"steps": model.num_timesteps})
     best_path = run_dir / "best" / "teacher.npz"
     chosen = MlpPolicy.load(best_path) if best_path.is_file() else final
-    finish(run_dir, config, chosen, state, monitor.wall_time_s(), options.final_eval_episodes, console)
+    finish(run_dir, config, chosen, state, monitor.wall_time_s(), options.final_eval_episodes, console, fault)
     env.close()
     return run_dir
 
@@ -292,15 +325,23 @@ def _load_or_create(config: ScenarioConfig, env: Any, run_dir: Path, state: runs
     found = runs.checkpoints(run_dir)
     if not found:
         return runs.make_model(config, env, run_dir)
-    latest = found[-1]
     cls = runs.algos.algo_class(config.train.algo)
-    model = cls.load(latest, env=env, device="cpu", tensorboard_log=str(run_dir / "tb"))
-    replay = latest.with_name(latest.name.replace(".zip", ".replay.pkl"))
-    if replay.is_file():
-        model.load_replay_buffer(replay)
-    state.num_timesteps = model.num_timesteps
-    console.print(f"resuming from {latest.name} at {model.num_timesteps:,} steps")
-    return model
+    damaged = []
+    for checkpoint in reversed(found):  # newest first: a crash can only have damaged the newest writes
+        try:
+            model = cls.load(checkpoint, env=env, device="cpu", tensorboard_log=str(run_dir / "tb"))
+            replay = checkpoint.with_name(checkpoint.name.replace(".zip", ".replay.pkl"))
+            if replay.is_file():
+                model.load_replay_buffer(replay)
+        except Exception as exc:  # a truncated or corrupt zip fails in zipfile, torch or pickle alike
+            damaged.append(f"{checkpoint.name} ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})")
+            continue
+        if damaged:
+            console.print(f"[yellow]damaged checkpoint(s) skipped:[/] {'; '.join(damaged)}", soft_wrap=True)
+        state.num_timesteps = model.num_timesteps
+        console.print(f"resuming from {checkpoint.name} at {model.num_timesteps:,} steps")
+        return model
+    raise ConfigError(f"{run_dir}: no intact checkpoint to resume from: {'; '.join(damaged)}")
 
 
 def finish(
@@ -311,15 +352,17 @@ def finish(
     wall_time_s: float,
     episodes: int,
     console: Console,
+    fault: faults.Fault | None = None,
 ) -> EvalReport:
-    """Final evaluation on unseen courses → ``metrics.json``, ``trajectories.png``, ``learning_curve.png``."""
+    """Final evaluation on unseen courses → ``metrics.json``, ``trajectories.png``, ``learning_curve.png``.
+
+    The run is marked finished only after all of them are written.
+    """
     from tinyrl.common.plots import plot_learning_curve
 
     courses = eval_courses(config, episodes, seed=0)
     report = evaluate(policy, config, courses, episodes, seed=0, record_trajectories=8, progress=True)
-    state.finished = True
     state.wall_time_s = wall_time_s
-    runs.save_state(run_dir, state)
     metrics = {
         "env": config.name,
         "algo": config.train.algo,
@@ -332,6 +375,11 @@ def finish(
     runs.plot_evaluation(run_dir, config, report, courses, "trajectories.png")
     if state.evaluations:
         runs.atomic_write_bytes(run_dir / "learning_curve.png", plot_learning_curve(state.evaluations))
+    if fault is not None and fault.action == "kill-finishing" and state.num_timesteps >= fault.steps:
+        faults.fire_train_fault(fault)
+    # Last: a run killed before this line is not finished, so --resume redoes the final evaluation and ship refuses it.
+    state.finished = True
+    runs.save_state(run_dir, state)
     lo, hi = report.success_ci95
     console.print(
         f"final: success {report.success_rate:.1%} (95 % CI {lo:.1%}–{hi:.1%}) on {episodes} unseen courses, "

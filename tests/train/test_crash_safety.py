@@ -1,0 +1,87 @@
+"""Crash-safe runs: SIGTERM saves like Ctrl-C, "finished" is written last, resume skips a damaged checkpoint,
+ship checks everything before it writes anything (faults injected with ``$TINYRL_FAULT``, never by timers)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+
+import pytest
+from scenario_support import tiny_scenario
+from test_train import checkpoint_steps_of, train_with_fault
+
+from tinyrl.errors import ConfigError
+from tinyrl.train.run import checkpoints
+from tinyrl.train.ship import ship
+
+TRAIN = [sys.executable, "-m", "tinyrl", "train", "--eval-episodes", "2", "--no-progress"]
+
+
+def test_sigterm_saves_a_checkpoint_exits_143_and_resume_continues_from_it(tmp_path):
+    env = tiny_scenario(tmp_path, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
+    runs = tmp_path / "runs"
+    terminated = train_with_fault([*TRAIN, "--env", str(env), "--out", str(runs)], "sigterm@1536", tmp_path)
+    assert terminated.returncode == 143, terminated.stderr[-3000:]
+    (run_dir,) = (runs / "obstacle-course").iterdir()
+    assert checkpoint_steps_of(run_dir) == [1024, 1536]  # 1,536 is SIGTERM's own save, between the periodic ones
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["num_timesteps"] == 1536 and not state["finished"]
+    resumed = train_with_fault([*TRAIN, "--resume", str(run_dir)], None, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from step_000000001536.zip at 1,536 steps" in resumed.stdout
+
+
+def test_a_kill_while_finishing_leaves_an_unfinished_run_that_resume_finishes_and_ship_refuses(tmp_path):
+    env = tiny_scenario(tmp_path, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
+    runs = tmp_path / "runs"
+    killed = train_with_fault([*TRAIN, "--env", str(env), "--out", str(runs)], "kill-finishing@1", tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    (run_dir,) = (runs / "obstacle-course").iterdir()
+    assert (run_dir / "metrics.json").is_file()  # the kill came after the metrics ...
+    assert not json.loads((run_dir / "state.json").read_text())["finished"]  # ... and before "finished"
+    with pytest.raises(ConfigError, match="the run has not finished"):
+        ship(run_dir, tmp_path / "policy")
+    assert not (tmp_path / "policy").exists()
+
+    resumed = train_with_fault([*TRAIN, "--resume", str(run_dir)], None, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((run_dir / "state.json").read_text())["finished"]
+    ship(run_dir, tmp_path / "policy")
+    assert (tmp_path / "policy" / "teacher.npz").is_file()
+
+    # Shipping over a folder whose manifest is garbage fails before it changes anything in that folder.
+    dest = tmp_path / "other"
+    dest.mkdir()
+    (dest / "manifest.json").write_text("{not json")
+    (dest / "teacher.npz").write_bytes(b"the old teacher")
+    with pytest.raises(ConfigError, match=r"manifest\.json: not a manifest"):
+        ship(run_dir, dest)
+    assert (dest / "teacher.npz").read_bytes() == b"the old teacher"
+    assert sorted(p.name for p in dest.iterdir()) == ["manifest.json", "teacher.npz"]
+
+
+def test_resume_skips_a_truncated_newest_checkpoint_and_says_so(tmp_path):
+    env = tiny_scenario(tmp_path, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
+    runs = tmp_path / "runs"
+    killed = train_with_fault([*TRAIN, "--env", str(env), "--out", str(runs)], "kill@2048", tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    (run_dir,) = (runs / "obstacle-course").iterdir()
+    newest = checkpoints(run_dir)[-1]
+    assert newest.name == "step_000000002048.zip"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    resumed = train_with_fault([*TRAIN, "--resume", str(run_dir)], None, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    out = " ".join(resumed.stdout.split())
+    assert "damaged checkpoint(s) skipped: step_000000002048.zip" in out
+    assert "resuming from step_000000001024.zip at 1,024 steps" in out
+
+
+def test_a_garbage_state_file_is_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "state.json").write_text("[1, 2")
+    from tinyrl.train.run import load_state
+
+    with pytest.raises(ConfigError, match=r"state\.json: not a run's state"):
+        load_state(run_dir)
