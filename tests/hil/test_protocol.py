@@ -18,6 +18,7 @@ from tinyrl.hil.protocol import (
     FRAME,
     MAX_ENCODED,
     MAX_PAYLOAD,
+    MAX_RAW,
     VERSION,
     Act,
     Frame,
@@ -104,6 +105,30 @@ def test_checksums(harness: Path) -> None:
     rows = rng.integers(0, 256, (500, 128), dtype=np.uint8)
     lengths = rng.integers(0, 129, 500)
     assert crc32c_rows(rows, lengths).tolist() == [crc32c(r[:n].tobytes()) for r, n in zip(rows, lengths, strict=True)]
+
+
+def test_crc32c_catches_every_error_of_up_to_5_bits_in_a_frame() -> None:
+    """Hamming distance 6 at the longest frame (33 checked bytes + 4 CRC bytes; shorter frames are shortened codes
+    of it): no set of 1 to 5 flipped bits leaves the CRC matching. Exhaustive, by syndromes: flipping bits leaves
+    the CRC matching exactly when the XOR of their syndromes is 0 (data bit: what it changes in the CRC; CRC bit:
+    itself). Sums of up to 2 syndromes are compared with sums of up to 3."""
+    n_data = MAX_RAW - 4
+    bits = np.arange(8 * n_data)
+    rows = np.zeros((bits.size, n_data), dtype=np.uint8)
+    rows[bits, bits // 8] = 1 << (bits % 8)
+    linear = crc32c_rows(rows, np.full(bits.size, n_data)) ^ np.uint32(crc32c(bytes(n_data)))
+    syn = np.concatenate([linear, np.uint32(1) << np.arange(32, dtype=np.uint32)]).astype(np.int64)
+    n = syn.size
+    assert np.unique(syn).size == n and (syn != 0).all()  # weight 1 and 2
+    i, j = np.triu_indices(n, 1)
+    pairs = np.sort(syn[i] ^ syn[j])
+    assert not np.isin(syn, pairs).any()  # weight 3: a pair equal to a third bit
+    assert (np.diff(pairs) != 0).all()  # weight 4: two disjoint pairs equal (pairs sharing a bit cannot be)
+    for a in range(n - 2):  # weight 5: bits a < b < c equal to a pair (overlaps reduce to weight 3, excluded)
+        b, c = np.triu_indices(n - a - 1, 1)
+        triples = syn[a] ^ syn[a + 1 + b] ^ syn[a + 1 + c]
+        at = np.minimum(np.searchsorted(pairs, triples), pairs.size - 1)
+        assert not (pairs[at] == triples).any(), f"an undetected 5-bit error through bit {a}"
 
 
 def test_payload_size_tables_agree(harness: Path) -> None:

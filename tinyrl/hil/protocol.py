@@ -285,13 +285,13 @@ def _decode_rows(body: np.ndarray, n: np.ndarray) -> _Decoded:
     # The length field must account for every decoded byte: a cut, merged or reshaped frame fails here.
     shaped = cobs_ok & (m >= OVERHEAD) & (size + OVERHEAD == m)
     shaped &= ((_SIZE_MASKS[typ] >> np.minimum(size, 31).astype(np.uint32)) & 1).astype(bool)
-    crc_len = np.where(shaped, size + 3, 0)
-    rows = np.arange(k)
-    stored = np.zeros(k, dtype=np.uint32)
+    status = np.full(k, FRAMING_ERROR, dtype=np.int8)
+    rows = np.flatnonzero(shaped)  # only these reach the CRC
+    crc_len = size[rows] + 3
+    stored = np.zeros(rows.size, dtype=np.uint32)
     for b in range(4):
-        stored |= raw[rows, np.minimum(crc_len + b, MAX_RAW - 1)].astype(np.uint32) << np.uint32(8 * b)
-    crc_ok = crc32c_rows(raw, crc_len) == stored
-    status = np.where(shaped, np.where(crc_ok, FRAME, CRC_ERROR), FRAMING_ERROR).astype(np.int8)
+        stored |= raw[rows, crc_len + b].astype(np.uint32) << np.uint32(8 * b)
+    status[rows] = np.where(crc32c_rows(raw[rows], crc_len) == stored, FRAME, CRC_ERROR)
     return _Decoded(status, raw, m)
 
 
