@@ -119,11 +119,11 @@ def test_crc32c_catches_every_error_of_up_to_5_bits_in_a_frame() -> None:
     linear = crc32c_rows(rows, np.full(bits.size, n_data)) ^ np.uint32(crc32c(bytes(n_data)))
     syn = np.concatenate([linear, np.uint32(1) << np.arange(32, dtype=np.uint32)]).astype(np.int64)
     n = syn.size
-    assert np.unique(syn).size == n and (syn != 0).all()  # weight 1 and 2
+    assert (syn != 0).all() and np.unique(syn).size == n, "an undetected error of 1 or 2 bits"
     i, j = np.triu_indices(n, 1)
     pairs = np.sort(syn[i] ^ syn[j])
-    assert not np.isin(syn, pairs).any()  # weight 3: a pair equal to a third bit
-    assert (np.diff(pairs) != 0).all()  # weight 4: two disjoint pairs equal (pairs sharing a bit cannot be)
+    assert not np.isin(syn, pairs).any(), "an undetected 3-bit error"  # a pair equal to a third bit
+    assert (np.diff(pairs) != 0).all(), "an undetected 4-bit error"  # equal pairs (sharing a bit they cannot be)
     for a in range(n - 2):  # weight 5: bits a < b < c equal to a pair (overlaps reduce to weight 3, excluded)
         b, c = np.triu_indices(n - a - 1, 1)
         triples = syn[a] ^ syn[a + 1 + b] ^ syn[a + 1 + c]
