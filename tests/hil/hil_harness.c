@@ -13,7 +13,6 @@
  *                                 resync=.. shaped=.."; exit 1 if a wrong frame was accepted or a good one lost
  *
  * Fault classes (tinyrl/hil/fuzz.py implements the same ones for the Python decoder):
- *   clean      the frame as sent
  *   flip1..3   1, 2 or 3 distinct bits flipped anywhere in the wire frame, delimiters included
  *   truncate   the leading 0x00 and the first j of n COBS bytes (1 <= j < n): the tail and its 0x00 lost
  *   drop_head  the last n - j COBS bytes and the trailing 0x00 (1 <= j < n): the head and its 0x00 lost
@@ -124,7 +123,6 @@ static void flip_bits(uint8_t *w, uint32_t n, uint32_t k)
 }
 
 typedef enum {
-    F_CLEAN,
     F_FLIP1,
     F_FLIP2,
     F_FLIP3,
@@ -137,7 +135,7 @@ typedef enum {
     F_COUNT
 } fault;
 
-static const char *const fault_names[F_COUNT] = {"clean", "flip1", "flip2", "flip3", "truncate", "drop_head",
+static const char *const fault_names[F_COUNT] = {"flip1",  "flip2",   "flip3",    "truncate", "drop_head",
                                                  "merged", "garbage", "oversize", "length"};
 
 typedef struct {
@@ -164,9 +162,6 @@ static uint32_t make_piece(fault kind, uint8_t *piece, sent_frame *sent, sent_fr
     const uint32_t wl = wire_frame(sent, (uint8_t)sent->len, w);
     const uint32_t n = wl - 2U; /* COBS bytes */
     switch (kind) {
-    case F_CLEAN:
-        memcpy(piece, w, wl);
-        return wl;
     case F_FLIP1:
     case F_FLIP2:
     case F_FLIP3:

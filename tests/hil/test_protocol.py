@@ -194,6 +194,16 @@ def _python_results(wire: bytes) -> list[list[str]]:
     return lines
 
 
+def test_fuzz_generator_encodes_like_encode_frame() -> None:
+    """The fuzz tests' vectorized encoder writes each good frame exactly as :func:`encode_frame` does."""
+    stream = fault_stream("truncate", 500, np.random.default_rng(3))
+    typ, seq, size, payload = stream.good
+    for i in range(500):
+        expected = encode_frame(int(typ[i]), int(seq[i]), payload[i, : size[i]].tobytes())
+        end = int(stream.good_end[i]) + 1
+        assert stream.data[end - len(expected) : end] == expected
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 def test_decoders_agree_on_corrupted_streams(harness: Path, fault: str) -> None:
     """The same faulted stream through both decoders: the same verdict on every frame, the same frames accepted."""

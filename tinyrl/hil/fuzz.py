@@ -55,7 +55,7 @@ class FaultResult:
     Attributes:
         fault: The class (:data:`FAULTS`).
         frames: Faulted frames fed.
-        same: Accepted frames equal to the frame sent (only ``clean`` should have any).
+        same: Accepted frames equal to the frame sent (no class leaves a frame intact: none should have any).
         wrong: Accepted frames that differ from what was sent; for ``garbage``, ``oversize`` and ``length``, which
             send no valid frame, every accepted frame.
         crc: Rejected by the checksum (everything else about them well formed).

@@ -40,7 +40,6 @@ __all__ = [
     "crc16",
     "crc32c",
     "crc32c_rows",
-    "decode_frame",
     "encode_frame",
     "pack_obs",
     "payload_size_ok",
@@ -366,16 +365,6 @@ class FrameDecoder:
         size = raw[:, 0]
         payload = raw[:, 3 : 3 + MAX_PAYLOAD] * (np.arange(MAX_PAYLOAD) < size[:, None])
         return FrameBatch(status, ends, raw[:, 1].copy(), raw[:, 2].copy(), size.copy(), payload)
-
-
-def decode_frame(body: bytes) -> Frame | str:
-    """Decode one frame body (the bytes between delimiters): a :class:`Frame`, or ``"crc"``/``"framing"``."""
-    if not body or 0 in body:
-        return "framing"
-    batch = FrameDecoder().feed_batch(bytes(body) + b"\x00")
-    if batch.status[0] == FRAME:
-        return batch.frames()[0]
-    return "crc" if batch.status[0] == CRC_ERROR else "framing"
 
 
 # ---- payloads -------------------------------------------------------------------------------------------------
