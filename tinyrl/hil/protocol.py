@@ -87,10 +87,10 @@ _PAYLOAD_SIZES: dict[int, frozenset[int]] = {
     MsgType.STATS: frozenset({0, 24}),  # request (empty) or six u32 counters
     MsgType.FAILSAFE: _sizes_from(8),  # mode + stamp + ticks + at least one int8
 }
-# Bit k of entry t: type t may carry k payload bytes.
-_SIZE_MASKS = np.zeros(256, dtype=np.uint32)
+# _ALLOWED[type, size]: whether a frame of that type may carry that many payload bytes (any byte value of each).
+_ALLOWED = np.zeros((256, 256), dtype=bool)
 for _t, _sizes in _PAYLOAD_SIZES.items():
-    _SIZE_MASKS[_t] = sum(1 << k for k in _sizes)
+    _ALLOWED[_t, sorted(_sizes)] = True
 
 
 def payload_sizes(msg_type: int) -> frozenset[int]:
@@ -256,41 +256,35 @@ class FrameBatch:
 @dataclass(frozen=True)
 class _Decoded:
     status: np.ndarray  # (k,) int8
-    raw: np.ndarray  # (k, MAX_RAW) uint8: the COBS-decoded bytes, zero past ``m``
-    m: np.ndarray  # (k,) int64 decoded length, -1 where the COBS is malformed or the body too long
+    raw: np.ndarray  # (k, MAX_RAW) uint8: the COBS-decoded bytes where ``m >= 0``
+    m: np.ndarray  # (k,) decoded length, -1 where the COBS is malformed or the body too long
 
 
 def _decode_rows(body: np.ndarray, n: np.ndarray) -> _Decoded:
-    """Decode bodies given as rows of ``body`` (``(k, MAX_COBS)`` uint8, zero past ``n``) of ``n`` bytes each.
+    """Decode frame bodies: rows of ``body`` (``(k, MAX_COBS)`` uint8, zero past ``n``) of ``n`` >= 1 bytes, none 0x00.
 
     A body longer than :data:`MAX_COBS` is a framing error whatever its bytes (only its length is looked at).
     """
     k = body.shape[0]
-    fits = (n >= 1) & (n <= MAX_COBS)
     # COBS: code bytes chain from position 0 (each is the distance to the next) and must land exactly on the end.
     # No decoded frame has 254 nonzero bytes in a row, so a valid body has no 0xFF code and decodes to its bytes
     # 1..n-1 with every code position but the first read as 0x00.
-    zero_inside = ((body == 0) & (np.arange(MAX_COBS) < n[:, None])).any(axis=1)
     columns = np.ascontiguousarray(body.T, dtype=np.int16)
     is_code = np.zeros((MAX_COBS, k), dtype=bool)
-    next_code = np.where(fits & ~zero_inside, 0, -1).astype(np.int16)
-    for j in range(int(np.minimum(n, MAX_COBS).max(initial=0))):
-        np.add(next_code, columns[j], out=next_code, where=np.equal(next_code, j, out=is_code[j]))
-    cobs_ok = fits & (next_code == n)
-    raw = body[:, 1:] * (~is_code[1:].T & cobs_ok[:, None])
-    m = np.where(cobs_ok, n - 1, -1)
-    size = raw[:, 0].astype(np.int64)
-    typ = raw[:, 1]
+    next_code = (n <= MAX_COBS).astype(np.int16) - 1  # 0: start the chain; -1: too long, never a code
+    for j in range(min(int(n.max(initial=0)), MAX_COBS)):
+        next_code += columns[j] * np.equal(next_code, j, out=is_code[j])
+    m = np.where(next_code == n, n - 1, -1)
+    raw = body[:, 1:] * ~is_code[1:].T
+    size = raw[:, 0]
     # The length field must account for every decoded byte: a cut, merged or reshaped frame fails here.
-    shaped = cobs_ok & (m >= OVERHEAD) & (size + OVERHEAD == m)
-    shaped &= ((_SIZE_MASKS[typ] >> np.minimum(size, 31).astype(np.uint32)) & 1).astype(bool)
+    shaped = (size + OVERHEAD == m) & _ALLOWED[raw[:, 1], size]
     status = np.full(k, FRAMING_ERROR, dtype=np.int8)
     rows = np.flatnonzero(shaped)  # only these reach the CRC
-    crc_len = size[rows] + 3
-    stored = np.zeros(rows.size, dtype=np.uint32)
-    for b in range(4):
-        stored |= raw[rows, crc_len + b].astype(np.uint32) << np.uint32(8 * b)
-    status[rows] = np.where(crc32c_rows(raw[rows], crc_len) == stored, FRAME, CRC_ERROR)
+    if rows.size:
+        crc_len = size[rows].astype(np.int64) + 3
+        stored = np.ascontiguousarray(raw[rows[:, None], crc_len[:, None] + np.arange(4)]).view("<u4")[:, 0]
+        status[rows] = np.where(crc32c_rows(raw[rows], crc_len) == stored, FRAME, CRC_ERROR)
     return _Decoded(status, raw, m)
 
 
@@ -305,6 +299,7 @@ def _legacy_hello_version(raw: np.ndarray, m: np.ndarray) -> int | None:
 
 # Bodies decoded per numpy pass: bounds the temporary arrays to a few MB however much data is fed at once.
 _CHUNK = 1 << 15
+_NO_BODIES = _decode_rows(np.zeros((0, MAX_COBS), dtype=np.uint8), np.zeros(0, dtype=np.int64))
 
 
 class FrameDecoder:
@@ -320,7 +315,7 @@ class FrameDecoder:
     """
 
     def __init__(self) -> None:
-        self._carry = np.zeros(0, dtype=np.uint8)
+        self._carry = b""
         self.crc_errors = 0
         self.framing_errors = 0
         self.frames_ok = 0
@@ -328,7 +323,7 @@ class FrameDecoder:
 
     def reset(self) -> None:
         """Drop a partial frame (the counters stay)."""
-        self._carry = np.zeros(0, dtype=np.uint8)
+        self._carry = b""
 
     def feed(self, data: bytes) -> list[Frame]:
         """Consume ``data``; return the frames it completed, in order."""
@@ -336,35 +331,37 @@ class FrameDecoder:
 
     def feed_batch(self, data: bytes) -> FrameBatch:
         """Consume ``data``; return the result of every frame body it completed, accepted or not, in order."""
-        carried = self._carry.size
-        stream = np.concatenate([self._carry, np.frombuffer(bytes(data), dtype=np.uint8)])
-        zeros = np.flatnonzero(stream == 0)
-        rest_from = int(zeros[-1]) + 1 if zeros.size else 0
+        carried = len(self._carry)
+        buf = self._carry + bytes(data)
+        rest_from = buf.rfind(b"\x00") + 1
         # Only a body's length matters once it exceeds MAX_COBS: keep no more of an unfinished one.
-        self._carry = stream[rest_from : rest_from + MAX_COBS + 1].copy()
-        starts = np.concatenate([[0], zeros[:-1] + 1]).astype(np.int64)
-        n = zeros - starts
+        self._carry = buf[rest_from : rest_from + MAX_COBS + 1]
+        stream = np.frombuffer(buf, dtype=np.uint8, count=rest_from)
+        ends = np.flatnonzero(stream == 0)
+        starts = np.zeros_like(ends)
+        starts[1:] = ends[:-1] + 1
+        n = ends - starts
         body = n > 0  # back-to-back delimiters: a frame's leading 0x00 after the previous one's trailing
-        starts, n, ends = starts[body], n[body], zeros[body] - carried
-        # Row i is the MAX_COBS bytes from starts[i]: a strided view of the stream, copied row by row when indexed.
+        starts, n, ends = starts[body], n[body], ends[body] - carried
         padded = np.concatenate([stream, np.zeros(MAX_COBS, dtype=np.uint8)])
-        windows = np.lib.stride_tricks.as_strided(padded, (stream.size + 1, MAX_COBS), (1, 1), writeable=False)
+        cols = np.arange(MAX_COBS)
         parts = [
-            _decode_rows(windows[s] * (np.arange(MAX_COBS) < ln[:, None]), ln)
+            _decode_rows(padded[s[:, None] + cols] * (cols < ln[:, None]), ln)
             for s, ln in ((starts[c : c + _CHUNK], n[c : c + _CHUNK]) for c in range(0, n.size, _CHUNK))
-        ] or [_decode_rows(np.zeros((0, MAX_COBS), dtype=np.uint8), n)]
-        status = np.concatenate([d.status for d in parts])
-        raw = np.concatenate([d.raw for d in parts])
-        self.frames_ok += int(np.count_nonzero(status == FRAME))
-        self.crc_errors += int(np.count_nonzero(status == CRC_ERROR))
-        self.framing_errors += int(np.count_nonzero(status == FRAMING_ERROR))
-        rejected = status == FRAMING_ERROR
-        legacy = _legacy_hello_version(raw[rejected], np.concatenate([d.m for d in parts])[rejected])
-        if legacy is not None:
-            self.legacy_version = legacy
-        size = raw[:, 0]
-        payload = raw[:, 3 : 3 + MAX_PAYLOAD] * (np.arange(MAX_PAYLOAD) < size[:, None])
-        return FrameBatch(status, ends, raw[:, 1].copy(), raw[:, 2].copy(), size.copy(), payload)
+        ] or [_NO_BODIES]
+        d = parts[0]
+        if len(parts) > 1:
+            d = _Decoded(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("status", "raw", "m")))
+        counts = np.bincount(d.status - FRAMING_ERROR, minlength=4)
+        self.framing_errors += int(counts[0])
+        self.crc_errors += int(counts[CRC_ERROR - FRAMING_ERROR])
+        self.frames_ok += int(counts[FRAME - FRAMING_ERROR])
+        if counts[0]:
+            legacy = _legacy_hello_version(d.raw, np.where(d.status == FRAMING_ERROR, d.m, -1))
+            self.legacy_version = legacy if legacy is not None else self.legacy_version
+        size = d.raw[:, 0]
+        payload = d.raw[:, 3 : 3 + MAX_PAYLOAD] * (cols[:MAX_PAYLOAD] < size[:, None])
+        return FrameBatch(d.status, ends, d.raw[:, 1], d.raw[:, 2], size, payload)
 
 
 # ---- payloads -------------------------------------------------------------------------------------------------
