@@ -80,10 +80,10 @@ static uint8_t tr_hil_hex(char c)
 
 static uint8_t hello_flags; /* bit 0: the policy failed tinyrl_policy_init */
 
-/** The 18-byte HELLO payload announcing ``version``. */
-static void tr_hil_hello_payload(uint8_t version, uint8_t p[18])
+/** The 18-byte HELLO payload. */
+static void tr_hil_hello_payload(uint8_t p[18])
 {
-    p[0] = version;
+    p[0] = (uint8_t)TR_HIL_VERSION;
     p[1] = (uint8_t)TR_HIL_IN;
     p[2] = (uint8_t)TR_HIL_OUT;
     p[3] = hello_flags;
@@ -105,7 +105,7 @@ static void tr_hil_hello_payload(uint8_t version, uint8_t p[18])
 static void tr_hil_send_hello(uint8_t seq)
 {
     uint8_t p[18];
-    tr_hil_hello_payload((uint8_t)TR_HIL_VERSION, p);
+    tr_hil_hello_payload(p);
     tr_hil_send(TR_HIL_HELLO, seq, p, sizeof(p));
 }
 
@@ -113,10 +113,10 @@ static void tr_hil_send_hello(uint8_t seq)
 static void tr_hil_send_legacy_hello(uint8_t seq)
 {
     uint8_t p[18];
-    tr_hil_hello_payload((uint8_t)TR_HIL_VERSION, p);
+    tr_hil_hello_payload(p);
     const uint32_t n = tr_hil_encode_v1(TR_HIL_HELLO, seq, p, sizeof(p), tx);
     if (n == 0U) {
-        tr_board_exit(1);
+        tr_board_exit(1); /* 18 bytes always fit: a firmware bug */
     }
     tr_board_write(tx, n);
 }
