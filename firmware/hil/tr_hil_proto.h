@@ -1,9 +1,11 @@
 /*
- * TinyRL hardware-in-the-loop wire protocol (docs/hil-protocol.md): COBS-stuffed frames ended by 0x00.
+ * TinyRL hardware-in-the-loop wire protocol, version 2 (docs/hil-protocol.md): COBS-stuffed frames between 0x00s.
  *
- * A decoded frame is  type (u8) | seq (u8) | payload (0..30 bytes) | CRC-16/CCITT-FALSE (u16, little endian)
- * over type, seq and payload. Multi-byte payload fields are little endian. Static memory only: the caller owns
- * the decoder state and every buffer. Must match tinyrl/hil/protocol.py byte for byte.
+ * A decoded frame is  len (u8) | type (u8) | seq (u8) | payload (len bytes, 0..30) | CRC-32C (u32, little endian)
+ * with the CRC over len, type, seq and payload; on the wire it is  0x00 | COBS(frame) | 0x00. The decoder accepts a
+ * frame only if its COBS is well formed, its decoded size is exactly len + 7, its type is known and allows a
+ * payload of len bytes, and its CRC-32C matches. Multi-byte payload fields are little endian. Static memory only:
+ * the caller owns the decoder state and every buffer. Must match tinyrl/hil/protocol.py byte for byte.
  */
 #ifndef TR_HIL_PROTO_H
 #define TR_HIL_PROTO_H
@@ -14,12 +16,15 @@
 extern "C" {
 #endif
 
-#define TR_HIL_VERSION 1U
+#define TR_HIL_VERSION 2U
 #define TR_HIL_MAX_PAYLOAD 30U
-/** type + seq + payload + crc */
-#define TR_HIL_MAX_RAW (TR_HIL_MAX_PAYLOAD + 4U)
-/** COBS adds one byte per 254 (one here), plus the 0x00 delimiter. */
-#define TR_HIL_MAX_ENCODED (TR_HIL_MAX_RAW + 2U)
+/** len + type + seq + CRC-32C around the payload */
+#define TR_HIL_OVERHEAD 7U
+#define TR_HIL_MAX_RAW (TR_HIL_MAX_PAYLOAD + TR_HIL_OVERHEAD)
+/** COBS adds one byte per 254 (one here). */
+#define TR_HIL_MAX_COBS (TR_HIL_MAX_RAW + 1U)
+/** A whole wire frame: the leading and the trailing 0x00 around the COBS bytes. */
+#define TR_HIL_MAX_ENCODED (TR_HIL_MAX_COBS + 2U)
 
 /** Message types (docs/hil-protocol.md). */
 typedef enum {
@@ -35,10 +40,11 @@ typedef enum {
 
 /** Decoder results. */
 typedef enum {
-    TR_HIL_NONE = 0,           /**< byte consumed, no frame ended */
-    TR_HIL_FRAME = 1,          /**< a valid frame is in *out */
-    TR_HIL_ERR_CRC = -1,       /**< well-formed COBS, CRC mismatch */
-    TR_HIL_ERR_FRAMING = -2,   /**< bad COBS, too short, or too long */
+    TR_HIL_NONE = 0,         /**< byte consumed, no frame ended */
+    TR_HIL_FRAME = 1,        /**< a valid frame is in *out */
+    TR_HIL_ERR_CRC = -1,     /**< well-formed frame (COBS, size, length field, type), CRC-32C mismatch */
+    TR_HIL_ERR_FRAMING = -2, /**< bad COBS, too short or too long, length field or payload size wrong, unknown type */
+    TR_HIL_LEGACY_HELLO = -3 /**< rejected, but a version-1 host's HELLO request: *out has its type and seq */
 } tr_hil_result;
 
 /** One decoded frame. */
@@ -49,15 +55,21 @@ typedef struct {
     uint8_t payload[TR_HIL_MAX_PAYLOAD];
 } tr_hil_frame;
 
-/** Streaming decoder state: zero it (or call tr_hil_decoder_init) before use. */
+/** Streaming decoder state: call tr_hil_decoder_init before use. */
 typedef struct {
-    uint8_t buf[TR_HIL_MAX_ENCODED];
+    uint8_t buf[TR_HIL_MAX_COBS];
     uint32_t len;
     uint32_t overflow; /**< nonzero while discarding an over-long frame until the next delimiter */
 } tr_hil_decoder;
 
-/** CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor); check value 0x29B1 for "123456789". */
+/** CRC-32C (Castagnoli: reflected poly 0x82F63B78, init and final xor 0xFFFFFFFF); 0xE3069283 for "123456789". */
+uint32_t tr_hil_crc32c(const uint8_t *data, uint32_t len);
+
+/** CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF); 0x29B1 for "123456789". Only for version-1 frames. */
 uint16_t tr_hil_crc16(const uint8_t *data, uint32_t len);
+
+/** 1 if a frame of ``type`` may carry ``len`` payload bytes (docs/hil-protocol.md, "Messages"), else 0. */
+uint32_t tr_hil_payload_size_ok(uint8_t type, uint32_t len);
 
 /** COBS-encode ``len`` bytes (len <= 254) into ``out`` (len + 1 bytes, no delimiter); returns the encoded length. */
 uint32_t tr_hil_cobs_encode(const uint8_t *in, uint32_t len, uint8_t *out);
@@ -69,11 +81,19 @@ uint32_t tr_hil_cobs_encode(const uint8_t *in, uint32_t len, uint8_t *out);
 int32_t tr_hil_cobs_decode(const uint8_t *in, uint32_t len, uint8_t *out, uint32_t cap);
 
 /**
- * Build a complete wire frame: COBS(type, seq, payload, crc) followed by 0x00.
+ * Build a complete wire frame: 0x00 | COBS(len, type, seq, payload, CRC-32C) | 0x00.
+ * @param[out] out  at least TR_HIL_MAX_ENCODED bytes
+ * @return bytes written, or 0 if ``type`` may not carry ``len`` payload bytes (tr_hil_payload_size_ok)
+ */
+uint32_t tr_hil_encode(uint8_t type, uint8_t seq, const uint8_t *payload, uint32_t len, uint8_t *out);
+
+/**
+ * Build a version-1 wire frame: COBS(type, seq, payload, CRC-16) | 0x00. The device sends only one: its HELLO
+ * answering a version-1 host's HELLO request, so that host reads this device's version and stops with a clear error.
  * @param[out] out  at least TR_HIL_MAX_ENCODED bytes
  * @return bytes written, or 0 if ``len`` > TR_HIL_MAX_PAYLOAD
  */
-uint32_t tr_hil_encode(uint8_t type, uint8_t seq, const uint8_t *payload, uint32_t len, uint8_t *out);
+uint32_t tr_hil_encode_v1(uint8_t type, uint8_t seq, const uint8_t *payload, uint32_t len, uint8_t *out);
 
 /** Reset a decoder (drop any partial frame). */
 void tr_hil_decoder_init(tr_hil_decoder *dec);

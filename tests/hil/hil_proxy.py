@@ -4,7 +4,8 @@ Faults are scheduled, not drawn: an OBS (host → device) or ACT (device → hos
 carries (the host's step counter, 1 for the first step of a session) and by how many frames with that stamp came
 before it (the try). So a fault hits the same exchange whatever the machine's speed, and the counters it causes are
 known exactly: every other frame (HELLO, STATS, FAILSAFE, ...) passes untouched. A flipped bit never turns a byte
-into the 0x00 delimiter, so a flipped frame stays one frame and is rejected whole by the receiver.
+into the 0x00 delimiter, so a flipped frame stays one frame and is rejected whole by the receiver. The proxy cuts
+the stream at each 0x00: a frame's leading delimiter passes on its own, untouched.
 
 ``hold_after_reset`` holds host → device traffic from a RESET frame until the rebooted device's HELLO has passed:
 frames the host sends while the device reboots then reach it after its boot, never half-read by the old firmware.
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tinyrl.hil.protocol import MsgType, cobs_decode
+from tinyrl.hil.protocol import OVERHEAD, MsgType, cobs_decode
 
 Fault = Literal["flip", "drop", "dup"]
 #: Per stamp, the fault of each successive frame carrying it (``None``: that try passes).
@@ -42,13 +43,14 @@ class Injected:
 
 
 def frame_kind(frame: bytes) -> tuple[int, int | None]:
-    """``(type, stamp)`` of an intact wire frame (``stamp`` for OBS and ACT only); ``(-1, None)`` if undecodable."""
+    """``(type, stamp)`` of an intact wire frame body and its trailing 0x00 (``stamp`` for OBS and ACT only);
+    ``(-1, None)`` if undecodable, as the lone 0x00 that starts every frame is."""
     raw = cobs_decode(bytes(frame[:-1]))
-    if raw is None or len(raw) < 4:
+    if raw is None or len(raw) < OVERHEAD:
         return -1, None
-    if raw[0] in (MsgType.OBS, MsgType.ACT) and len(raw) >= 6:
-        return raw[0], raw[2] | (raw[3] << 8)
-    return raw[0], None
+    if raw[1] in (MsgType.OBS, MsgType.ACT) and len(raw) >= OVERHEAD + 2:
+        return raw[1], raw[3] | (raw[4] << 8)
+    return raw[1], None
 
 
 @dataclass
@@ -114,7 +116,7 @@ class FaultyProxy:
                 while (end := buf.find(0)) >= 0:
                     frame = bytearray(buf[: end + 1])
                     del buf[: end + 1]
-                    counts.frames += 1
+                    counts.frames += len(frame) > 1  # not the lone 0x00 that starts a frame
                     msg_type, stamp = frame_kind(frame)
                     if counts is self.to_mcu:
                         self._booted.wait(REBOOT_HOLD_S)

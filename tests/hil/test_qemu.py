@@ -327,3 +327,33 @@ def test_each_episode_starts_with_a_fresh_supervisor_watchdog(
     host = evaluate(policy, config, episodes=2, seed=1).episode_results[1]
     assert flown[1] == host.__dict__, "episode 1 re-armed: flown in hover with every action, like the host"
     assert report.mismatches == 0
+
+
+def test_version_1_host_is_told_the_device_version(shipped_policy_dir: Path, qemu_session: QemuSession) -> None:
+    """A version-1 host's HELLO request gets the firmware's HELLO in version-1 framing, carrying version 2, which
+    that host's version check refuses; the firmware counts the request as a framing error and acts on nothing."""
+    import struct
+    import time
+
+    from tinyrl.hil.protocol import VERSION, Hello, MsgType, cobs_decode, cobs_encode, crc16
+
+    link, _ = _link(qemu_session.url, shipped_policy_dir, timeout_s=REPLY_TIMEOUT_S)
+    try:
+        request = bytes((MsgType.HELLO, 42))
+        link.port.write(cobs_encode(request + struct.pack("<H", crc16(request))) + b"\x00")
+        received, reply = b"", None
+        deadline = time.monotonic() + REPLY_TIMEOUT_S
+        while reply is None and time.monotonic() < deadline:
+            received += link.port.read(64)
+            for body in received.split(b"\x00")[:-1]:  # a version-1 frame: type, seq, payload, CRC-16 LE
+                raw = cobs_decode(body)
+                if raw and len(raw) == 22 and crc16(raw[:-2]) == struct.unpack("<H", raw[-2:])[0]:
+                    reply = raw
+        assert reply is not None, f"no version-1 HELLO within {REPLY_TIMEOUT_S} s; got {received.hex()}"
+        assert reply[:2] == bytes((MsgType.HELLO, 42))
+        hello = Hello.unpack(reply[2:-2])
+        assert hello.version == VERSION == 2 and link.hello is not None and hello.model_hash == link.hello.model_hash
+        stats = link.stats()  # the device still speaks version 2
+        assert (stats.frames_ok, stats.crc_errors, stats.framing_errors) == (1, 0, 1)
+    finally:
+        link.close()

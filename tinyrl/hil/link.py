@@ -1,10 +1,12 @@
 """The host end of the HIL link: handshake, OBS → ACT exchanges with timeouts and retries, STATS, PING.
 
 Any pyserial URL works (``socket://127.0.0.1:PORT`` for QEMU or a proxy, ``/dev/ttyACM0`` for a board). Faults are
-handled so that a corrupt action is never returned: frames with a bad CRC or bad COBS are dropped by the decoder, an
-ACT must carry the sequence number and stamp of the OBS it answers (duplicates and late replies are discarded),
-a lost frame is retried, and a HELLO in the middle of a session (the MCU rebooted) triggers a new handshake before
-the OBS is sent again. After ``retries`` failed tries the exchange raises :class:`HilLinkError`.
+handled so that a corrupt action is never returned: frames with bad COBS, a wrong length field or payload size, or
+a bad CRC-32C are dropped by the decoder; an ACT must carry the sequence number and stamp of the OBS it answers and
+the device's action size (duplicates and late replies are discarded); a lost frame is retried; and a HELLO in the
+middle of a session (the MCU rebooted) triggers a new handshake before the OBS is sent again. After ``retries``
+failed tries the exchange raises :class:`HilLinkError`. A device running firmware of another protocol version is
+refused at the handshake with both versions named.
 """
 
 from __future__ import annotations
@@ -145,8 +147,12 @@ class HilLink:
         except (OSError, ValueError) as exc:
             raise HilLinkError(f"HIL link lost while receiving: {exc}") from None
 
-    def _next_frame(self, deadline: float) -> Frame | None:
-        """The next received frame, or ``None`` at ``deadline``."""
+    def _next_frame(self, deadline: float, handshaking: bool = False) -> Frame | None:
+        """The next received frame, or ``None`` at ``deadline``.
+
+        Raises:
+            HilLinkError: ``handshaking`` and the device said HELLO in the framing of another protocol version.
+        """
         while not self._pending:
             left = deadline - time.perf_counter()
             if left <= 0:
@@ -157,6 +163,12 @@ class HilLink:
             self._pending.extend(self._decoder.feed(data))
             self.counters.crc_errors = self._decoder.crc_errors
             self.counters.framing_errors = self._decoder.framing_errors
+            legacy = self._decoder.legacy_version
+            if handshaking and legacy is not None and legacy != VERSION:
+                raise HilLinkError(
+                    f"device speaks HIL protocol v{legacy}, this host v{VERSION} "
+                    "(rebuild and flash the HIL firmware from this tinyrl)"
+                )
         return self._pending.popleft()
 
     def _check_hello(self, frame: Frame) -> Hello:
@@ -200,12 +212,12 @@ class HilLink:
         """Wait for the device's HELLO (sent at boot; asked for again every second) and check it.
 
         Raises:
-            HilLinkError: No HELLO within ``timeout_s``, or an incompatible one.
+            HilLinkError: No HELLO within ``timeout_s``, or an incompatible one (sizes, model, protocol version).
         """
         end = time.perf_counter() + timeout_s
         ask = time.perf_counter() + 1.0
         while time.perf_counter() < end:
-            frame = self._next_frame(min(end, ask))
+            frame = self._next_frame(min(end, ask), handshaking=True)
             if frame is None:
                 if time.perf_counter() >= ask:
                     self._send(MsgType.HELLO)

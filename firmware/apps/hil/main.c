@@ -4,7 +4,9 @@
  * Boot: init the board (USART1 with interrupt-driven receive), send HELLO (the "ready banner": the host must not
  * send before it, bytes that arrive before the USART is enabled are dropped). Then poll forever, never blocking:
  * feed received bytes to the frame decoder; OBS -> run tinyrl_policy_run_int8 -> ACT with the SysTick ticks the
- * inference took; PING -> PONG; STATS -> counters; HELLO -> HELLO; RESET -> system reset.
+ * inference took; PING -> PONG; STATS -> counters; HELLO -> HELLO; RESET -> system reset. A version-1 host's
+ * HELLO request is answered in version-1 framing with this firmware's version, so that host stops with a clear
+ * mismatch; no other rejected frame is answered.
  *
  * Watchdog (armed by the first OBS): no OBS for TR_HIL_WATCHDOG_MS of SysTick time -> failsafe "hover" (velocity
  * and yaw-rate outputs at the int8 value that dequantizes to 0, height output held at its last value), reported by
@@ -37,7 +39,8 @@
 #define TR_HIL_IN TINYRL_POLICY_INPUT_SIZE
 #define TR_HIL_OUT TINYRL_POLICY_OUTPUT_SIZE
 
-#if TR_HIL_IN + 2 > 30 || TR_HIL_OUT + 6 > 30
+/* OBS carries 2 + IN bytes, ACT 6 + OUT, FAILSAFE 7 + OUT: each within TR_HIL_MAX_PAYLOAD (30). */
+#if TR_HIL_IN < 1 || TR_HIL_OUT < 1 || TR_HIL_IN + 2 > 30 || TR_HIL_OUT + 7 > 30
 #error "the policy's observation or action does not fit a 30-byte HIL payload"
 #endif
 
@@ -56,6 +59,9 @@ static uint8_t tx[TR_HIL_MAX_ENCODED];
 static void tr_hil_send(uint8_t type, uint8_t seq, const uint8_t *payload, uint32_t len)
 {
     const uint32_t n = tr_hil_encode(type, seq, payload, len, tx);
+    if (n == 0U) {
+        tr_board_exit(1); /* a payload size the protocol forbids for this type: a firmware bug, never sent */
+    }
     tr_board_write(tx, n);
 }
 
@@ -74,9 +80,9 @@ static uint8_t tr_hil_hex(char c)
 
 static uint8_t hello_flags; /* bit 0: the policy failed tinyrl_policy_init */
 
-static void tr_hil_send_hello(uint8_t seq)
+/** The 18-byte HELLO payload. */
+static void tr_hil_hello_payload(uint8_t p[18])
 {
-    uint8_t p[18];
     p[0] = (uint8_t)TR_HIL_VERSION;
     p[1] = (uint8_t)TR_HIL_IN;
     p[2] = (uint8_t)TR_HIL_OUT;
@@ -94,7 +100,25 @@ static void tr_hil_send_hello(uint8_t seq)
     tr_hil_put_u32(&p[8], TR_HIL_TICK_HZ);
     tr_hil_put_u32(&p[12], tr_board_ticks_per_minstr());
     tr_hil_put_u16(&p[16], (uint16_t)TR_HIL_WATCHDOG_MS);
+}
+
+static void tr_hil_send_hello(uint8_t seq)
+{
+    uint8_t p[18];
+    tr_hil_hello_payload(p);
     tr_hil_send(TR_HIL_HELLO, seq, p, sizeof(p));
+}
+
+/** Answer a version-1 host in its own framing: it reads this device's version and stops with a clear error. */
+static void tr_hil_send_legacy_hello(uint8_t seq)
+{
+    uint8_t p[18];
+    tr_hil_hello_payload(p);
+    const uint32_t n = tr_hil_encode_v1(TR_HIL_HELLO, seq, p, sizeof(p), tx);
+    if (n == 0U) {
+        tr_board_exit(1); /* 18 bytes always fit: a firmware bug */
+    }
+    tr_board_write(tx, n);
 }
 
 static void tr_hil_send_stats(uint8_t seq)
@@ -155,8 +179,7 @@ int main(void)
     uint16_t last_stamp = 0;
     uint64_t last_obs = tr_board_ticks();
 
-    tr_board_write((const uint8_t *)"", 1U); /* a lone 0x00 delimiter first: the host's decoder starts clean */
-    tr_hil_send_hello(0);
+    tr_hil_send_hello(0); /* its leading 0x00 ends whatever the host's decoder held */
 
     for (;;) {
         const int32_t c = tr_board_getc();
@@ -197,6 +220,11 @@ int main(void)
         }
         if (r == TR_HIL_ERR_FRAMING) {
             counters.framing_errors++;
+            continue;
+        }
+        if (r == TR_HIL_LEGACY_HELLO) {
+            counters.framing_errors++; /* not a version-2 frame: never acted on, only answered with the version */
+            tr_hil_send_legacy_hello(frame.seq);
             continue;
         }
         if (r != TR_HIL_FRAME) {
