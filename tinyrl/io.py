@@ -9,17 +9,8 @@ from pathlib import Path
 from tinyrl.errors import ConfigError
 
 
-def fsync_file(path: str | Path) -> None:
-    """Flush a written file to disk (before renaming it into place)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: str | Path) -> None:
-    """Flush a folder's entries to disk, so a rename inside it survives a power cut."""
+def fsync_path(path: str | Path) -> None:
+    """Flush a written file, or a folder's entries (after a rename inside it), to disk: it survives a power cut."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -45,7 +36,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        fsync_path(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

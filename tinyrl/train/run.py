@@ -30,7 +30,7 @@ import yaml
 
 from tinyrl.config import read_data_file
 from tinyrl.errors import ConfigError
-from tinyrl.io import atomic_write_bytes, atomic_write_text, fsync_dir, fsync_file
+from tinyrl.io import atomic_write_bytes, atomic_write_text, fsync_path
 from tinyrl.tasks.config import ScenarioConfig, load_scenario, scenario_from_data
 from tinyrl.train import algos
 
@@ -178,11 +178,11 @@ def save_checkpoint(model: Any, run_dir: Path, keep: int) -> Path:
     if hasattr(model, "replay_buffer") and model.replay_buffer is not None:
         buffer_tmp = folder / ".replay_buffer.tmp.pkl"
         model.save_replay_buffer(buffer_tmp)
-        fsync_file(buffer_tmp)
+        fsync_path(buffer_tmp)
         os.replace(buffer_tmp, folder / f"step_{model.num_timesteps:012d}.replay.pkl")
-    fsync_file(tmp)  # on disk before it takes the checkpoint's name: a power cut cannot leave a named, empty file
+    fsync_path(tmp)  # on disk before it takes the checkpoint's name: a power cut cannot leave a named, empty file
     os.replace(tmp, path)  # the checkpoint appears only once complete
-    fsync_dir(folder)
+    fsync_path(folder)
     for old in checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
         old.with_name(old.name.replace(".zip", ".replay.pkl")).unlink(missing_ok=True)
