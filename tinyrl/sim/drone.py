@@ -81,8 +81,7 @@ class Quadrotors:
         #: World-frame force on each drone (N, 3), N: wind and gusts; set it between steps.
         self.external_force_n = np.zeros((n, 3))
         if fast is not None:  # also when starting on NumPy: ``backend`` may be switched later
-            self._gains = fast.gain_table(self.controller)
-            self._controller_scalars = fast.controller_scalars(self.controller)
+            self._cascade_params = fast.cascade_params(self.controller)
 
     # --- read-only state (views; copy to keep) ---
     @property
@@ -183,45 +182,16 @@ class Quadrotors:
             self.step_motors(rpm_cmd)
 
     def _step_numba(self, setpoints: np.ndarray, mode: int, steps: int) -> None:
-        s, p, c = self.state, self.params, self.controller
+        c = self.controller
         fast.policy_period(
             steps,
             c.tick,
             mode,
-            self.dt_s,
-            self.drag,
-            self.ground_effect,
             np.require(setpoints, np.float64, ("C", "W")),
             np.require(self.external_force_n, np.float64, ("C", "W")),
-            s.pos,
-            s.vel,
-            s.quat,
-            s.omega,
-            s.rpm,
-            p.mass_kg,
-            p.gravity_mps2,
-            p.kf_n_per_rpm2,
-            p.km_nm_per_rpm2,
-            p.lever_m,
-            p.inertia,
-            p.inv_inertia,
-            p.hover_rpm,
-            p.min_rpm,
-            p.max_rpm,
-            motors.lag_factor(p.motor_tau_s, self.dt_s),
-            p.drag_xy_n_s_per_m,
-            p.drag_z_n_s_per_m,
-            p.prop_radius_m,
-            p.ground_effect_coeff,
-            p.ground_effect_max_ratio,
-            self._gains,
-            self._controller_scalars,
-            c.position_every,
-            c.attitude_every,
-            c.pid_state,
-            c.held,
-            c.ratio_table,
-            c.rpm_table,
+            fast.flight_arrays(self.state, c),
+            fast.body_model(self.params, self.dt_s, self.drag, self.ground_effect),
+            self._cascade_params,
         )
         c.tick += steps
         for _ in range(steps):  # the same float sum as the NumPy path's per-step increments
