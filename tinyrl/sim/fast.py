@@ -3,20 +3,22 @@
 :func:`policy_period` is the loop of :meth:`tinyrl.sim.drone.Quadrotors.step` (``controller.update`` →
 ``step_motors`` → ``dynamics.step`` for every physics step) written per drone: the outer loop runs over drones,
 the inner loop over physics steps; each drone's rigid-body state stays in registers for the whole policy period.
-Each stage is a small compiled function, inlined into the kernel: :func:`_position_loop`, :func:`_attitude_loop`
-(or :func:`_rates_setpoint`), :func:`_rate_loop`, :func:`_mixer`, :func:`_thrust_map`, :func:`_motor_lag` and
-:func:`_rigid_body_step`. The NumPy modules (:mod:`~tinyrl.sim.controller`, :mod:`~tinyrl.sim.motors`,
-:mod:`~tinyrl.sim.dynamics`) remain the reference; this file repeats their arithmetic operation by operation (same
-formulas, same evaluation order, ``fastmath`` off), so trajectories agree with NumPy to rounding — bit for bit on
-this machine, though that is not promised: NumPy's ``einsum`` sums in a SIMD-width dependent order. A drone's
-result never depends on the batch it is in, since nothing is shared between iterations of the drone loop.
+Each stage is a small compiled function inlined into the kernel: :func:`_position_loop` (100 Hz),
+:func:`_attitude_loop` or :func:`_rates_setpoint`, :func:`_rate_loop`, :func:`_mixer` and :func:`_thrust_map`
+(500 Hz), then :func:`_motor_lag` and :func:`_rigid_body_step` every physics step. The NumPy modules
+(:mod:`~tinyrl.sim.controller`, :mod:`~tinyrl.sim.motors`, :mod:`~tinyrl.sim.dynamics`) remain the reference; this
+file repeats their arithmetic operation by operation (same formulas, same evaluation order, ``fastmath`` off), so
+trajectories agree with NumPy to rounding — bit for bit on this machine, though that is not promised: NumPy's
+``einsum`` sums in a SIMD-width dependent order. A drone's result never depends on the batch it is in, since
+nothing is shared between iterations of the drone loop.
 
-The kernel takes three structures (NamedTuples, which numba compiles to plain values): :class:`FlightArrays`, the
-arrays it advances in place; :class:`BodyModel`, the step settings and per-drone physical parameters; and
-:class:`CascadeParams`, the controller's gains, tables and settings. Controller state lives in the arrays of
-:class:`~tinyrl.sim.controller.CascadeController` (``pid_state``: every PID's integral, previous measurement and
-filter delays; ``held``: setpoints, thrust, int16 outputs, motor requests, PWM and rotor-speed commands), so
-resetting a subset of drones works the same with either backend.
+The kernel's inputs come in four NamedTuples: :class:`FlightArrays`, the arrays it advances in place;
+:class:`BodyModel`, the step settings and per-drone physical parameters; :class:`CascadeParams`, the controller's
+scalar settings (plain values, so passing them to the stages costs nothing); and :class:`CascadeTables`, its gains
+and thrust-map tables. Controller state lives in the arrays of :class:`~tinyrl.sim.controller.CascadeController`
+(``pid_state``: every PID's integral, previous measurement and filter delays; ``held``: setpoints, thrust, int16
+outputs, motor requests, PWM and rotor-speed commands), so resetting a subset of drones works the same with either
+backend.
 """
 
 from __future__ import annotations
@@ -108,16 +110,13 @@ class BodyModel(NamedTuple):
 
 
 class CascadeParams(NamedTuple):
-    """What the kernel reads of a :class:`~tinyrl.sim.controller.CascadeController`: gains, tables, settings."""
+    """The scalar settings of a :class:`~tinyrl.sim.controller.CascadeController` that the kernel reads."""
 
-    gains: np.ndarray  # (4 banks, 14 fields, 3 axes) from gain_table
-    ratio_table: np.ndarray  # (REQUEST_TABLE_SIZE,) duty ratio of each motor request
-    rpm_table: np.ndarray  # (65536,) rotor-speed command (rpm) of each duty ratio
     position_every: int  # physics steps per position-loop run
     attitude_every: int  # physics steps per attitude/rate-loop run
     attitude_dt_s: float
     tilt_limit_deg: float
-    thrust_scale_pwm: float  # PWM per m/s of climb-rate PID output
+    thrust_scale_pwm: float  # PWM per unit of the climb-rate PID's output
     thrust_base_pwm: float
     thrust_min_pwm: float
     idle_thrust_pwm: float
@@ -129,6 +128,14 @@ class CascadeParams(NamedTuple):
     pwm_to_rpm_scale: float  # rpm per PWM
     pwm_to_rpm_offset: float  # rpm
     nominal_kf_n_per_rpm2: float
+
+
+class CascadeTables(NamedTuple):
+    """The arrays of a :class:`~tinyrl.sim.controller.CascadeController` that the kernel reads."""
+
+    gains: np.ndarray  # (4 banks, 14 fields, 3 axes) from gain_table
+    ratio_table: np.ndarray  # (REQUEST_TABLE_SIZE,) duty ratio of each motor request
+    rpm_table: np.ndarray  # (65536,) rotor-speed command (rpm) of each duty ratio
 
 
 class _Drone(NamedTuple):
@@ -173,13 +180,10 @@ def gain_table(controller: CascadeController) -> np.ndarray:
 
 
 def cascade_params(controller: CascadeController) -> CascadeParams:
-    """The gains, tables and settings of ``controller`` that :func:`policy_period` reads (fixed after its init)."""
+    """The scalar settings of ``controller`` that :func:`policy_period` reads (fixed after its init)."""
     c = controller.params
     c0, c1, c2, c3 = (float(v) for v in c.vmotor_to_thrust)
     return CascadeParams(
-        gains=gain_table(controller),
-        ratio_table=controller.ratio_table,
-        rpm_table=controller.rpm_table,
         position_every=int(controller.position_every),
         attitude_every=int(controller.attitude_every),
         attitude_dt_s=float(controller._attitude_dt_s),
@@ -199,30 +203,35 @@ def cascade_params(controller: CascadeController) -> CascadeParams:
     )
 
 
+def cascade_tables(controller: CascadeController) -> CascadeTables:
+    """The gains and thrust-map tables of ``controller`` that :func:`policy_period` reads (fixed after its init)."""
+    return CascadeTables(gain_table(controller), controller.ratio_table, controller.rpm_table)
+
+
 def body_model(params: DroneParamArrays, dt_s: float, drag: bool, ground_effect: bool) -> BodyModel:
-    """The motor and rigid-body model of physics steps of ``dt_s`` s: views of ``params``' current arrays."""
+    """The motor and rigid-body model for physics steps of ``dt_s`` s: ``params``' arrays (not copies)."""
     p = params
     return BodyModel(
-        float(dt_s),
-        bool(drag),
-        bool(ground_effect),
-        p.mass_kg,
-        p.gravity_mps2,
-        p.kf_n_per_rpm2,
-        p.km_nm_per_rpm2,
-        p.lever_m,
-        p.inertia,
-        p.inv_inertia,
-        p.hover_rpm,
-        p.min_rpm,
-        p.max_rpm,
+        dt_s=float(dt_s),
+        drag=bool(drag),
+        ground_effect=bool(ground_effect),
+        mass_kg=p.mass_kg,
+        gravity_mps2=p.gravity_mps2,
+        kf_n_per_rpm2=p.kf_n_per_rpm2,
+        km_nm_per_rpm2=p.km_nm_per_rpm2,
+        lever_m=p.lever_m,
+        inertia_kg_m2=p.inertia,
+        inv_inertia=p.inv_inertia,
+        hover_rpm=p.hover_rpm,
+        min_rpm=p.min_rpm,
+        max_rpm=p.max_rpm,
         # NumPy's expm1 and libm's differ in the last bit: computed here, with the reference's function.
-        motors.lag_factor(p.motor_tau_s, dt_s),
-        p.drag_xy_n_s_per_m,
-        p.drag_z_n_s_per_m,
-        p.prop_radius_m,
-        p.ground_effect_coeff,
-        p.ground_effect_max_ratio,
+        lag_factor=motors.lag_factor(p.motor_tau_s, dt_s),
+        drag_xy_n_s_per_m=p.drag_xy_n_s_per_m,
+        drag_z_n_s_per_m=p.drag_z_n_s_per_m,
+        prop_radius_m=p.prop_radius_m,
+        ground_effect_coeff=p.ground_effect_coeff,
+        ground_effect_max_ratio=p.ground_effect_max_ratio,
     )
 
 
@@ -232,7 +241,7 @@ def flight_arrays(state: RigidBodyState, controller: CascadeController) -> Fligh
 
 
 # ---------------------------------------------------------------------------------------------------- scalar helpers
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _clip(x, low, high):
     # np.minimum(np.maximum(x, low), high), NaN passing through as in NumPy.
     if x < low:
@@ -242,7 +251,7 @@ def _clip(x, low, high):
     return x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _wrap_once(angle):
     # controller.wrap_once_deg
     if angle > 180.0:
@@ -252,7 +261,7 @@ def _wrap_once(angle):
     return angle
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _cap_angle(angle):
     # controller.cap_angle_deg
     while angle > 180.0:
@@ -262,13 +271,15 @@ def _cap_angle(angle):
     return angle
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _saturate_int16(x):
     return np.trunc(_clip(x, -_INT16, _INT16))
 
 
 # ------------------------------------------------------------------------------------------------------- controller
-@njit(cache=True, inline="always")
+# The stages take the controller settings ``cp`` (CascadeParams), the gain table ``gains`` (4 banks, 14 fields, 3 axes),
+# and one drone's PID state ``st`` (4 banks, 4 fields, 3 axes) and held row ``h`` (N_HELD,), which they update.
+@njit(cache=True, error_model="numpy", inline="always")
 def _pid(g, b, a, st, desired, measured):
     """One ``PidBank.update`` of bank ``b``, axis ``a``: gains ``g`` (bank, field, axis), state ``st`` of one drone.
 
@@ -304,7 +315,7 @@ def _pid(g, b, a, st, desired, measured):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _euler_deg(quat):
     """Roll, pitch, yaw (deg) of an xyzw quaternion (4-tuple): ``quat_to_euler`` then ``np.degrees``."""
     qx, qy, qz, qw = quat
@@ -314,8 +325,8 @@ def _euler_deg(quat):
     return roll, pitch, yaw
 
 
-@njit(cache=True, inline="always")
-def _position_loop(cp, st, h, sp, yaw_deg, vel, z_m):
+@njit(cache=True, error_model="numpy", inline="always")
+def _position_loop(cp, gains, st, h, sp, yaw_deg, vel, z_m):
     """``positionController`` + ``velocityController`` (100 Hz) of one drone, hover mode.
 
     ``sp`` the hover setpoint (4,): body vx, vy (m/s), yaw rate (deg/s), height (m); ``vel`` world velocity
@@ -323,15 +334,15 @@ def _position_loop(cp, st, h, sp, yaw_deg, vel, z_m):
     held row ``h``; ``st`` is the drone's PID state (bank, field, axis).
     """
     vx, vy, vz = vel
-    vz_des = _pid(cp.gains, _HEIGHT, 0, st, sp[3], z_m)
+    vz_des = _pid(gains, _HEIGHT, 0, st, sp[3], z_m)
     h[_H_VZ] = vz_des
     yaw = yaw_deg * math.pi / 180.0
     cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
     bvx = vx * cos_yaw + vy * sin_yaw
     bvy = -vx * sin_yaw + vy * cos_yaw
-    ox = _pid(cp.gains, _VELOCITY, 0, st, sp[0], bvx)
-    oy = _pid(cp.gains, _VELOCITY, 1, st, sp[1], bvy)
-    oz = _pid(cp.gains, _VELOCITY, 2, st, vz_des, vz)
+    ox = _pid(gains, _VELOCITY, 0, st, sp[0], bvx)
+    oy = _pid(gains, _VELOCITY, 1, st, sp[1], bvy)
+    oz = _pid(gains, _VELOCITY, 2, st, vz_des, vz)
     # Forward velocity needs nose-down (+pitch in FLU); leftward velocity needs left-down (-roll).
     tilt = cp.tilt_limit_deg
     h[_H_ATT + 0] = _clip(-oy, -tilt, tilt)
@@ -341,8 +352,8 @@ def _position_loop(cp, st, h, sp, yaw_deg, vel, z_m):
     h[_H_THRUST] = _clip(thrust, 0.0, _PWM_FULL)
 
 
-@njit(cache=True, inline="always")
-def _attitude_loop(cp, st, h, yaw_rate_dps, euler_deg):
+@njit(cache=True, error_model="numpy", inline="always")
+def _attitude_loop(cp, gains, st, h, yaw_rate_dps, euler_deg):
     """``attitudeControllerCorrectAttitudePID`` (500 Hz) of one drone, hover mode.
 
     Moves the held yaw setpoint by ``yaw_rate_dps`` (deg/s) over one attitude period, then runs the attitude PIDs
@@ -351,12 +362,12 @@ def _attitude_loop(cp, st, h, yaw_rate_dps, euler_deg):
     """
     roll, pitch, yaw = euler_deg
     h[_H_ATT + 2] = _cap_angle(h[_H_ATT + 2] + yaw_rate_dps * cp.attitude_dt_s)
-    h[_H_RATE + 0] = _pid(cp.gains, _ATTITUDE, 0, st, h[_H_ATT + 0], roll)
-    h[_H_RATE + 1] = _pid(cp.gains, _ATTITUDE, 1, st, h[_H_ATT + 1], pitch)
-    h[_H_RATE + 2] = _pid(cp.gains, _ATTITUDE, 2, st, h[_H_ATT + 2], yaw)
+    h[_H_RATE + 0] = _pid(gains, _ATTITUDE, 0, st, h[_H_ATT + 0], roll)
+    h[_H_RATE + 1] = _pid(gains, _ATTITUDE, 1, st, h[_H_ATT + 1], pitch)
+    h[_H_RATE + 2] = _pid(gains, _ATTITUDE, 2, st, h[_H_ATT + 2], yaw)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rates_setpoint(cp, h, sp, yaw_deg):
     """``CascadeController._rates`` of one drone: collective thrust (N) → PWM, body rates (deg/s) → ``h``.
 
@@ -373,22 +384,22 @@ def _rates_setpoint(cp, h, sp, yaw_deg):
     h[_H_ATT + 0], h[_H_ATT + 1], h[_H_ATT + 2] = 0.0, 0.0, yaw_deg
 
 
-@njit(cache=True, inline="always")
-def _rate_loop(cp, st, h, omega):
+@njit(cache=True, error_model="numpy", inline="always")
+def _rate_loop(gains, st, h, omega):
     """``attitudeControllerCorrectRatePID`` (500 Hz) of one drone: int16 outputs of the rate PIDs into ``h``.
 
     ``omega`` body rates (3-tuple, rad/s) against the held rate setpoints (deg/s); zero thrust zeroes the outputs,
     as ``controller_pid.c`` does.
     """
     wx, wy, wz = omega
-    h[_H_OUT + 0] = _saturate_int16(_pid(cp.gains, _RATE, 0, st, h[_H_RATE + 0], wx * _RAD2DEG))
-    h[_H_OUT + 1] = _saturate_int16(_pid(cp.gains, _RATE, 1, st, h[_H_RATE + 1], wy * _RAD2DEG))
-    h[_H_OUT + 2] = _saturate_int16(_pid(cp.gains, _RATE, 2, st, h[_H_RATE + 2], wz * _RAD2DEG))
+    h[_H_OUT + 0] = _saturate_int16(_pid(gains, _RATE, 0, st, h[_H_RATE + 0], wx * _RAD2DEG))
+    h[_H_OUT + 1] = _saturate_int16(_pid(gains, _RATE, 1, st, h[_H_RATE + 1], wy * _RAD2DEG))
+    h[_H_OUT + 2] = _saturate_int16(_pid(gains, _RATE, 2, st, h[_H_RATE + 2], wz * _RAD2DEG))
     if h[_H_THRUST] <= 0.0:
         h[_H_OUT + 0], h[_H_OUT + 1], h[_H_OUT + 2] = 0.0, 0.0, 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _mixer(h):
     """``powerDistributionLegacy`` of one drone: held thrust (PWM) and int16 outputs → 4 motor requests in ``h``."""
     r = np.trunc(h[_H_OUT + 0] / 2.0)
@@ -404,7 +415,7 @@ def _mixer(h):
             h[_H_REQ + m] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _request_to_pwm(request, cp):
     """``controller.compensate_battery`` (or the identity for the linear map) of one motor request (PWM units)."""
     if cp.linear_thrust_map:
@@ -423,53 +434,30 @@ def _request_to_pwm(request, cp):
     return ratio
 
 
-@njit(cache=True, inline="always")
-def _thrust_map(cp, h):
+@njit(cache=True, error_model="numpy", inline="always")
+def _thrust_map(cp, ratio_table, rpm_table, h):
     """Thrust map and ``powerDistributionCap`` of one drone: held motor requests → duty ratios (PWM) → rpm commands.
 
-    Reads ``CascadeController``'s tables, exact for integer requests; writes duty ratios and rotor-speed commands
-    (rpm) to ``h``.
+    Reads ``CascadeController``'s tables ``ratio_table`` (REQUEST_TABLE_SIZE,) and ``rpm_table`` (65536,), exact
+    for integer requests; writes duty ratios and rotor-speed commands (rpm) to ``h``.
     """
     highest = 0.0
     for m in range(4):
         request = h[_H_REQ + m]
         # Above the table only with a thrust command over full scale: then the formula.
         inside = request < _REQUEST_TABLE_SIZE
-        ratio = cp.ratio_table[int(max(request, 0.0))] if inside else _request_to_pwm(request, cp)
+        ratio = ratio_table[int(max(request, 0.0))] if inside else _request_to_pwm(request, cp)
         h[_H_PWM + m] = ratio
         highest = max(highest, ratio)
     reduction = highest - _PWM_FULL if highest > _PWM_FULL else 0.0
     for m in range(4):
         pwm = max(h[_H_PWM + m] - reduction, cp.idle_thrust_pwm)
         h[_H_PWM + m] = pwm
-        h[_H_RPM + m] = cp.rpm_table[int(pwm)]
-
-
-@njit(cache=True, inline="always")
-def _controller_tick(cp, mode, run_position, run_attitude, st, h, sp, z_m, vel, quat, omega):
-    """One ``CascadeController.update`` of one drone, on its PID state ``st`` and held row ``h``, in place.
-
-    ``sp`` the drone's setpoint (4,) in the units of ``mode``; ``z_m`` height; ``vel`` world velocity (3-tuple,
-    m/s), ``quat`` xyzw (4-tuple), ``omega`` body rates (3-tuple, rad/s). The rotor-speed commands end in ``h``.
-    """
-    if run_position or run_attitude:
-        euler_deg = _euler_deg(quat)
-        if mode == HOVER:
-            # The position loop leaves the yaw setpoint alone, so it may run before the yaw setpoint moves.
-            if run_position:
-                _position_loop(cp, st, h, sp, euler_deg[2], vel, z_m)
-            if run_attitude:
-                _attitude_loop(cp, st, h, sp[2], euler_deg)
-        else:
-            _rates_setpoint(cp, h, sp, euler_deg[2])
-    if run_attitude:
-        _rate_loop(cp, st, h, omega)
-        _mixer(h)
-        _thrust_map(cp, h)
+        h[_H_RPM + m] = rpm_table[int(pwm)]
 
 
 # ------------------------------------------------------------------------------------------- motors and rigid body
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _load_drone(body, i):
     """Drone ``i``'s parameters from ``body`` (a :class:`BodyModel`), with its motor offsets (m)."""
     lever = body.lever_m[i]
@@ -495,7 +483,7 @@ def _load_drone(body, i):
     )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _motor_lag(rpm, rpm_cmd, d):
     """``motors.update_rpm`` of one drone: rotor speeds (4-tuple, rpm) one step toward the clipped commands."""
     r0, r1, r2, r3 = rpm
@@ -507,7 +495,7 @@ def _motor_lag(rpm, rpm_cmd, d):
     return r0, r1, r2, r3
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rotation_matrix(quat):
     """``dynamics.quat_to_rotmat`` of an xyzw quaternion (4-tuple): the 9 entries R00, R01, ... R22, row-major."""
     qx, qy, qz, qw = quat
@@ -527,7 +515,7 @@ def _rotation_matrix(quat):
     )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rotor_thrusts(rpm, z_m, r20, r21, d, ground_effect):
     """``motors.thrusts`` times ``dynamics.ground_effect_ratio``: the 4 rotor thrusts (N) of one drone.
 
@@ -559,7 +547,7 @@ def _rotor_thrusts(rpm, z_m, r20, r21, d, ground_effect):
     return t0, t1, t2, t3
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _body_torques(thrust_n, rpm, d):
     """``motors.body_torques`` of one drone: body torque (3-tuple, N m) of rotor thrusts (N) and speeds (rpm)."""
     t0, t1, t2, t3 = thrust_n
@@ -572,7 +560,7 @@ def _body_torques(thrust_n, rpm, d):
     return tqx, tqy, tqz
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _acceleration(rot, vel, thrust_n, rpm, force_n, d, drag):
     """World acceleration (3-tuple, m/s²) of one drone: rotor thrust and drag, gravity, external force.
 
@@ -606,7 +594,7 @@ def _acceleration(rot, vel, thrust_n, rpm, force_n, d, drag):
     return ax, ay, az
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rotate_quat(quat, omega, dt):
     """An xyzw quaternion (4-tuple) turned by body rates ``omega`` (rad/s) for ``dt`` s: q ⊗ exp(omega dt / 2)."""
     qx, qy, qz, qw = quat
@@ -626,7 +614,7 @@ def _rotate_quat(quat, omega, dt):
     return nx / norm, ny / norm, nz / norm, nw / norm
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rigid_body_step(pos, vel, quat, omega, rpm, force_n, d, dt, drag, ground_effect):
     """``dynamics.step`` of one drone over ``dt`` s (semi-implicit Euler): new (pos, vel, quat, omega) tuples.
 
@@ -661,27 +649,33 @@ def _rigid_body_step(pos, vel, quat, omega, rpm, force_n, d, dt, drag, ground_ef
 
 
 # ------------------------------------------------------------------------------------------------------- the kernel
-@njit(cache=True)
+# error_model="numpy": a float division by zero gives inf or nan, as in the NumPy reference, instead of raising.
+# Without those raise paths numba prunes the reference counting of the arrays passed into the inlined stages.
+@njit(cache=True, error_model="numpy")
 def policy_period(
     n_steps: int,
     tick0: int,
     mode: int,
     setpoints: np.ndarray,
     external_force_n: np.ndarray,
-    flight: FlightArrays,
-    body: BodyModel,
-    cascade: CascadeParams,
+    flight: tuple,
+    body: tuple,
+    cascade: tuple,
+    tables: tuple,
 ) -> None:
-    """Fly N drones for ``n_steps`` physics steps of ``body.dt_s`` s, from controller tick ``tick0``, in place.
+    """Fly N drones for ``n_steps`` physics steps of ``dt_s`` s, from controller tick ``tick0``, in place.
 
     Same results as ``n_steps`` iterations of ``CascadeController.update`` + ``motors.update_rpm`` +
     ``dynamics.step``. ``mode`` from :data:`MODES`; ``setpoints`` (N, 4) in its units; ``external_force_n`` (N, 3)
-    world, N; ``flight`` from :func:`flight_arrays` (advanced in place), ``body`` from :func:`body_model`,
-    ``cascade`` from :func:`cascade_params`.
+    world, N. The structures come as plain tuples, ``tuple()`` of: :class:`FlightArrays` (advanced in place),
+    :class:`BodyModel`, :class:`CascadeParams` and :class:`CascadeTables` (see :func:`flight_arrays`,
+    :func:`body_model`, :func:`cascade_params`, :func:`cascade_tables`). Numba types a plain tuple in C when
+    dispatching and a NamedTuple field by field in Python, ~5 us more a call; NamedTuples work too.
     """
-    n = flight.pos_m.shape[0]
+    flight, body, cp = FlightArrays(*flight), BodyModel(*body), CascadeParams(*cascade)
+    gains, ratio_table, rpm_table = tables
     dt, drag, ground_effect = body.dt_s, body.drag, body.ground_effect
-    for i in range(n):
+    for i in range(flight.pos_m.shape[0]):
         pos = (flight.pos_m[i, 0], flight.pos_m[i, 1], flight.pos_m[i, 2])
         vel = (flight.vel_mps[i, 0], flight.vel_mps[i, 1], flight.vel_mps[i, 2])
         quat = (flight.quat[i, 0], flight.quat[i, 1], flight.quat[i, 2], flight.quat[i, 3])
@@ -691,10 +685,25 @@ def policy_period(
         force_n = (external_force_n[i, 0], external_force_n[i, 1], external_force_n[i, 2])
         d = _load_drone(body, i)
         for s in range(n_steps):
+            # Controller (CascadeController.update), written out here: passing this drone's arrays through one more
+            # inlined function costs reference counting that numba does not prune (~15 % of the kernel).
             tick = tick0 + s
-            run_position = tick % cascade.position_every == 0
-            run_attitude = tick % cascade.attitude_every == 0
-            _controller_tick(cascade, mode, run_position, run_attitude, st, h, sp, pos[2], vel, quat, omega)
+            run_position = tick % cp.position_every == 0
+            run_attitude = tick % cp.attitude_every == 0
+            if run_position or run_attitude:
+                euler_deg = _euler_deg(quat)
+                if mode == HOVER:
+                    # The position loop leaves the yaw setpoint alone: it may run before the yaw setpoint moves.
+                    if run_position:
+                        _position_loop(cp, gains, st, h, sp, euler_deg[2], vel, pos[2])
+                    if run_attitude:
+                        _attitude_loop(cp, gains, st, h, sp[2], euler_deg)
+                else:
+                    _rates_setpoint(cp, h, sp, euler_deg[2])
+            if run_attitude:
+                _rate_loop(gains, st, h, omega)
+                _mixer(h)
+                _thrust_map(cp, ratio_table, rpm_table, h)
             rpm_cmd = (h[_H_RPM + 0], h[_H_RPM + 1], h[_H_RPM + 2], h[_H_RPM + 3])
             rpm = _motor_lag(rpm, rpm_cmd, d)
             pos, vel, quat, omega = _rigid_body_step(pos, vel, quat, omega, rpm, force_n, d, dt, drag, ground_effect)
