@@ -89,9 +89,9 @@ class Quadrotors:
         #: World-frame force on each drone (N, 3), N: wind and gusts; set it between steps.
         self.external_force_n = np.zeros((n, 3))
         if fast is not None:  # also when starting on NumPy: ``backend`` may be switched later
-            # Fixed after the controller is built; plain tuples, as the kernel takes them.
-            self._cascade_params = tuple(fast.cascade_params(self.controller))
-            self._cascade_tables = tuple(fast.cascade_tables(self.controller))
+            # Fixed once the controller is built.
+            self._cascade_params = fast.cascade_params(self.controller)
+            self._cascade_tables = fast.cascade_tables(self.controller)
 
     # --- read-only state (views; copy to keep) ---
     @property
@@ -199,8 +199,8 @@ class Quadrotors:
             mode,
             _c_float64(setpoints),
             _c_float64(self.external_force_n),
-            tuple(fast.flight_arrays(self.state, c)),
-            tuple(fast.body_model(self.params, self.dt_s, self.drag, self.ground_effect)),
+            fast.flight_arrays(self.state, c),
+            fast.body_model(self.params, self.dt_s, self.drag, self.ground_effect),
             self._cascade_params,
             self._cascade_tables,
         )

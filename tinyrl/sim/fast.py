@@ -12,13 +12,13 @@ trajectories agree with NumPy to rounding — bit for bit on this machine, thoug
 ``einsum`` sums in a SIMD-width dependent order. A drone's result never depends on the batch it is in, since
 nothing is shared between iterations of the drone loop.
 
-The kernel's inputs come in four NamedTuples: :class:`FlightArrays`, the arrays it advances in place;
-:class:`BodyModel`, the step settings and per-drone physical parameters; :class:`CascadeParams`, the controller's
-scalar settings (plain values, so passing them to the stages costs nothing); and :class:`CascadeTables`, its gains
-and thrust-map tables. Controller state lives in the arrays of :class:`~tinyrl.sim.controller.CascadeController`
-(``pid_state``: every PID's integral, previous measurement and filter delays; ``held``: setpoints, thrust, int16
-outputs, motor requests, PWM and rotor-speed commands), so resetting a subset of drones works the same with either
-backend.
+The kernel's inputs come in four structures, NamedTuples passed as plain tuples: :class:`FlightArrays`, the
+arrays it advances in place; :class:`BodyModel`, the step settings and per-drone physical parameters;
+:class:`CascadeParams`, the controller's scalar settings (plain values, so passing them to the stages costs
+nothing); and :class:`CascadeTables`, its gains and thrust-map tables. Controller state lives in the arrays of
+:class:`~tinyrl.sim.controller.CascadeController` (``pid_state``: every PID's integral, previous measurement and
+filter delays; ``held``: setpoints, thrust, int16 outputs, motor requests, PWM and rotor-speed commands), so
+resetting a subset of drones works the same with either backend.
 """
 
 from __future__ import annotations
@@ -179,11 +179,11 @@ def gain_table(controller: CascadeController) -> np.ndarray:
     return table
 
 
-def cascade_params(controller: CascadeController) -> CascadeParams:
-    """The scalar settings of ``controller`` that :func:`policy_period` reads (fixed after its init)."""
+def cascade_params(controller: CascadeController) -> tuple:
+    """:class:`CascadeParams` of ``controller`` (fixed after its init), as the plain tuple the kernel takes."""
     c = controller.params
     c0, c1, c2, c3 = (float(v) for v in c.vmotor_to_thrust)
-    return CascadeParams(
+    params = CascadeParams(
         position_every=int(controller.position_every),
         attitude_every=int(controller.attitude_every),
         attitude_dt_s=float(controller._attitude_dt_s),
@@ -201,43 +201,51 @@ def cascade_params(controller: CascadeController) -> CascadeParams:
         pwm_to_rpm_offset=float(c.pwm_to_rpm_offset),
         nominal_kf_n_per_rpm2=float(controller._nominal_kf),
     )
+    return tuple(params)
 
 
-def cascade_tables(controller: CascadeController) -> CascadeTables:
-    """The gains and thrust-map tables of ``controller`` that :func:`policy_period` reads (fixed after its init)."""
-    return CascadeTables(gain_table(controller), controller.ratio_table, controller.rpm_table)
+def cascade_tables(controller: CascadeController) -> tuple:
+    """:class:`CascadeTables` of ``controller`` (fixed after its init), as the plain tuple the kernel takes."""
+    tables = CascadeTables(
+        gains=gain_table(controller), ratio_table=controller.ratio_table, rpm_table=controller.rpm_table
+    )
+    return tuple(tables)
 
 
-def body_model(params: DroneParamArrays, dt_s: float, drag: bool, ground_effect: bool) -> BodyModel:
-    """The motor and rigid-body model for physics steps of ``dt_s`` s: ``params``' arrays (not copies)."""
+def body_model(params: DroneParamArrays, dt_s: float, drag: bool, ground_effect: bool) -> tuple:
+    """:class:`BodyModel` for physics steps of ``dt_s`` s (``params``' arrays, not copies), as the kernel's plain tuple.
+
+    Built every policy period, so as a tuple directly, in the field order of :class:`BodyModel` (a NamedTuple costs
+    ~1 us more to build).
+    """
     p = params
-    return BodyModel(
-        dt_s=float(dt_s),
-        drag=bool(drag),
-        ground_effect=bool(ground_effect),
-        mass_kg=p.mass_kg,
-        gravity_mps2=p.gravity_mps2,
-        kf_n_per_rpm2=p.kf_n_per_rpm2,
-        km_nm_per_rpm2=p.km_nm_per_rpm2,
-        lever_m=p.lever_m,
-        inertia_kg_m2=p.inertia,
-        inv_inertia=p.inv_inertia,
-        hover_rpm=p.hover_rpm,
-        min_rpm=p.min_rpm,
-        max_rpm=p.max_rpm,
+    return (
+        float(dt_s),
+        bool(drag),
+        bool(ground_effect),
+        p.mass_kg,
+        p.gravity_mps2,
+        p.kf_n_per_rpm2,
+        p.km_nm_per_rpm2,
+        p.lever_m,
+        p.inertia,
+        p.inv_inertia,
+        p.hover_rpm,
+        p.min_rpm,
+        p.max_rpm,
         # NumPy's expm1 and libm's differ in the last bit: computed here, with the reference's function.
-        lag_factor=motors.lag_factor(p.motor_tau_s, dt_s),
-        drag_xy_n_s_per_m=p.drag_xy_n_s_per_m,
-        drag_z_n_s_per_m=p.drag_z_n_s_per_m,
-        prop_radius_m=p.prop_radius_m,
-        ground_effect_coeff=p.ground_effect_coeff,
-        ground_effect_max_ratio=p.ground_effect_max_ratio,
+        motors.lag_factor(p.motor_tau_s, dt_s),
+        p.drag_xy_n_s_per_m,
+        p.drag_z_n_s_per_m,
+        p.prop_radius_m,
+        p.ground_effect_coeff,
+        p.ground_effect_max_ratio,
     )
 
 
-def flight_arrays(state: RigidBodyState, controller: CascadeController) -> FlightArrays:
-    """The arrays of ``state`` and ``controller`` that :func:`policy_period` advances (the objects, not copies)."""
-    return FlightArrays(state.pos, state.vel, state.quat, state.omega, state.rpm, controller.pid_state, controller.held)
+def flight_arrays(state: RigidBodyState, controller: CascadeController) -> tuple:
+    """:class:`FlightArrays` of ``state`` and ``controller`` (the arrays, not copies), as the kernel's plain tuple."""
+    return (state.pos, state.vel, state.quat, state.omega, state.rpm, controller.pid_state, controller.held)
 
 
 # ---------------------------------------------------------------------------------------------------- scalar helpers
@@ -667,10 +675,10 @@ def policy_period(
 
     Same results as ``n_steps`` iterations of ``CascadeController.update`` + ``motors.update_rpm`` +
     ``dynamics.step``. ``mode`` from :data:`MODES`; ``setpoints`` (N, 4) in its units; ``external_force_n`` (N, 3)
-    world, N. The structures come as plain tuples, ``tuple()`` of: :class:`FlightArrays` (advanced in place),
-    :class:`BodyModel`, :class:`CascadeParams` and :class:`CascadeTables` (see :func:`flight_arrays`,
-    :func:`body_model`, :func:`cascade_params`, :func:`cascade_tables`). Numba types a plain tuple in C when
-    dispatching and a NamedTuple field by field in Python, ~5 us more a call; NamedTuples work too.
+    world, N. ``flight`` (advanced in place), ``body``, ``cascade`` and ``tables`` are :class:`FlightArrays`,
+    :class:`BodyModel`, :class:`CascadeParams` and :class:`CascadeTables` as plain tuples, from
+    :func:`flight_arrays`, :func:`body_model`, :func:`cascade_params` and :func:`cascade_tables`: numba types a
+    plain tuple in C when dispatching, a NamedTuple field by field in Python (~5 us a call). NamedTuples work too.
     """
     flight, body, cp = FlightArrays(*flight), BodyModel(*body), CascadeParams(*cascade)
     gains, ratio_table, rpm_table = tables
