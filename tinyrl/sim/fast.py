@@ -325,7 +325,7 @@ def _pid(g, b, a, st, desired, measured):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _euler_deg(quat):
-    """Roll, pitch, yaw (deg) of an xyzw quaternion (4-tuple): ``quat_to_euler`` then ``np.degrees``."""
+    """Roll, pitch, yaw (deg) of an xyzw quaternion (4-tuple): ``rotation.quat_to_euler`` then ``np.degrees``."""
     qx, qy, qz, qw = quat
     roll = math.atan2(2.0 * (qw * qx + qy * qz), 1.0 - 2.0 * (qx * qx + qy * qy)) * _RAD2DEG
     pitch = math.asin(_clip(2.0 * (qw * qy - qz * qx), -1.0, 1.0)) * _RAD2DEG
@@ -505,7 +505,7 @@ def _motor_lag(rpm, rpm_cmd, d):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _rotation_matrix(quat):
-    """``dynamics.quat_to_rotmat`` of an xyzw quaternion (4-tuple): the 9 entries R00, R01, ... R22, row-major."""
+    """``rotation.quat_to_rotmat`` of an xyzw quaternion (4-tuple): the 9 entries R00, R01, ... R22, row-major."""
     qx, qy, qz, qw = quat
     xx, yy, zz = qx * qx, qy * qy, qz * qz
     xy, xz, yz = qx * qy, qx * qz, qy * qz
