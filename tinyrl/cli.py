@@ -163,7 +163,7 @@ def export_command(
     from tinyrl.export import export_policy
     from tinyrl.export.report import table
 
-    result = export_policy(model, output, target=target, rounding=rounding, env=env)  # type: ignore[arg-type]
+    result = export_policy(model, output, target=target, rounding=rounding, env=env)
     Console().print(table(result.report))
     typer.echo(f"wrote {output} ({', '.join(result.report['files'])})")
 

@@ -92,3 +92,9 @@ def test_param_arrays_assign_and_update_keep_derived_in_sync():
 def test_param_arrays_update_rejects_bad_values(field, value):
     with pytest.raises(ConfigError, match=field):
         DroneParamArrays(2).update([0], **{field: value})
+
+
+def test_param_arrays_declare_every_field_for_the_type_checker():
+    # The arrays are set by name from DroneParams' fields; the class declares them so mypy checks attribute use.
+    declared = {name for name, kind in DroneParamArrays.__annotations__.items() if kind == "np.ndarray"}
+    assert declared == set(DroneParams.model_fields)

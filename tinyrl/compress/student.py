@@ -142,7 +142,7 @@ def student_head(model: keras.Model) -> Head:
     head = name.removeprefix(HEAD_PREFIX)
     if not name.startswith(HEAD_PREFIX) or head not in STUDENT_HEADS:
         raise PolicyError(f"not a TinyRL student: the output layer is {name!r}, expected head_clip or head_argmax")
-    return head  # type: ignore[return-value]
+    return head
 
 
 def _dense_layers(model: keras.Model) -> list[Any]:

@@ -60,7 +60,7 @@ def c_int(value: int) -> str:
 
 def c_array(ctype: str, name: str, values: Iterable[object], per_line: int = 16) -> str:
     """``static const ctype name[n] = {...};`` with ``per_line`` values per line."""
-    items = [c_float(float(v)) if ctype == "float" else c_int(int(v)) for v in np.asarray(list(values)).ravel()]  # type: ignore[arg-type]
+    items = [c_float(float(v)) if ctype == "float" else c_int(int(v)) for v in np.asarray(list(values)).ravel()]
     lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     body = ",\n    ".join(lines) if lines else "0"
     return f"static const {ctype} {name}[{max(len(items), 1)}] = {{\n    {body}}};\n"

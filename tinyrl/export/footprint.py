@@ -58,7 +58,7 @@ def find_arm_tools() -> ArmTools:
             f"{', '.join(missing)} not found: run `make setup` (installs gcc-arm-none-eabi, libnewlib-arm-none-eabi "
             "and qemu-system-arm), or export with --target host"
         )
-    return ArmTools(**found)  # type: ignore[arg-type]
+    return ArmTools(**{key: path for key, path in found.items() if path is not None})
 
 
 def _run(cmd: list[str], what: str, timeout: float = BUILD_TIMEOUT_S) -> str:
@@ -89,13 +89,13 @@ def section_sizes(size_tool: str, objects: list[Path]) -> dict[str, int]:
 def largest_symbols(nm_tool: str, objects: list[Path], count: int = 12) -> list[dict[str, object]]:
     """The ``count`` largest symbols (``nm --size-sort``), largest first: name, bytes, section letter."""
     out = _run([nm_tool, "--size-sort", "--print-size", *map(str, objects)], "arm-none-eabi-nm")
-    symbols = []
+    rows: list[tuple[int, str, str]] = []  # bytes, name, section letter
     for line in out.splitlines():
         parts = line.split()
         if len(parts) == 4:
-            symbols.append({"name": parts[3], "bytes": int(parts[1], 16), "type": parts[2]})
-    symbols.sort(key=lambda s: (-int(s["bytes"]), str(s["name"])))  # type: ignore[call-overload]
-    return symbols[:count]
+            rows.append((int(parts[1], 16), parts[3], parts[2]))
+    rows.sort(key=lambda row: (-row[0], row[1]))
+    return [{"name": name, "bytes": size, "type": kind} for size, name, kind in rows[:count]]
 
 
 def measure_module(folder: Path, build: Path, tools: ArmTools, kernels: Kernels = "dsp") -> dict[str, object]:

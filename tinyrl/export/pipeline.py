@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tinyrl.compress.model import QuantizedMLP
 from tinyrl.compress.tflite_reader import load_tflite
@@ -126,7 +126,7 @@ def export_policy(
     outdir: Path,
     *,
     target: str = "cortex-m4",
-    rounding: Rounding = "tflm",
+    rounding: str = "tflm",
     env: str | None = None,
 ) -> ExportResult:
     """Export an int8 ``.tflite`` MLP as a self-contained C folder, verified and measured.
@@ -148,6 +148,7 @@ def export_policy(
     """
     if rounding not in ("tflm", "tflite"):
         raise ExportError(f"--rounding must be tflm or tflite, not {rounding!r}")
+    mode = cast(Rounding, rounding)  # checked just above
     limits = get_target(target)
     path = resolve_model(model)
     data = path.read_bytes()
@@ -155,7 +156,7 @@ def export_policy(
     check_model(quantized, limits)
     _check_outdir(outdir)
     sha256 = codegen.model_hash(data)
-    files = codegen.generate(quantized, sha256, rounding, path.name)
+    files = codegen.generate(quantized, sha256, mode, path.name)
     if env is not None:
         from tinyrl.export.obs_layout import obs_layout_header
 
@@ -166,7 +167,7 @@ def export_policy(
         staged.mkdir()
         for name, text in files.items():
             (staged / name).write_text(text)
-        measured = _verify_and_measure(staged, Path(tmp), quantized, rounding, limits.arm)
+        measured = _verify_and_measure(staged, Path(tmp), quantized, mode, limits.arm)
         report = {
             "generator": "tinyrl.export",
             "target": limits.name,

@@ -31,24 +31,29 @@ from tinyrl.train import algos
 Finite = Annotated[float, pydantic.Field(allow_inf_nan=False)]
 
 
-class Uniform(StrictModel):
-    """A float drawn uniformly from ``[low, high]``."""
+class FloatRange(StrictModel):
+    """A float drawn from ``[low, high]``: the fields :class:`Uniform` and :class:`LogUniform` share."""
 
-    type: Literal["uniform"]
     low: Finite
     high: Finite
 
     @pydantic.model_validator(mode="after")
-    def _check(self) -> Uniform:
+    def _check(self) -> FloatRange:
         if self.low >= self.high:
             raise ValueError(f"low {self.low} must be below high {self.high}")
         return self
 
 
-class LogUniform(Uniform):
+class Uniform(FloatRange):
+    """A float drawn uniformly from ``[low, high]``."""
+
+    type: Literal["uniform"]
+
+
+class LogUniform(FloatRange):
     """A positive float drawn uniformly in log space from ``[low, high]`` (e.g. a learning rate)."""
 
-    type: Literal["loguniform"]  # type: ignore[assignment]
+    type: Literal["loguniform"]
 
     @pydantic.model_validator(mode="after")
     def _positive(self) -> LogUniform:
@@ -139,7 +144,7 @@ class SearchSpace(StrictModel):
                 value = p.values[int(value)]
             elif isinstance(p, IntRange):
                 value = int(value)
-            elif isinstance(p, Uniform):
+            elif isinstance(p, FloatRange):
                 value = float(value)
             out[key] = value
         return out

@@ -29,6 +29,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from rich.console import Console
@@ -101,7 +102,7 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
     if options.address is not None:
         check_reachable(options.address)
     if options.resume is not None:
-        sweep_dir, base, space, options = _load_sweep(options)
+        sweep_dir, base, space, options = _load_sweep(options.resume, options)
     else:
         if options.trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {options.trials}")
@@ -302,8 +303,10 @@ class _SweepProgress:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.progress.__exit__(exc_type, exc, traceback)
 
 
 def _new_sweep_dir(out: Path, name: str) -> Path:
@@ -329,10 +332,10 @@ def _save_sweep(sweep_dir: Path, options: SweepOptions, base: ScenarioConfig, sp
     atomic_write_text(sweep_dir / "sweep.json", json.dumps(data, indent=2) + "\n")
 
 
-def _load_sweep(options: SweepOptions) -> tuple[Path, ScenarioConfig, SearchSpace, SweepOptions]:
+def _load_sweep(sweep_dir: Path, options: SweepOptions) -> tuple[Path, ScenarioConfig, SearchSpace, SweepOptions]:
     from tinyrl.scale.space import parse_space
 
-    sweep_dir = Path(options.resume)  # type: ignore[arg-type]
+    sweep_dir = Path(sweep_dir)
     path = sweep_dir / "sweep.json"
     if not path.is_file():
         raise ConfigError(f"{sweep_dir}: not a sweep folder (no sweep.json)")

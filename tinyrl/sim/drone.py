@@ -12,6 +12,7 @@ Deterministic: nothing here draws random numbers; callers randomize through :met
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from tinyrl.sim.dynamics import RigidBodyState
 from tinyrl.sim.params import DroneParamArrays, DroneParams, QuadrotorConfig
 from tinyrl.sim.rotation import euler_to_quat, quat_to_euler
 
+fast: ModuleType | None
 try:  # numba is optional: without it every Quadrotors runs the NumPy reference.
     from tinyrl.sim import fast
 except ImportError:  # pragma: no cover - depends on the environment
@@ -184,23 +186,23 @@ class Quadrotors:
             raise ValueError(f"setpoints must have shape ({self.n}, 4), got {setpoints.shape}")
         steps = self.physics_steps_per_policy if n_physics_steps is None else n_physics_steps
         self.controller.enter_mode(mode, self.state)
-        if self.backend == "numba" and mode in fast.MODES and mode in self.controller.modes:
-            self._step_numba(setpoints, fast.MODES[mode], steps)
+        if fast is not None and self.backend == "numba" and mode in fast.MODES and mode in self.controller.modes:
+            self._step_numba(fast, setpoints, fast.MODES[mode], steps)
             return
         for _ in range(steps):
             rpm_cmd = self.controller.update(self.state, setpoints, mode)
             self.step_motors(rpm_cmd)
 
-    def _step_numba(self, setpoints: np.ndarray, mode: int, steps: int) -> None:
+    def _step_numba(self, kernel: ModuleType, setpoints: np.ndarray, mode: int, steps: int) -> None:
         c = self.controller
-        fast.policy_period(
+        kernel.policy_period(
             steps,
             c.tick,
             mode,
             _c_float64(setpoints),
             _c_float64(self.external_force_n),
-            fast.flight_arrays(self.state, c),
-            fast.body_model(self.params, self.dt_s, self.drag, self.ground_effect),
+            kernel.flight_arrays(self.state, c),
+            kernel.body_model(self.params, self.dt_s, self.drag, self.ground_effect),
             self._cascade_params,
             self._cascade_tables,
         )

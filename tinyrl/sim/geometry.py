@@ -148,15 +148,20 @@ def _ray_boxes(bx: dict[str, np.ndarray], o: tuple, d: tuple) -> np.ndarray:
     # Origins and directions in each box's frame (rotated by -yaw).
     local_p = (cos * px + sin * py, cos * py - sin * px, pz)
     local_d = (cos * d[0] + sin * d[1], cos * d[1] - sin * d[0], d[2])
-    near = far = None
-    for pl, dl, half in zip(local_p, local_d, (bx["hx"], bx["hy"], bx["hz"]), strict=True):
-        inv = 1.0 / _nonzero(dl)
-        t1 = (-half - pl) * inv
-        t2 = (half - pl) * inv
-        lo, hi = np.minimum(t1, t2), np.maximum(t1, t2)
-        near = lo if near is None else np.maximum(near, lo, out=near)
-        far = hi if far is None else np.minimum(far, hi, out=far)
+    slabs = [_slab(pl, dl, half) for pl, dl, half in zip(local_p, local_d, (bx["hx"], bx["hy"], bx["hz"]), strict=True)]
+    near, far = slabs[0]
+    for lo, hi in slabs[1:]:
+        np.maximum(near, lo, out=near)
+        np.minimum(far, hi, out=far)
     return _nearest_hit(near, far)
+
+
+def _slab(p: np.ndarray, d: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit distances of rays ``p + t d`` through the slab ``|x| <= half`` along one axis."""
+    inv = 1.0 / _nonzero(d)
+    t1 = (-half - p) * inv
+    t2 = (half - p) * inv
+    return np.minimum(t1, t2), np.maximum(t1, t2)
 
 
 def ray_distances(

@@ -202,6 +202,25 @@ class DroneParamArrays:
 
     FIELDS: tuple[str, ...] = tuple(DroneParams.model_fields)
 
+    # One (N,) array per DroneParams field (set by name in __init__; a test checks the two lists agree).
+    mass_kg: np.ndarray
+    arm_m: np.ndarray
+    kf_n_per_rpm2: np.ndarray
+    km_nm_per_rpm2: np.ndarray
+    ixx_kg_m2: np.ndarray
+    iyy_kg_m2: np.ndarray
+    izz_kg_m2: np.ndarray
+    thrust_to_weight: np.ndarray
+    min_rpm: np.ndarray
+    motor_tau_s: np.ndarray
+    drag_xy_n_s_per_m: np.ndarray
+    drag_z_n_s_per_m: np.ndarray
+    prop_radius_m: np.ndarray
+    ground_effect_coeff: np.ndarray
+    ground_effect_max_ratio: np.ndarray
+    collision_radius_m: np.ndarray
+    gravity_mps2: np.ndarray
+
     def __init__(self, n: int, params: DroneParams | None = None) -> None:
         params = params or DroneParams()
         self.n = n

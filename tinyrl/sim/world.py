@@ -284,7 +284,7 @@ class World:
         pos = np.asarray(positions_m, dtype=float).reshape(-1, 3)
         s = self._slots(slots, pos.shape[0])
         lo, hi = (self.arena_lo_m, self.arena_hi_m) if s is None else (self.arena_lo_m[s], self.arena_hi_m[s])
-        return ((pos < lo) | (pos > hi)).any(axis=1)
+        return np.asarray(((pos < lo) | (pos > hi)).any(axis=1))
 
     def clearance(self, positions_m: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
         """Signed distance (m) from each drone ``(M, 3)`` to the nearest obstacle (negative inside); analytic always."""

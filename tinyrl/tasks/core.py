@@ -117,6 +117,7 @@ class BatchedTask:
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         self.config, self.n = config, n
+        self.level_ranges: dict[str, tuple[int, int]]
         if courses is not None:
             self.courses, self.level_ranges = tuple(courses), {}
         else:
@@ -161,7 +162,9 @@ class BatchedTask:
         self.ranges_ema_m = np.zeros((n, 4))
         self.ranges_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.ranges_ema_tau_s)
         self.latency = np.zeros(n, dtype=np.int64)
-        self.obs_delay = np.zeros((config.observation.max_latency_steps + 1, n, self.obs_dim), dtype=np.float32)
+        self.obs_delay: np.ndarray = np.zeros(
+            (config.observation.max_latency_steps + 1, n, self.obs_dim), dtype=np.float32
+        )
         self.wind_n = np.zeros((n, 3))
         self.gust_n = np.zeros((n, 3))
         self.gust_countdown_s = np.zeros(n)

@@ -282,7 +282,8 @@ def free_grid(
     for k in range(max(len(cyls), len(boxes))):
         packed.set_course(k, course.model_copy(update={"obstacles": [*cyls[k : k + 1], *boxes[k : k + 1]]}))
     cells, slots = [], []
-    for k, ob in [*enumerate(cyls), *enumerate(boxes)]:
+    slotted: list[tuple[int, Cylinder | Box]] = [*enumerate(cyls), *enumerate(boxes)]
+    for k, ob in slotted:
         if isinstance(ob, Cylinder):
             half_x = half_y = ob.radius_m
         else:  # axis-aligned extent of the yawed footprint

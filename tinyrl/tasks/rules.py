@@ -75,7 +75,7 @@ class HoverRule:
         self.settle_s = config.hover_settle_s
         self.dt_s = config.dt_s
         #: ``(N,)`` largest distance from the hover point since the settle time, this episode (m).
-        self.max_deviation_m = np.zeros(n)
+        self.max_deviation_m: np.ndarray = np.zeros(n)
 
     def goal_m(self, course: Course, start_m: np.ndarray) -> np.ndarray:
         """The start point itself."""

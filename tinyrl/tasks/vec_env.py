@@ -45,9 +45,9 @@ class TinyRLVecEnv(VecEnv):
 
     def reset(self) -> VecEnvObs:
         """Reset every slot (applying seeds given to :meth:`seed`)."""
-        seeded = [k for k, s in enumerate(self._seeds) if s is not None]
+        seeded = {k: s for k, s in enumerate(self._seeds) if s is not None}
         if seeded:
-            self.task.seed_slots(seeded, [self._seeds[k] for k in seeded])
+            self.task.seed_slots(list(seeded), list(seeded.values()))
         self._reset_seeds()
         self._reset_options()
         return self.task.reset_slots(np.arange(self.num_envs))

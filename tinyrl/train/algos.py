@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyrl.common.policy import Activation, MlpPolicy, PolicyError
+from tinyrl.common.policy import Activation, Head, MlpPolicy, PolicyError
 from tinyrl.errors import ConfigError
 
 #: Defaults per algorithm; ``train.hyperparameters`` in the scenario YAML and flags override them.
@@ -148,6 +148,7 @@ def mlp_from_sb3(model: Any) -> MlpPolicy:
 
     policy = model.policy
     name = type(model).__name__.lower()
+    head: Head
     if name == "dqn":
         modules, head = [policy.q_net.q_net], "argmax"
     elif name == "sac":
@@ -167,4 +168,4 @@ def mlp_from_sb3(model: Any) -> MlpPolicy:
     with torch.no_grad():
         weights = tuple(lin.weight.detach().cpu().numpy().astype(np.float32) for lin in linears)
         biases = tuple(lin.bias.detach().cpu().numpy().astype(np.float32) for lin in linears)
-    return MlpPolicy(weights, biases, activation, head)  # type: ignore[arg-type]
+    return MlpPolicy(weights, biases, activation, head)

@@ -27,12 +27,6 @@ from tinyrl.train.algos import mlp_from_sb3
 from tinyrl.train.background import BackgroundEvaluator, Evaluator, InlineEvaluator, Snapshot
 
 
-def _base_callback() -> type:
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    return BaseCallback
-
-
 class _Monitor:
     """Bookkeeping shared by the SB3 callback: rolling episode stats, checkpoints, evaluations, progress."""
 
@@ -43,17 +37,15 @@ class _Monitor:
         state: runs.RunState,
         total_steps: int,
         keep_checkpoints: int,
-        progress: Progress | None,
+        progress: Progress,
         evaluator: Evaluator,
         fault: faults.Fault | None = None,
     ) -> None:
         self.config, self.run_dir, self.state = config, run_dir, state
         self.total_steps, self.keep = total_steps, keep_checkpoints
         self.progress = progress
-        self.bar = (
-            progress.add_task("training", total=total_steps, completed=state.num_timesteps, succ="-", rew="-", sps="-")
-            if progress
-            else None
+        self.bar = progress.add_task(
+            "training", total=total_steps, completed=state.num_timesteps, succ="-", rew="-", sps="-"
         )
         self.successes: collections.deque[bool] = collections.deque(maxlen=256)
         self.returns: collections.deque[float] = collections.deque(maxlen=256)
@@ -69,8 +61,8 @@ class _Monitor:
         self.last_bar_update = 0.0
         self.on_evaluation: Any = None
         # A run resumed at or past the fault's step is left alone, so the variable may stay set for it.
-        step_fault = fault is not None and fault.action in faults.STEP_ACTIONS
-        self.fault = fault if step_fault and fault.steps > state.num_timesteps else None
+        pending = fault is not None and fault.action in faults.STEP_ACTIONS and fault.steps > state.num_timesteps
+        self.fault = fault if pending else None
 
     def wall_time_s(self) -> float:
         return self.wall_before_s + time.perf_counter() - self.started
@@ -97,11 +89,11 @@ class _Monitor:
         for snapshot, report in self.evaluator.ready():
             self.record_evaluation(model, snapshot, report)
         now = time.perf_counter()
-        if self.progress is not None and now - self.last_bar_update > 0.25:
+        if now - self.last_bar_update > 0.25:
             self.last_bar_update = now
             self.progress.update(self.bar, completed=steps, **self.fields(steps))
 
-    def fields(self, steps: int) -> dict[str, str]:
+    def fields(self, steps: int) -> dict[str, Any]:
         succ = f"{np.mean(self.successes):5.1%}" if self.successes else "  -  "
         rew = f"{np.mean(self.returns):7.2f}" if self.returns else "   -   "
         return {"succ": succ, "rew": rew, "sps": f"{self.steps_per_s(steps):6.0f}"}
@@ -155,11 +147,10 @@ class _Monitor:
             found = runs.checkpoints(self.run_dir)
             at_step = found and runs.checkpoint_steps(found[-1]) == model.num_timesteps
             self.on_evaluation(self.run_dir, entry, found[-1] if at_step else self.checkpoint(model))
-        if self.progress is not None:
-            self.progress.console.print(
-                f"eval @ {snapshot.steps:,} steps ({snapshot.wall_time_s:.0f} s): "
-                f"success {report.success_rate:.1%}, collisions {report.collision_rate:.1%}"
-            )
+        self.progress.console.print(
+            f"eval @ {snapshot.steps:,} steps ({snapshot.wall_time_s:.0f} s): "
+            f"success {report.success_rate:.1%}, collisions {report.collision_rate:.1%}"
+        )
 
 
 def progress_callback(env: Any, total_steps: int) -> Any:
@@ -168,9 +159,9 @@ def progress_callback(env: Any, total_steps: int) -> Any:
     A curriculum (:mod:`tinyrl.tasks.curriculum`) therefore changes levels only between rollouts, at step counts
     fixed by the run's settings: the same for every run of a seed.
     """
-    base = _base_callback()
+    from stable_baselines3.common.callbacks import BaseCallback
 
-    class ProgressCallback(base):  # type: ignore[misc, valid-type]
+    class ProgressCallback(BaseCallback):
         """Sets the env's training progress at each rollout start."""
 
         def _on_rollout_start(self) -> None:
@@ -183,9 +174,9 @@ def progress_callback(env: Any, total_steps: int) -> Any:
 
 
 def _callback(monitor: _Monitor) -> Any:
-    base = _base_callback()
+    from stable_baselines3.common.callbacks import BaseCallback
 
-    class TinyRLCallback(base):  # type: ignore[misc, valid-type]
+    class TinyRLCallback(BaseCallback):
         """Feeds SB3's per-step locals to the monitor; logs namespaced stats at each rollout end."""
 
         def _on_step(self) -> bool:
