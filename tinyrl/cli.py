@@ -140,6 +140,22 @@ def demo(
     )
 
 
+@app.command()
+def trust(
+    folder: Annotated[Path, typer.Argument(help="A run or sweep folder whose pickles you trust.")],
+) -> None:
+    """Sign a run's or sweep's pickles (SB3 checkpoints, Ray Tune state) with your key, so --resume loads them.
+
+    Only for folders you trust: loading a pickle can run any code its author put in it (docs/security.md).
+    """
+    from tinyrl import provenance
+
+    if not folder.is_dir():
+        raise provenance.UntrustedFileError(f"{folder}: not a folder")
+    signed = provenance.trust(folder)
+    typer.echo(f"signed {len(signed)} file(s) in {folder} with {provenance.key_source()}")
+
+
 @app.command("export")
 def export_command(
     model: Annotated[

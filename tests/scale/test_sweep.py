@@ -29,14 +29,14 @@ def cli_env(fault: str | None = None) -> dict:
     return {**env, **({"TINYRL_SWEEP_FAULT": fault} if fault else {})}
 
 
-def run_cli(*args, cwd, timeout=600, fault: str | None = None):
+def run_cli(*args, cwd, timeout=600, fault: str | None = None, extra_env: dict | None = None):
     return subprocess.run(
         [sys.executable, "-m", "tinyrl", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd,
-        env=cli_env(fault),
+        env={**cli_env(fault), **(extra_env or {})},
     )
 
 
@@ -204,6 +204,15 @@ def test_interrupted_sweep_resumes_from_its_last_checkpoint(tmp_path):
     assert f"tinyrl sweep --resume {sweep_dir}" in out.stdout
     (row,) = json.loads((sweep_dir / "results.json").read_text())
     assert row["status"] == "unfinished" and row["steps"] == 2048, row
+
+    # Someone else's copy of the folder: Tune's pickled state is refused before anything is loaded.
+    other_key = {"TINYRL_CONFIG_DIR": str(tmp_path / "someone-else")}
+    refused = run_cli("sweep", "--resume", str(sweep_dir), "--no-progress", cwd=tmp_path, extra_env=other_key)
+    assert refused.returncode == 2, refused.stderr[-3000:]  # bad input
+    assert "not signed with your key" in refused.stderr and f"tinyrl trust {sweep_dir}" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    (row,) = json.loads((sweep_dir / "results.json").read_text())
+    assert row["steps"] == 2048
 
     resumed = run_cli("sweep", "--resume", str(sweep_dir), "--no-progress", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -73,7 +73,7 @@ def test_resume_skips_a_truncated_newest_checkpoint_and_says_so(tmp_path):
     resumed = train_with_fault([*TRAIN, "--resume", str(run_dir)], None, tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     out = " ".join(resumed.stdout.split())
-    assert "damaged checkpoint(s) skipped: step_000000002048.zip" in out
+    assert "checkpoint(s) skipped: step_000000002048.zip" in out
     assert "resuming from step_000000001024.zip at 1,024 steps" in out
 
 
@@ -85,3 +85,54 @@ def test_a_garbage_state_file_is_one_line(tmp_path):
 
     with pytest.raises(ConfigError, match=r"state\.json: not a run's state"):
         load_state(run_dir)
+
+
+def test_resume_never_unpickles_a_checkpoint_it_did_not_sign(tmp_path):
+    env = tiny_scenario(tmp_path, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
+    runs = tmp_path / "runs"
+    killed = train_with_fault([*TRAIN, "--env", str(env), "--out", str(runs)], "kill@2048", tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    (run_dir,) = (runs / "obstacle-course").iterdir()
+
+    # Someone else's key: every checkpoint is refused, in one line that says how to trust the folder.
+    other_key = {"TINYRL_CONFIG_DIR": str(tmp_path / "someone-else")}
+    refused = train_with_fault([*TRAIN, "--resume", str(run_dir)], None, tmp_path, extra_env=other_key)
+    assert refused.returncode == 2, refused.stderr[-3000:]  # bad input
+    assert "no checkpoint signed with your key" in refused.stderr and f"tinyrl trust {run_dir}" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    # A pickle planted in the newest checkpoint (SB3 unpickles ":serialized:" entries of its "data") is skipped
+    # unopened: its payload, which would create a file, never runs.
+    marker = tmp_path / "payload-ran"
+    newest = checkpoints(run_dir)[-1]
+    plant_pickle(newest, marker)
+    resumed = train_with_fault([*TRAIN, "--resume", str(run_dir)], None, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    out = " ".join(resumed.stdout.split())
+    assert "checkpoint(s) skipped: step_000000002048.zip (changed since it was signed" in out
+    assert "resuming from step_000000001024.zip at 1,024 steps" in out
+    assert not marker.exists()
+
+
+class _Payload:
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def plant_pickle(checkpoint, marker) -> None:
+    """Rewrite an SB3 checkpoint so that loading it creates ``marker``."""
+    import base64
+    import pickle
+    import zipfile
+
+    with zipfile.ZipFile(checkpoint) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    data = json.loads(members["data"])
+    data["observation_space"] = {":serialized:": base64.b64encode(pickle.dumps(_Payload(marker))).decode()}
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(checkpoint, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)

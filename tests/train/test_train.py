@@ -79,10 +79,12 @@ def test_tiny_training_end_to_end_and_eval(tmp_path):
     assert saved["episode_results"] == result["episode_results"]  # deterministic for a seed
 
 
-def train_with_fault(cmd: list[str], fault: str | None, cwd) -> subprocess.CompletedProcess:
+def train_with_fault(
+    cmd: list[str], fault: str | None, cwd, extra_env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run a training command with ``$TINYRL_FAULT`` set to ``fault`` (or unset), lines wide enough for paths."""
     env = {k: v for k, v in os.environ.items() if k != "TINYRL_FAULT"}
-    env = {**env, "COLUMNS": "400", **({"TINYRL_FAULT": fault} if fault else {})}
+    env = {**env, "COLUMNS": "400", **({"TINYRL_FAULT": fault} if fault else {}), **(extra_env or {})}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
 
 

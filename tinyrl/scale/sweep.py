@@ -35,6 +35,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from tinyrl import provenance
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_text
 from tinyrl.scale import results
@@ -103,6 +104,8 @@ def run_sweep(options: SweepOptions, console: Console | None = None) -> SweepRes
         check_reachable(options.address)
     if options.resume is not None:
         sweep_dir, base, space, options = _load_sweep(options.resume, options)
+        # Tune's experiment state is pickled: checked before Ray starts (see tinyrl.provenance).
+        provenance.check(provenance.pickles(sweep_dir / "tune"), sweep_dir)
     else:
         if options.trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {options.trials}")
@@ -172,44 +175,49 @@ def _fit(
         + ([_fault_callback(fault)] if fault is not None else []),
     )
     experiment = sweep_dir / "tune"
-    with progress:
-        if options.resume is not None and tune.Tuner.can_restore(str(experiment.resolve())):
-            tuner = tune.Tuner.restore(
-                str(experiment.resolve()), trainable, resume_unfinished=True, resume_errored=True
-            )
-            # Tune restores the saved run config, whose callbacks were left out; give it the live ones again.
-            internal = getattr(tuner, "_local_tuner", None)
-            if internal is not None:
-                internal._run_config.callbacks = list(run_config.callbacks or [])
-        else:
-            grace = min(setup.space.scheduler.grace_evaluations * t.eval_every_steps, t.steps)
-            # stop_last_trials=False: a trial that reaches its step budget still runs its final evaluation.
-            scheduler = ASHAScheduler(
-                time_attr="steps",
-                max_t=t.steps,
-                grace_period=grace,
-                reduction_factor=setup.space.scheduler.reduction_factor,
-                stop_last_trials=False,
-            )
-            sampler = optuna.samplers.TPESampler(seed=setup.space.sampler_seed)
-            first = setup.space.tune_first_trials() or None
-            searcher = ConcurrencyLimiter(
-                OptunaSearch(sampler=sampler, points_to_evaluate=first), max_concurrent=concurrent
-            )
-            tuner = tune.Tuner(
-                trainable,
-                param_space=setup.space.tune_space(),
-                tune_config=tune.TuneConfig(
-                    metric="success_rate",
-                    mode="max",
-                    search_alg=searcher,
-                    scheduler=scheduler,
-                    num_samples=options.trials,
-                    trial_dirname_creator=_trial_dirname,
-                ),
-                run_config=run_config,
-            )
-        return tuner.fit()
+    try:
+        with progress:
+            if options.resume is not None and tune.Tuner.can_restore(str(experiment.resolve())):
+                tuner = tune.Tuner.restore(
+                    str(experiment.resolve()), trainable, resume_unfinished=True, resume_errored=True
+                )
+                # Tune restores the saved run config, whose callbacks were left out; give it the live ones again.
+                internal = getattr(tuner, "_local_tuner", None)
+                if internal is not None:
+                    internal._run_config.callbacks = list(run_config.callbacks or [])
+            else:
+                grace = min(setup.space.scheduler.grace_evaluations * t.eval_every_steps, t.steps)
+                # stop_last_trials=False: a trial that reaches its step budget still runs its final evaluation.
+                scheduler = ASHAScheduler(
+                    time_attr="steps",
+                    max_t=t.steps,
+                    grace_period=grace,
+                    reduction_factor=setup.space.scheduler.reduction_factor,
+                    stop_last_trials=False,
+                )
+                sampler = optuna.samplers.TPESampler(seed=setup.space.sampler_seed)
+                first = setup.space.tune_first_trials() or None
+                searcher = ConcurrencyLimiter(
+                    OptunaSearch(sampler=sampler, points_to_evaluate=first), max_concurrent=concurrent
+                )
+                tuner = tune.Tuner(
+                    trainable,
+                    param_space=setup.space.tune_space(),
+                    tune_config=tune.TuneConfig(
+                        metric="success_rate",
+                        mode="max",
+                        search_alg=searcher,
+                        scheduler=scheduler,
+                        num_samples=options.trials,
+                        trial_dirname_creator=_trial_dirname,
+                    ),
+                    run_config=run_config,
+                )
+            return tuner.fit()
+    finally:
+        # Ray has stopped writing here: sign its pickles (a driver killed before this cannot be resumed untrusted).
+        if experiment.is_dir():
+            provenance.trust(experiment)
 
 
 def read_ended(path: Path) -> list[str]:

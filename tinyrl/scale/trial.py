@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyrl import provenance
 from tinyrl.io import atomic_write_text
 from tinyrl.scale.space import SearchSpace, overrides
 from tinyrl.tasks.config import ScenarioConfig
@@ -94,13 +95,15 @@ def run_trial(sampled: dict[str, Any], setup: TrialSetup) -> None:
 def _report_evaluation(run_dir: Path, entry: dict[str, Any], checkpoint: Path) -> None:
     from ray import tune
 
+    from tinyrl.train.run import replay_path
+
     with tempfile.TemporaryDirectory(prefix="tinyrl-ckpt-") as tmp:
         saved = Path(tmp)
         (saved / "checkpoints").mkdir()
-        shutil.copy2(checkpoint, saved / "checkpoints" / checkpoint.name)
-        replay = checkpoint.with_name(checkpoint.name.replace(".zip", ".replay.pkl"))
-        if replay.is_file():
-            shutil.copy2(replay, saved / "checkpoints" / replay.name)
+        for path in (checkpoint, replay_path(checkpoint)):
+            for part in (path, provenance.signature_path(path)):  # the signature travels with its pickle
+                if part.is_file():
+                    shutil.copy2(part, saved / "checkpoints" / part.name)
         for name in CHECKPOINT_FILES:
             if (run_dir / name).is_file():
                 (saved / name).parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tinyrl import provenance
 from tinyrl.config import read_data_file
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_bytes, atomic_write_text, fsync_path
@@ -175,18 +176,27 @@ def save_checkpoint(model: Any, run_dir: Path, keep: int) -> Path:
     path = folder / f"step_{model.num_timesteps:012d}.zip"
     tmp = folder / f".{path.name}.tmp.zip"
     model.save(tmp)
+    # Each pickle's signature lands before the pickle takes its name, so every named checkpoint is signed.
     if hasattr(model, "replay_buffer") and model.replay_buffer is not None:
         buffer_tmp = folder / ".replay_buffer.tmp.pkl"
         model.save_replay_buffer(buffer_tmp)
         fsync_path(buffer_tmp)
-        os.replace(buffer_tmp, folder / f"step_{model.num_timesteps:012d}.replay.pkl")
+        provenance.sign(buffer_tmp, signed_as=replay_path(path))
+        os.replace(buffer_tmp, replay_path(path))
     fsync_path(tmp)  # on disk before it takes the checkpoint's name: a power cut cannot leave a named, empty file
+    provenance.sign(tmp, signed_as=path)
     os.replace(tmp, path)  # the checkpoint appears only once complete
     fsync_path(folder)
     for old in checkpoints(run_dir)[:-keep]:
-        old.unlink(missing_ok=True)
-        old.with_name(old.name.replace(".zip", ".replay.pkl")).unlink(missing_ok=True)
+        for stale in (old, replay_path(old)):
+            stale.unlink(missing_ok=True)
+            provenance.signature_path(stale).unlink(missing_ok=True)
     return path
+
+
+def replay_path(checkpoint: Path) -> Path:
+    """The replay buffer saved with an off-policy checkpoint (``step_N.replay.pkl`` beside ``step_N.zip``)."""
+    return checkpoint.with_name(checkpoint.name.replace(".zip", ".replay.pkl"))
 
 
 def write_config(run_dir: Path, config: ScenarioConfig) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from tinyrl import provenance
 from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
 from tinyrl.common.policy import MlpPolicy
 from tinyrl.errors import ConfigError, Terminated
@@ -317,21 +318,31 @@ def _load_or_create(config: ScenarioConfig, env: Any, run_dir: Path, state: runs
     if not found:
         return runs.make_model(config, env, run_dir)
     cls = runs.algos.algo_class(config.train.algo)
-    damaged = []
+    damaged, untrusted = [], []
     for checkpoint in reversed(found):  # newest first: a crash can only have damaged the newest writes
+        replay = runs.replay_path(checkpoint)
+        # Checked before anything is unpickled (see tinyrl.provenance).
+        reason = next(filter(None, (provenance.problem(p) for p in (checkpoint, replay) if p.is_file())), None)
+        if reason is not None:
+            untrusted.append(f"{checkpoint.name} ({reason})")
+            continue
         try:
             model = cls.load(checkpoint, env=env, device="cpu", tensorboard_log=str(run_dir / "tb"))
-            replay = checkpoint.with_name(checkpoint.name.replace(".zip", ".replay.pkl"))
             if replay.is_file():
                 model.load_replay_buffer(replay)
         except Exception as exc:  # a truncated or corrupt zip fails in zipfile, torch or pickle alike
             damaged.append(f"{checkpoint.name} ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})")
             continue
-        if damaged:
-            console.print(f"[yellow]damaged checkpoint(s) skipped:[/] {'; '.join(damaged)}", soft_wrap=True)
+        if untrusted or damaged:
+            console.print(f"[yellow]checkpoint(s) skipped:[/] {'; '.join(untrusted + damaged)}", soft_wrap=True)
         state.num_timesteps = model.num_timesteps
         console.print(f"resuming from {checkpoint.name} at {model.num_timesteps:,} steps")
         return model
+    if untrusted:
+        raise provenance.UntrustedFileError(
+            f"{run_dir}: no checkpoint signed with your key: {'; '.join(untrusted + damaged)}; "
+            + provenance.refusal(run_dir)
+        )
     raise ConfigError(f"{run_dir}: no intact checkpoint to resume from: {'; '.join(damaged)}")
 
 
