@@ -171,6 +171,6 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
     try:
         yield Session(address, int(ray.cluster_resources().get("CPU", 1)))
     finally:
-        ray.shutdown()
+        ray.shutdown(wait_for_processes=True)  # gone before the command exits, not just told to go
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
