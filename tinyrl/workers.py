@@ -69,13 +69,16 @@ def send(conn: Connection, process: BaseProcess, what: str, message: Any) -> Non
 
 
 def stop(conn: Connection, process: BaseProcess, patience_s: float = 5.0) -> None:
-    """Ask the worker to stop (a ``None`` message), then make sure it has: SIGTERM after ``patience_s`` seconds."""
+    """Ask the worker to stop (a ``None`` message); SIGTERM it after ``patience_s`` seconds, SIGKILL 5 s later."""
     with contextlib.suppress(BrokenPipeError, OSError):  # already gone
         conn.send(None)
     process.join(timeout=patience_s)
     if process.is_alive():
         process.terminate()
         process.join(timeout=5)
+    if process.is_alive():  # e.g. stuck in native code that defers SIGTERM
+        process.kill()
+        process.join()
     conn.close()
 
 
