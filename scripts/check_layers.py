@@ -19,7 +19,17 @@ from pathlib import Path
 #: Bottom to top. A module may import its own group and any lower layer. Groups that share a layer are
 #: siblings and must not import each other. A name covers its submodules, except the bare package name.
 LAYERS: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("tinyrl.errors", "tinyrl.io", "tinyrl.config", "tinyrl.workers", "tinyrl.cli_options", "tinyrl.provenance"),),
+    (
+        (
+            "tinyrl.errors",
+            "tinyrl.io",
+            "tinyrl.config",
+            "tinyrl.processes",
+            "tinyrl.workers",
+            "tinyrl.cli_options",
+            "tinyrl.provenance",
+        ),
+    ),
     (("tinyrl.sim",),),
     (("tinyrl.tasks",),),
     (("tinyrl.common",),),

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from tinyrl.errors import Terminated, TinyRLError
+from tinyrl.processes import sigterm_as_interrupt, sigterm_received
 
 app = typer.Typer(
     name="tinyrl",
@@ -246,7 +247,8 @@ def main(args: list[str] | None = None) -> None:
     """Entry point of the ``tinyrl`` console script and of ``python -m tinyrl``; ``args`` replaces ``sys.argv[1:]``.
 
     Every failure ends in one line on stderr: TinyRL's own errors (bad input: exit 2) and whatever else a library
-    raised (exit 1), unless ``--debug`` is given, which shows the traceback of the latter.
+    raised (exit 1), unless ``--debug`` is given, which shows the traceback of the latter. Ctrl-C exits 130 and
+    SIGTERM 143, both after the command has stopped every process it started.
     """
     # TensorFlow (pulled in by quantization and TensorBoard) logs start-up banners to stderr; keep errors only.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -254,7 +256,16 @@ def main(args: list[str] | None = None) -> None:
     debug = DEBUG_FLAG in argv
     argv = [a for a in argv if a != DEBUG_FLAG]
     try:
-        app(args=argv)
+        # SIGTERM raises Terminated like Ctrl-C raises KeyboardInterrupt, so every command's finally blocks stop
+        # what they started (QEMU, Ray, worker processes) before it exits.
+        with sigterm_as_interrupt():
+            app(args=argv)
+    except SystemExit as exc:
+        # Typer ends an interrupted command with exit code 130; after SIGTERM it is 143.
+        if exc.code == 130 and sigterm_received():
+            err_console.print("terminated")
+            sys.exit(143)
+        raise
     except TinyRLError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -2,8 +2,10 @@
 
 Spawned, not forked: the parent holds torch's and TensorFlow's thread pools, which do not survive a fork.
 A worker talks over one :class:`~multiprocessing.connection.Connection`, ignores Ctrl-C (the parent decides
-what an interrupt means and stops its workers), and keeps its numeric libraries to one thread so that it
-never takes the core of the process it is helping.
+what an interrupt means and stops its workers), keeps its numeric libraries to one thread so that it
+never takes the core of the process it is helping, and cannot outlive its parent: it is named after its
+process (``ps -o comm``: ``tinyrl-eval``) and, on Linux, gets SIGKILL when the parent thread that started it
+ends, even when that parent was killed outright (:func:`tinyrl.processes.die_with_parent`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from tinyrl import processes
 from tinyrl.errors import TinyRLError
 
 _ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -65,14 +68,17 @@ def send(conn: Connection, process: BaseProcess, what: str, message: Any) -> Non
         raise WorkerError(f"the {what} worker is gone (exit code {process.exitcode})") from exc
 
 
-def stop(conn: Connection, process: BaseProcess) -> None:
-    """Ask the worker to stop (a ``None`` message), then make sure it has."""
+def stop(conn: Connection, process: BaseProcess, patience_s: float = 5.0) -> None:
+    """Ask the worker to stop (a ``None`` message); SIGTERM it after ``patience_s`` seconds, SIGKILL 5 s later."""
     with contextlib.suppress(BrokenPipeError, OSError):  # already gone
         conn.send(None)
-    process.join(timeout=5)
+    process.join(timeout=patience_s)
     if process.is_alive():
         process.terminate()
         process.join(timeout=5)
+    if process.is_alive():  # e.g. stuck in native code that defers SIGTERM
+        process.kill()
+        process.join()
     conn.close()
 
 
@@ -87,6 +93,11 @@ def serve(conn: Connection, handle: Callable[[Any], Any]) -> None:
 
 
 def _run(target: Callable[..., None], conn: Connection, *args: Any) -> None:
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        # Killed with its parent, even one killed outright (mid-evaluation a worker would not notice the pipe close).
+        processes.die_with_parent(parent.pid)
+    processes.set_process_name(multiprocessing.current_process().name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         target(conn, *args)

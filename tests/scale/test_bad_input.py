@@ -1,6 +1,8 @@
 import os
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from scale_support import tiny_scenario, write_space
@@ -124,6 +126,84 @@ class SocketPort:
 
     def __exit__(self, *exc):
         return False
+
+
+class SilentServer:
+    """A loopback port that accepts connections and never sends a byte: not Ray, and no timer decides that.
+
+    The kernel completes the TCP handshake into the listen backlog without an ``accept``, so no thread is needed.
+    """
+
+    def __enter__(self) -> int:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc) -> bool:
+        self.sock.close()
+        return False
+
+
+class HttpServer:
+    """A loopback HTTP server (Python's ``http.server``) answering one request: not Ray either.
+
+    To gRPC's ``PRI * HTTP/2.0`` request it answers with a bare HTML error page (the HTTP/0.9 style).
+    """
+
+    def __enter__(self) -> int:
+        import http.server
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        self.thread = threading.Thread(target=self.server.handle_request)
+        self.thread.start()
+        return self.server.server_address[1]
+
+    def __exit__(self, *exc) -> bool:
+        self.thread.join()
+        self.server.server_close()
+        return False
+
+
+def test_a_port_that_accepts_but_is_not_ray_fails_within_the_codes_own_bound():
+    # The check's own timeout, made small here; the listener never answers, so it is reached every time.
+    with SilentServer() as port, pytest.raises(ClusterError) as silent:
+        check_reachable(f"127.0.0.1:{port}", timeout_s=0.2)
+    assert str(silent.value).startswith(f"127.0.0.1:{port} is not a Ray cluster: it accepted the connection but sent ")
+    assert "nothing within 0.2 s" in str(silent.value) and "ray start --head" in str(silent.value)
+    with HttpServer() as port, pytest.raises(ClusterError, match=r"does not speak gRPC \(it answered '<!DOCTYPE'\)"):
+        check_reachable(f"127.0.0.1:{port}")
+
+
+def test_a_grpc_server_passes_the_check():
+    """Ray's GCS is a gRPC server; any gRPC server answers the HTTP/2 preface with SETTINGS, as the GCS does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import grpc
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=1))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        check_reachable(f"127.0.0.1:{port}")
+        check_reachable(f"ray://127.0.0.1:{port}")
+    finally:
+        server.stop(None)
+
+
+def test_eval_and_sweep_at_a_silent_port_fail_in_one_line(tmp_path):
+    env = tiny_scenario(tmp_path)
+    policy = ROOT / "policies" / "obstacle-course"
+    with SilentServer() as port:
+        swept = cli(
+            "sweep", "--env", str(env), "--address", f"127.0.0.1:{port}", "--out", str(tmp_path / "s"), cwd=tmp_path
+        )
+        evaluated = cli("eval", str(policy), "--address", f"127.0.0.1:{port}", "--episodes", "5", cwd=tmp_path)
+    for out in (swept, evaluated):
+        assert out.returncode == 2, out.stderr[-2000:]
+        (line,) = out.stderr.strip().splitlines()
+        assert line.startswith(f"error: 127.0.0.1:{port} is not a Ray cluster: it accepted the connection")
+    assert not (tmp_path / "s").exists()
 
 
 def test_address_format_and_backend_are_checked():

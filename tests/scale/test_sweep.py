@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from reaper import run_reaped
 from scale_support import NO_EARLY_STOP, SEED_SPACE, tiny_scenario, write_space
 from scenario_support import ROOT, shifted_hover
 
@@ -223,6 +224,23 @@ def test_interrupted_sweep_resumes_from_its_last_checkpoint(tmp_path):
     assert first["from_steps"] == 0 and second["from_steps"] == 2048
     assert "resuming from step_000000002048.zip at 2,048 steps" in (trial_dir / "train.log").read_text()
     assert [e["steps"] for e in load_state(trial_dir / "run").evaluations] == [1024, 2048, 3072, 4096]
+
+
+def test_sigterm_stops_the_sweep_like_ctrl_c_and_leaves_no_ray_process(tmp_path):
+    # The driver sends itself SIGTERM once Tune holds the trial's checkpoint at 2,048 steps.
+    env = tiny_scenario(tmp_path, steps=4096)
+    space = write_space(tmp_path, {"train.seed": {"type": "int", "low": 0, "high": 9}}, **NO_EARLY_STOP)
+    args = ["--env", str(env), "--space", str(space), "--trials", "1", "--out", str(tmp_path / "sweeps")]
+    cmd = [sys.executable, "-m", "tinyrl", "sweep", *args, "--eval-episodes", "4", "--no-progress"]
+    out, report = run_reaped(cmd, tmp_path / "reaper.json", cwd=tmp_path, env=cli_env("sigterm@2048"), timeout=600)
+    assert report["returncode"] == 143, out.stderr[-3000:]
+    assert out.stderr.strip().splitlines()[-1] == "terminated"
+    (sweep_dir,) = (tmp_path / "sweeps").iterdir()
+    assert f"tinyrl sweep --resume {sweep_dir}" in out.stdout  # stopped like Ctrl-C: results written, resumable
+    (row,) = json.loads((sweep_dir / "results.json").read_text())
+    assert row["status"] == "unfinished" and row["steps"] == 2048, row
+    # The local Ray instance (GCS, raylet, workers) was shut down before the command exited.
+    assert report["leftovers"] == []
 
 
 def test_asha_stops_a_trial_that_cannot_learn_and_lets_a_learner_finish(tmp_path):

@@ -1,11 +1,12 @@
 import json
-import subprocess
+import os
+import signal
 import sys
-import time
 
 import pytest
+from reaper import run_reaped
 from rich.console import Console
-from scenario_support import leaning_mlp, tiny_scenario
+from scenario_support import ROOT, leaning_mlp, tiny_scenario
 
 from tinyrl.common.evaluate import eval_courses
 from tinyrl.tasks.config import load_scenario
@@ -67,32 +68,26 @@ def test_a_failing_evaluation_raises_in_the_trainer():
         background.close()
 
 
-def test_the_worker_exits_when_the_trainer_is_killed(tmp_path):
+def test_the_worker_dies_with_a_killed_trainer_even_mid_evaluation(tmp_path):
+    """SIGKILL runs none of the trainer's code; the kernel's parent-death signal takes the busy worker along."""
     code = (
-        "import os, sys\n"
-        "from tinyrl.tasks.config import load_scenario\n"
-        "from tinyrl.train.background import BackgroundEvaluator\n"
+        "import os, signal\n"
+        "from scenario_support import leaning_mlp\n"
         "from tinyrl.common.evaluate import eval_courses\n"
+        "from tinyrl.tasks.config import load_scenario\n"
+        "from tinyrl.train.background import BackgroundEvaluator, Snapshot\n"
         "if __name__ == '__main__':\n"
         "    c = load_scenario('obstacle-course')\n"
-        "    e = BackgroundEvaluator(c, eval_courses(c, 1), 0)\n"
-        "    print(e._process.pid, flush=True)\n"
-        "    os.kill(os.getpid(), 9)\n"
+        "    e = BackgroundEvaluator(c, eval_courses(c, 4), 0)\n"
+        "    e.submit(Snapshot(1, 0.0, leaning_mlp()))\n"
+        "    e.drain()\n"  # the worker is up and serving
+        "    e.submit(Snapshot(2, 0.0, leaning_mlp()))\n"  # and now busy with this one
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     script = tmp_path / "trainer.py"
     script.write_text(code)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == -9, out.stderr[-2000:]
-    worker = int(out.stdout.split()[0])
-    deadline = time.time() + 60
-    while time.time() < deadline and _alive(worker):
-        time.sleep(0.2)
-    assert not _alive(worker), "the evaluation worker outlived its trainer"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] != "Z"  # a zombie has exited; only its parent may reap it
-    except FileNotFoundError:
-        return False
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    done, report = run_reaped([sys.executable, str(script)], tmp_path / "reaper.json", env=env, timeout=600)
+    assert report["returncode"] == -signal.SIGKILL, done.stderr[-2000:]
+    # Killed by the kernel, not stopped by the reaper ("leaked") nor ended on its own after the evaluation ("exit 0").
+    assert [p["fate"] for p in report["leftovers"] if p["comm"] == "tinyrl-eval"] == [f"signal {signal.SIGKILL}"]

@@ -1,13 +1,16 @@
-"""Crash-safe runs: SIGTERM saves like Ctrl-C, "finished" is written last, resume skips a damaged checkpoint,
-ship checks everything before it writes anything (faults injected with ``$TINYRL_FAULT``, never by timers)."""
+"""Crash-safe runs: SIGTERM saves like Ctrl-C and stops the evaluation worker, "finished" is written last, resume
+skips a damaged checkpoint, ship checks everything before it writes anything (faults injected with ``$TINYRL_FAULT``,
+never by timers)."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 
 import pytest
+from reaper import run_reaped
 from scenario_support import tiny_scenario
 from test_train import checkpoint_steps_of, train_with_fault
 
@@ -18,11 +21,17 @@ from tinyrl.train.ship import ship
 TRAIN = [sys.executable, "-m", "tinyrl", "train", "--eval-episodes", "2", "--no-progress"]
 
 
-def test_sigterm_saves_a_checkpoint_exits_143_and_resume_continues_from_it(tmp_path):
-    env = tiny_scenario(tmp_path, eval_every_steps=1_000_000, checkpoint_every_steps=1024)
+def test_sigterm_saves_a_checkpoint_stops_the_worker_exits_143_and_resume_continues_from_it(tmp_path):
+    # An evaluation at 1,024 steps keeps the evaluation worker busy or about to be when SIGTERM comes at 1,536.
+    env = tiny_scenario(tmp_path, eval_every_steps=1024, checkpoint_every_steps=1024)
     runs = tmp_path / "runs"
-    terminated = train_with_fault([*TRAIN, "--env", str(env), "--out", str(runs)], "sigterm@1536", tmp_path)
-    assert terminated.returncode == 143, terminated.stderr[-3000:]
+    cmd = [*TRAIN, "--env", str(env), "--out", str(runs)]
+    environ = {**os.environ, "COLUMNS": "400", "TINYRL_FAULT": "sigterm@1536"}
+    terminated, report = run_reaped(cmd, tmp_path / "reaper.json", cwd=tmp_path, env=environ, timeout=600)
+    assert report["returncode"] == 143, terminated.stderr[-3000:]
+    # The trainer stopped and reaped its evaluation worker before it exited. (Python's multiprocessing resource
+    # tracker, "python", may still be on its way out: it ends by itself once every process holding its pipe has.)
+    assert [p for p in report["leftovers"] if p["comm"] != "python"] == []
     (run_dir,) = (runs / "obstacle-course").iterdir()
     assert checkpoint_steps_of(run_dir) == [1024, 1536]  # 1,536 is SIGTERM's own save, between the periodic ones
     state = json.loads((run_dir / "state.json").read_text())

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tinyrl import processes
 from tinyrl.export.codegen import FIRMWARE
 from tinyrl.export.errors import ExportError
 
@@ -171,7 +172,14 @@ def run_qemu(tools: ArmTools, elf: Path) -> VerifyResult:
     cmd = [tools.qemu, "-M", "netduinoplus2", "-nographic", "-monitor", "none", "-serial", "stdio"]
     cmd += ["-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", str(elf)]
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=QEMU_TIMEOUT_S, check=False)
+        result = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=QEMU_TIMEOUT_S,
+            check=False,
+            preexec_fn=processes.die_with_this_thread(),  # no QEMU left behind if we are killed outright
+        )
     except subprocess.TimeoutExpired:
         raise ExportError(f"QEMU run of {elf.name} timed out after {QEMU_TIMEOUT_S} s") from None
     return parse_verify(result.stdout, result.returncode, "on-target check under QEMU")

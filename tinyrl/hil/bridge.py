@@ -31,11 +31,13 @@ from tinyrl.common.episodes import Episode, EpisodeObserver, numbered_starts, ru
 from tinyrl.common.evaluate import eval_courses, summarize
 from tinyrl.compress.reference import dequantize_output, quantize_input, run_int8
 from tinyrl.compress.student import Int8Policy
+from tinyrl.hil.faults import fire_hil_fault
 from tinyrl.hil.link import Expected, HilLink, HilLinkError
 from tinyrl.sim.course import Course
 from tinyrl.sim.supervisor import MOTORS_OFF_AFTER_S, SetpointWatchdog
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
+from tinyrl.train.faults import Fault
 
 __all__ = ["HilReport", "LinkPolicy", "apply_head", "expected_for", "fly_episodes", "latency_summary"]
 
@@ -118,6 +120,7 @@ class LinkPolicy(EpisodeObserver):
         link: An open, handshaken :class:`HilLink`.
         policy: The host int8 policy (reference and head).
         period_s: The policy period (s): how much older the last setpoint gets per missed step.
+        fault: A fault to do before the exchange of that step (:mod:`tinyrl.hil.faults`), or None.
     """
 
     #: Mismatching steps kept in :attr:`mismatch_steps` (all are counted in :attr:`mismatches`).
@@ -125,8 +128,10 @@ class LinkPolicy(EpisodeObserver):
     #: Mode changes kept in :attr:`mode_changes`.
     MAX_MODE_CHANGES = 100
 
-    def __init__(self, link: HilLink, policy: Int8Policy, period_s: float) -> None:
+    def __init__(self, link: HilLink, policy: Int8Policy, period_s: float, fault: Fault | None = None) -> None:
         self.link, self.policy, self.period_s = link, policy, period_s
+        self.fault = fault
+        self.steps_flown = 0
         self.watchdog = SetpointWatchdog(period_s=period_s)
         # Give up once the supervisor has cut the motors and the device still says nothing for another second.
         self.give_up_s = MOTORS_OFF_AFTER_S + 1.0
@@ -165,6 +170,10 @@ class LinkPolicy(EpisodeObserver):
         """
         model = self.policy.model
         obs_q = quantize_input(model, obs)
+        self.steps_flown += 1
+        if self.fault is not None and self.steps_flown >= self.fault.steps:
+            fault, self.fault = self.fault, None
+            fire_hil_fault(fault, self.link)
         try:
             reply = self.link.step(obs_q[0])
         except HilLinkError as exc:
@@ -224,6 +233,7 @@ def fly_episodes(
     episodes: int = 5,
     seed: int = 0,
     progress: bool = False,
+    fault: Fault | None = None,
 ) -> HilReport:
     """Fly ``episodes`` episodes with the device's actions (the link must be handshaken).
 
@@ -235,6 +245,7 @@ def fly_episodes(
         episodes: Number of episodes.
         seed: Base seed: episode ``j`` uses ``seed + j``.
         progress: Show a live progress bar (on stderr).
+        fault: A fault to do at a given step (:mod:`tinyrl.hil.faults`; tests only), or None.
 
     Raises:
         HilLinkError: The link failed for good (after retries).
@@ -243,7 +254,7 @@ def fly_episodes(
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     courses = list(courses) if courses is not None else eval_courses(config, episodes, seed)
-    device = LinkPolicy(link, policy, config.dt_s)
+    device = LinkPolicy(link, policy, config.dt_s, fault)
     t_start = time.perf_counter()
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         shown = HilProgress(bar, bar.add_task(f"HIL: {episodes} episodes", total=episodes), device, episodes)

@@ -3,7 +3,9 @@
 :func:`build_hil_firmware` generates the policy's C (the same files ``tinyrl export`` writes) into a build folder
 keyed by the model's sha256 and runs ``make -C firmware TARGET=stm32f405 APP=hil``. :class:`QemuSession` starts
 ``qemu-system-arm`` with ``-icount shift=0`` and ``-serial tcp:127.0.0.1:PORT,server=on,wait=on,nodelay=on`` and
-always stops it on exit (errors and Ctrl-C included).
+always stops it on exit (errors, Ctrl-C and SIGTERM included); on Linux QEMU also gets SIGKILL from the kernel when
+the thread that started it ends, so not even a SIGKILL of ``tinyrl`` leaves it running
+(:func:`tinyrl.processes.die_with_this_thread`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tinyrl import processes
 from tinyrl.hil.link import HilLinkError
 
 __all__ = ["QemuSession", "build_hil_firmware", "free_port", "qemu_command"]
@@ -118,13 +121,18 @@ class QemuSession:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # Ctrl-C reaches us, and our finally stops QEMU
+                preexec_fn=processes.die_with_this_thread(),  # and if we are killed outright, the kernel does
             )
-            deadline = time.monotonic() + 10.0
-            while time.monotonic() < deadline and self.process.poll() is None:
-                if _listening(self.host, port):
-                    self.port = port
-                    return self
-                time.sleep(0.02)
+            try:
+                deadline = time.monotonic() + 10.0
+                while time.monotonic() < deadline and self.process.poll() is None:
+                    if _listening(self.host, port):
+                        self.port = port
+                        return self
+                    time.sleep(0.02)
+            except BaseException:  # Ctrl-C or SIGTERM while QEMU starts
+                self.stop()
+                raise
             err = self.stop()
             if self.port:
                 break

@@ -8,6 +8,7 @@ from pathlib import Path
 from tinyrl.common.policy import PolicyError
 from tinyrl.compress.student import load_int8_policy
 from tinyrl.hil.bridge import HilReport, expected_for, fly_episodes
+from tinyrl.hil.faults import hil_fault
 from tinyrl.hil.link import HilLink, HilLinkError
 from tinyrl.hil.qemu import QemuSession, build_hil_firmware
 from tinyrl.sim.course import Course
@@ -59,11 +60,17 @@ def run_hil(
         retries: Retries per step before giving up.
         progress: Live progress bar.
 
+    ``$TINYRL_HIL_FAULT`` (:mod:`tinyrl.hil.faults`) makes the run signal itself or drop its link at a given step.
+    QEMU is stopped on every way out: done, error, Ctrl-C, SIGTERM (a SIGKILL is the kernel's business:
+    :mod:`tinyrl.processes`).
+
     Raises:
         HilLinkError: No device, an incompatible one, or a link that failed for good.
+        ConfigError: A malformed ``$TINYRL_HIL_FAULT``.
     """
     if (port is None) == (not qemu):
         raise HilLinkError("give exactly one of --port URL or --qemu")
+    fault = hil_fault()  # before QEMU starts
     tflite = resolve_tflite(policy)
     int8 = load_int8_policy(tflite)
     expected = expected_for(int8, tflite)
@@ -71,12 +78,12 @@ def run_hil(
     link: HilLink | None = None
     try:
         if qemu:
-            session = QemuSession(build_hil_firmware(tflite, build_dir)).start()
-            port = session.url
+            session = QemuSession(build_hil_firmware(tflite, build_dir))
+            port = session.start().url  # assigned first: an interrupt inside start() still reaches the finally
         assert port is not None
         link = HilLink.open(port, expected=expected, timeout_s=timeout_s, retries=retries)
         link.handshake()
-        return fly_episodes(link, int8, config, courses, episodes, seed, progress=progress)
+        return fly_episodes(link, int8, config, courses, episodes, seed, progress=progress, fault=fault)
     finally:
         if link is not None:
             link.close()

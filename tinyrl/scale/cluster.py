@@ -3,7 +3,9 @@
 ``ray_session(None)`` starts a private Ray instance sized to this machine (its temp files and logs in a
 throwaway folder, no dashboard, quiet) and shuts it down afterwards; ``ray_session("HOST:PORT")`` joins an
 existing cluster (started with ``ray start --head``) and leaves it running. Everything after ``ray.init`` is
-the same code either way.
+the same code either way. An address is checked first (:func:`check_reachable`), so a wrong one fails in seconds
+instead of the minutes ``ray.init`` keeps retrying. A local instance is stopped on every way out of the block
+(done, error, Ctrl-C, and SIGTERM, whose handler ``ray.init`` would otherwise replace).
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from tinyrl.errors import ConfigError, TinyRLError
+from tinyrl.processes import keep_sigterm_handler
 
-#: Seconds to wait for a TCP connection to ``--address`` before giving up.
+#: Seconds to wait for ``--address`` to accept a connection, and again for it to answer as Ray's GCS.
 CONNECT_TIMEOUT_S = 3.0
+#: An HTTP/2 client connection preface and an empty SETTINGS frame: what a gRPC client sends first.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+#: Frame type of HTTP/2 SETTINGS, which a gRPC server (Ray's GCS, the Ray client server) must send first.
+_H2_SETTINGS = 4
 
 
 class ClusterError(TinyRLError, ConnectionError):
@@ -41,25 +48,61 @@ class Session:
 
 
 def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """Fail fast when ``HOST:PORT`` does not accept TCP connections (``ray.init`` would retry for a minute).
+    """Fail fast unless ``HOST:PORT`` accepts a TCP connection and answers as a gRPC server, as Ray's GCS does.
+
+    ``ray.init`` would retry for minutes against a port with nothing behind it, or with something that is not
+    Ray. This check sends the HTTP/2 preface gRPC starts with and waits at most ``timeout_s`` seconds for the
+    server's SETTINGS frame, the first thing any gRPC server sends. With ``RAY_USE_TLS=1`` only the connection
+    is checked (the handshake is TLS's).
+
+    Args:
+        address: ``HOST:PORT``, ``ray://HOST:PORT``, or ``auto`` (not checked).
+        timeout_s: Seconds to wait for the connection, and again for the answer.
 
     Raises:
-        ClusterError: Bad address format, unknown host, or nothing listening.
+        ClusterError: Bad address format, unknown host, nothing listening, or a server that is not Ray.
     """
     if address == "auto":
         return
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not host or not port.isdigit():
         raise ClusterError(f"--address {address!r}: expected HOST:PORT (the head's GCS port, 6379 by default)")
+    hint = f"start one with `ray start --head --port {port}` or leave out --address to run on this machine"
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout_s):
-            pass
+        sock = socket.create_connection((host, int(port)), timeout=timeout_s)
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        raise ClusterError(
-            f"cannot reach a Ray cluster at {address}: {reason}; start one with `ray start --head --port {port}` "
-            "or leave out --address to run on this machine"
-        ) from None
+        raise ClusterError(f"cannot reach a Ray cluster at {address}: {reason}; {hint}") from None
+    if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+        sock.close()
+        return
+    with sock:
+        problem = _grpc_problem(sock, timeout_s)
+    if problem is not None:
+        raise ClusterError(f"{address} is not a Ray cluster: {problem}; {hint}")
+
+
+def _grpc_problem(sock: socket.socket, timeout_s: float) -> str | None:
+    """Why the server on ``sock`` is not a gRPC server (``None`` if it answers like one)."""
+    sock.settimeout(timeout_s)
+    header = b""
+    try:
+        sock.sendall(_H2_PREFACE)
+        while len(header) < 9:
+            chunk = sock.recv(9 - len(header))
+            if not chunk:
+                break
+            header += chunk
+    except TimeoutError:
+        return f"it accepted the connection but sent nothing within {timeout_s:g} s"
+    except OSError as exc:
+        return f"the connection failed ({exc.strerror or exc})"
+    if len(header) < 9:
+        return "it closed the connection without answering"
+    if header[3] != _H2_SETTINGS or any(header[5:9]):
+        shown = header.decode("ascii", "replace") if header.isascii() else header.hex()
+        return f"it does not speak gRPC (it answered {shown!r})"
+    return None
 
 
 def resolve_address(backend: str, address: str | None) -> str | None:
@@ -113,7 +156,8 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
     else:
         check_reachable(address)
         kwargs = {"address": address, **quiet}
-    with warnings.catch_warnings():
+    # ray.init replaces the SIGTERM handler with one that exits at once; ours stops Ray in the finally below.
+    with warnings.catch_warnings(), keep_sigterm_handler():
         warnings.simplefilter("ignore")
         try:
             ray.init(**kwargs)
@@ -127,6 +171,6 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
     try:
         yield Session(address, int(ray.cluster_resources().get("CPU", 1)))
     finally:
-        ray.shutdown()
+        ray.shutdown(wait_for_processes=True)  # gone before the command exits, not just told to go
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)

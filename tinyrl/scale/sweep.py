@@ -18,7 +18,11 @@ that cluster. The code path is the same (:func:`tinyrl.scale.cluster.ray_session
 fault itself once, right after Ray Tune has taken in a trial's checkpoint at ``STEPS`` or later, so tests know
 exactly where the trial resumes: ``kill-trial@STEPS`` SIGKILLs that trial's worker process (Tune restarts the
 trial from that checkpoint); ``sigint@STEPS`` interrupts the sweep as Ctrl-C would (``--resume`` continues it
-from that checkpoint).
+from that checkpoint); ``sigterm@STEPS`` sends the driver SIGTERM, which stops the sweep the same way (``tinyrl
+sweep`` then exits 143 instead of 130).
+
+SIGTERM during the trials is a graceful stop, like Ctrl-C: Tune saves its state, the results so far are written,
+and the Ray instance (local) or the trials (on a cluster) are stopped. A second SIGTERM stops at once.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from tinyrl import provenance
-from tinyrl.errors import ConfigError
+from tinyrl.errors import ConfigError, Terminated
 from tinyrl.io import atomic_write_text
+from tinyrl.processes import sigterm_calls
 from tinyrl.scale import results
 from tinyrl.scale.cluster import check_reachable, ray_session
 from tinyrl.scale.space import SearchSpace, default_space_path, load_space
@@ -51,7 +56,7 @@ MAX_FAILURES = 3
 ENDED_FILE = "ended.json"
 #: The driver's fault variable and actions (see the module docstring).
 SWEEP_FAULT_VAR = "TINYRL_SWEEP_FAULT"
-SWEEP_ACTIONS = ("kill-trial", "sigint")
+SWEEP_ACTIONS = ("kill-trial", "sigint", "sigterm")
 
 
 @dataclass
@@ -176,7 +181,7 @@ def _fit(
     )
     experiment = sweep_dir / "tune"
     try:
-        with progress:
+        with progress, sigterm_calls(_stop_like_ctrl_c):
             if options.resume is not None and tune.Tuner.can_restore(str(experiment.resolve())):
                 tuner = tune.Tuner.restore(
                     str(experiment.resolve()), trainable, resume_unfinished=True, resume_errored=True
@@ -220,6 +225,15 @@ def _fit(
             provenance.trust(experiment)
 
 
+def _stop_like_ctrl_c() -> None:
+    """SIGTERM during ``tuner.fit``: what Ctrl-C does there (Tune's handler saves and stops), else ``Terminated``."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, None)
+        return
+    raise Terminated()
+
+
 def read_ended(path: Path) -> list[str]:
     """Trial ids that finished or were stopped by the scheduler (``ended.json``; not those merely interrupted)."""
     return json.loads(path.read_text()) if path.is_file() else []
@@ -244,6 +258,8 @@ def _fault_callback(fault: Fault) -> Any:
             action, cb.pending = cb.pending.action, None
             if action == "kill-trial":
                 os.kill(int(trial.last_result["pid"]), signal.SIGKILL)
+            elif action == "sigterm":
+                signal.raise_signal(signal.SIGTERM)
             else:
                 interrupt()
 

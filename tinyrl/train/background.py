@@ -106,8 +106,8 @@ class BackgroundEvaluator:
         return out
 
     def close(self) -> None:
-        """Stop the worker (unfinished evaluations are dropped)."""
-        workers.stop(self._conn, self._process)
+        """Stop the worker (unfinished evaluations are dropped, so a busy worker is not waited for)."""
+        workers.stop(self._conn, self._process, patience_s=0.0 if self._pending else 5.0)
 
     def _receive_one(self) -> tuple[Snapshot, EvalReport]:
         report = workers.receive(self._conn, self._process, "evaluation")

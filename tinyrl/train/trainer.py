@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import collections
-import contextlib
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +15,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from tinyrl import provenance
 from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
 from tinyrl.common.policy import MlpPolicy
-from tinyrl.errors import ConfigError, Terminated
+from tinyrl.errors import ConfigError
+from tinyrl.processes import sigterm_as_interrupt
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.train import faults
@@ -200,26 +197,6 @@ def validation_courses(config: ScenarioConfig) -> list[Course]:
     return eval_courses(config, t.eval_episodes, runs.VALIDATION_SEED, difficulty=t.eval_difficulty)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """While training, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``), so it saves like Ctrl-C.
-
-    Only the main thread can take signals; elsewhere (a Ray trial's thread) the process's own handling stays.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     """Train (or resume) a run; returns the run folder. Ctrl-C or SIGTERM saves a checkpoint and re-raises.
 
@@ -230,7 +207,7 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
             :class:`~tinyrl.errors.Terminated`, i.e. SIGTERM).
         ConfigError: a malformed ``$TINYRL_FAULT``.
     """
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         return _train(options, console)
 
 
@@ -284,26 +261,27 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
     inline = options.on_evaluation is not None or not options.background_eval
     evaluator_cls = InlineEvaluator if inline else BackgroundEvaluator
     evaluator = evaluator_cls(config, validation, runs.VALIDATION_SEED)
-    with progress:
-        monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress, evaluator, fault)
-        monitor.on_evaluation = options.on_evaluation
-        progress.update(monitor.bar, **monitor.fields(state.num_timesteps))
-        try:
-            remaining = t.steps - state.num_timesteps
-            callbacks = [_callback(monitor), progress_callback(env, t.steps)]
-            if remaining > 0:
-                model.learn(remaining, callback=callbacks, reset_num_timesteps=False, tb_log_name="run")
-            monitor.checkpoint(model)
-            monitor.final_evaluations(model)
-        except KeyboardInterrupt:
-            for snapshot, report in evaluator.ready():  # keep the reports that are already back
-                monitor.record_evaluation(model, snapshot, report)
-            path = monitor.checkpoint(model)
-            console.print(f"\ninterrupted: saved {path}; continue with --resume {run_dir}")
-            env.close()
-            raise
-        finally:
-            evaluator.close()
+    try:  # the evaluation worker stops on every way out: done, error, Ctrl-C, SIGTERM
+        with progress:
+            monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress, evaluator, fault)
+            monitor.on_evaluation = options.on_evaluation
+            progress.update(monitor.bar, **monitor.fields(state.num_timesteps))
+            try:
+                remaining = t.steps - state.num_timesteps
+                callbacks = [_callback(monitor), progress_callback(env, t.steps)]
+                if remaining > 0:
+                    model.learn(remaining, callback=callbacks, reset_num_timesteps=False, tb_log_name="run")
+                monitor.checkpoint(model)
+                monitor.final_evaluations(model)
+            except KeyboardInterrupt:
+                for snapshot, report in evaluator.ready():  # keep the reports that are already back
+                    monitor.record_evaluation(model, snapshot, report)
+                path = monitor.checkpoint(model)
+                console.print(f"\ninterrupted: saved {path}; continue with --resume {run_dir}")
+                env.close()
+                raise
+    finally:
+        evaluator.close()
     final = mlp_from_sb3(model)
     final.save(run_dir / "teacher.npz", {"steps": model.num_timesteps})
     best_path = run_dir / "best" / "teacher.npz"
