@@ -158,14 +158,9 @@ def _fit(
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    import optuna
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     t = setup.base.train
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": 1})
     progress = _SweepProgress(options.trials, t.steps, options.progress, console, sweep_dir / ENDED_FILE)
@@ -191,38 +186,49 @@ def _fit(
                 if internal is not None:
                     internal._run_config.callbacks = list(run_config.callbacks or [])
             else:
-                grace = min(setup.space.scheduler.grace_evaluations * t.eval_every_steps, t.steps)
-                # stop_last_trials=False: a trial that reaches its step budget still runs its final evaluation.
-                scheduler = ASHAScheduler(
-                    time_attr="steps",
-                    max_t=t.steps,
-                    grace_period=grace,
-                    reduction_factor=setup.space.scheduler.reduction_factor,
-                    stop_last_trials=False,
-                )
-                sampler = optuna.samplers.TPESampler(seed=setup.space.sampler_seed)
-                first = setup.space.tune_first_trials() or None
-                searcher = ConcurrencyLimiter(
-                    OptunaSearch(sampler=sampler, points_to_evaluate=first), max_concurrent=concurrent
-                )
-                tuner = tune.Tuner(
-                    trainable,
-                    param_space=setup.space.tune_space(),
-                    tune_config=tune.TuneConfig(
-                        metric="success_rate",
-                        mode="max",
-                        search_alg=searcher,
-                        scheduler=scheduler,
-                        num_samples=options.trials,
-                        trial_dirname_creator=_trial_dirname,
-                    ),
-                    run_config=run_config,
-                )
+                tuner = _new_tuner(trainable, setup, options.trials, run_config, concurrent)
             return tuner.fit()
     finally:
         # Ray has stopped writing here: sign its pickles (a driver killed before this cannot be resumed untrusted).
         if experiment.is_dir():
             provenance.trust(experiment)
+
+
+def _new_tuner(trainable: Any, setup: TrialSetup, trials: int, run_config: Any, concurrent: int) -> Any:
+    """A fresh Tune run: Optuna's TPE sampler (seeded, ``first_trials`` first) under ASHA early stopping."""
+    import optuna
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    t = setup.base.train
+    grace = min(setup.space.scheduler.grace_evaluations * t.eval_every_steps, t.steps)
+    # stop_last_trials=False: a trial that reaches its step budget still runs its final evaluation.
+    scheduler = ASHAScheduler(
+        time_attr="steps",
+        max_t=t.steps,
+        grace_period=grace,
+        reduction_factor=setup.space.scheduler.reduction_factor,
+        stop_last_trials=False,
+    )
+    sampler = optuna.samplers.TPESampler(seed=setup.space.sampler_seed)
+    first = setup.space.tune_first_trials() or None
+    searcher = ConcurrencyLimiter(OptunaSearch(sampler=sampler, points_to_evaluate=first), max_concurrent=concurrent)
+    return tune.Tuner(
+        trainable,
+        param_space=setup.space.tune_space(),
+        tune_config=tune.TuneConfig(
+            metric="success_rate",
+            mode="max",
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=trials,
+            trial_dirname_creator=_trial_dirname,
+        ),
+        run_config=run_config,
+    )
 
 
 def _stop_like_ctrl_c() -> None:
