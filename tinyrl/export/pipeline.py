@@ -192,7 +192,7 @@ def _policy_rate(env: str | None) -> tuple[float, str]:
 
     name = env if env is not None else RATE_SCENARIO
     config = load_scenario(name)
-    source = f"scenario {config.name}" + ("" if env is not None else " (the default; pass --env to choose)")
+    source = f"scenario {config.name}" + ("" if env is not None else ", the default: pass --env to choose")
     return float(config.policy_rate_hz), source
 
 

@@ -93,7 +93,7 @@ def table(report: dict[str, Any]) -> Table:
 
 
 def _kb(value: object) -> str:
-    return "—" if not isinstance(value, int) else f"{value / 1024:,.0f} KB"
+    return "—" if not isinstance(value, int) else f"{value / 1024:,.0f}"
 
 
 def fits_on_table(report: dict[str, Any]) -> Table | None:
@@ -104,39 +104,40 @@ def fits_on_table(report: dict[str, Any]) -> Table | None:
     rate = fits["policy_rate_hz"]
     t = Table(
         title=f"fits on: % of one core at {rate:g} Hz ({fits['policy_rate_from']})",
-        caption=f"* {fits['timing']} Estimated rows: the named target's numbers, clock-scaled.",
+        caption=f"* {fits['timing']} ~ estimate: the named target's numbers, clock-scaled.",
         caption_justify="left",
     )
     columns: list[tuple[str, JustifyMethod]] = [
         ("board", "left"),
-        ("MCU, core", "left"),
-        ("MHz", "right"),
-        ("RAM / flash", "right"),
-        ("policy flash / RAM", "right"),
-        ("instr./inference", "right"),
-        ("µs/inference*", "right"),
+        ("core @ MHz", "left"),
+        ("RAM / flash KB", "right"),
+        ("policy flash / RAM B", "right"),
+        ("instr.", "right"),
+        ("µs*", "right"),
         ("% core", "right"),
-        ("fits", "left"),
-        ("from", "left"),
+        ("fits, measured on", "left"),
     ]
     for name, justify in columns:
         t.add_column(name, justify=justify)
     for row in fits["boards"]:
-        head = [row["board"], f"{row['mcu']}, {row['core']}", f"{row['clock_mhz']:g}"]
-        head.append(f"{_kb(row['ram_bytes'])} / {_kb(row['flash_bytes'])}")
+        head = [
+            row["board"],
+            f"{row['core']} @ {row['clock_mhz']:g}",
+            f"{_kb(row['ram_bytes'])} / {_kb(row['flash_bytes'])}",
+        ]
         if row["basis"] == "not measured":
-            t.add_row(*head, "—", "—", "—", "—", "?", f"{row['target']}: {row['note']}")
+            t.add_row(*head, "—", "—", "—", "—", f"? {row['target']}: {row['note']}")
             continue
         estimate = row["basis"] == "estimate"
         mark = "~" if estimate else ""
         fits_text = "[green]yes[/]" if row["fits"] else "[red]no[/]"
+        where = f"estimate from {row['target']}" if estimate else row["target"]
         t.add_row(
             *head,
-            f"{mark}{row['policy_flash_bytes']:,} B / {mark}{row['policy_ram_bytes']:,} B",
+            f"{mark}{row['policy_flash_bytes']:,} / {mark}{row['policy_ram_bytes']:,}",
             f"{mark}{row['instructions_per_inference']:,}",
             f"{mark}{row['us_per_inference']:,.1f}",
             f"{mark}{row['core_percent']:.3f}",
-            fits_text + (" (est.)" if estimate else ""),
-            f"{'estimate from ' if estimate else ''}{row['target']} ({row['kernels']})",
+            f"{fits_text} {where} ({row['kernels']})",
         )
     return t
