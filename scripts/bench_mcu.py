@@ -1,9 +1,14 @@
-"""Benchmark exported policies on the emulated Cortex-M4: flash, RAM and instructions per inference.
+"""Benchmark exported policies on every emulated core: flash, RAM and instructions per inference, side by side.
 
-Exports the default policy (``policies/obstacle-course/policy_int8.tflite``, or a random 16->32->32->4 model if it
-does not exist yet) and a few random sizes with ``tinyrl export --target cortex-m4``, and prints ONE JSON line::
+Exports each shipped policy (``policies/*/policy_int8.tflite``) and a few random sizes with ``tinyrl export --target
+cortex-m4`` (which also verifies and measures the policy on every other target's core, for its fits-on table) and
+prints ONE JSON line; ``--markdown`` prints the side-by-side tables instead::
 
-    python scripts/bench_mcu.py [--sizes 16,16,16,4 16,32,32,4 16,64,64,4]
+    python scripts/bench_mcu.py [--sizes 16,16,16,4 16,32,32,4 16,64,64,4] [--markdown]
+
+Each row keeps the Cortex-M4 numbers at its top level (``flash_bytes``, ``instructions_dsp``, ...) and has every
+target's under ``targets``: the policy module's flash and RAM compiled for that core, and its instructions per
+inference under QEMU ``-icount`` with the core's preferred kernels (the DSP path where the core has it).
 """
 
 from __future__ import annotations
@@ -14,15 +19,17 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 from tinyrl.export import export_policy
-from tinyrl.export.pipeline import DEFAULT_MODEL
+from tinyrl.export.targets import MCU_TARGETS, TARGETS
 from tinyrl.io import atomic_write_bytes
 
 DEFAULT_SIZES = ["16,16,16,4", "16,32,32,4", "16,64,64,4"]
+POLICIES = Path("policies")
 
 
 def _random_model(sizes: list[int], path: Path) -> Path:
@@ -32,7 +39,7 @@ def _random_model(sizes: list[int], path: Path) -> Path:
     return path
 
 
-def _row(name: str, tflite: Path, work: Path) -> dict[str, object]:
+def _row(name: str, tflite: Path, work: Path) -> dict[str, Any]:
     report = export_policy(tflite, work / name, target="cortex-m4").report
     ipi = report["instructions_per_inference"]
     return {
@@ -47,26 +54,67 @@ def _row(name: str, tflite: Path, work: Path) -> dict[str, object]:
         "instructions_float_dsp": ipi["dsp_float"],
         "firmware_flash_bytes": report["firmware"]["flash_bytes"],
         "firmware_ram_bytes": report["firmware"]["ram_bytes"],
+        "targets": {
+            target: {
+                key: measured.get(key)
+                for key in ("kernels", "flash_bytes", "ram_bytes", "instructions_per_inference", "measured", "reason")
+                if key in measured
+            }
+            for target, measured in report["targets"].items()
+        },
     }
 
 
+def _markdown(rows: list[dict[str, Any]]) -> str:
+    """One table per quantity: models down, targets across."""
+    lines = []
+    for title, key in [
+        ("policy flash (bytes)", "flash_bytes"),
+        ("policy RAM (bytes)", "ram_bytes"),
+        ("instructions per inference", "instructions_per_inference"),
+    ]:
+        lines += [f"{title}:", "", "| model | " + " | ".join(MCU_TARGETS) + " |", "|---" * (len(MCU_TARGETS) + 1) + "|"]
+        for row in rows:
+            cells = [row["targets"][t].get(key) for t in MCU_TARGETS]
+            text = [f"{c:,}" if isinstance(c, int) else "—" for c in cells]
+            lines.append(f"| {row['model']} ({row['architecture']}) | " + " | ".join(text) + " |")
+        lines.append("")
+    kernels = ", ".join(f"{t}: {TARGETS[t].core.kernels[0]}" for t in MCU_TARGETS if TARGETS[t].core is not None)
+    lines.append(f"Kernels: {kernels}.")
+    return "\n".join(lines)
+
+
 def main() -> None:
-    """Export each model, collect the footprint, print one JSON line."""
+    """Export each model, collect every target's footprint, print one JSON line (or the markdown tables)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", default=DEFAULT_SIZES, help="Comma-separated layer widths.")
+    parser.add_argument("--markdown", action="store_true", help="Print side-by-side markdown tables, not JSON.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-mcu-") as tmp:
         work = Path(tmp)
-        if DEFAULT_MODEL.is_file():
-            default = ("default", DEFAULT_MODEL)
-        else:
-            default = ("default-random-16x32x32x4", _random_model([16, 32, 32, 4], work / "default.tflite"))
-        rows = [_row(default[0], default[1], work)]
+        rows = [_row(path.parent.name, path, work) for path in sorted(POLICIES.glob("*/policy_int8.tflite"))]
         for spec in args.sizes:
             sizes = [int(v) for v in spec.split(",")]
             name = "random-" + "x".join(map(str, sizes))
             rows.append(_row(name, _random_model(sizes, work / f"{name}.tflite"), work))
-    print(json.dumps({"bench": "mcu", "target": "cortex-m4 (QEMU netduinoplus2, -icount shift=0)", "models": rows}))
+    if args.markdown:
+        print(_markdown(rows))
+    else:
+        targets = {
+            name: {"core": core.description, "emulator": " ".join(core.qemu), "kernels": core.kernels[0]}
+            for name in MCU_TARGETS
+            if (core := TARGETS[name].core) is not None
+        }
+        print(
+            json.dumps(
+                {
+                    "bench": "mcu",
+                    "target": "cortex-m4 (QEMU netduinoplus2, -icount shift=0)",
+                    "targets": targets,
+                    "models": rows,
+                }
+            )
+        )
     sys.stdout.flush()
 
 

@@ -15,7 +15,7 @@ from tinyrl.processes import sigterm_as_interrupt, sigterm_received
 
 app = typer.Typer(
     name="tinyrl",
-    help="Reinforcement learning for nano drones: simulate, train, shrink, export to a Cortex-M4.",
+    help="Reinforcement learning for nano drones: simulate, train, shrink, export to a microcontroller.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -25,7 +25,7 @@ err_console = Console(stderr=True)
 
 @app.callback()
 def _root() -> None:
-    """Reinforcement learning for nano drones: simulate, train, shrink, export to a Cortex-M4.
+    """Reinforcement learning for nano drones: simulate, train, shrink, export to a microcontroller.
 
     Errors print one line; add --debug anywhere for the traceback of an unexpected one.
     """
@@ -166,22 +166,41 @@ def export_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the C sources and report.json.")] = Path(
         "build/policy"
     ),
-    target: Annotated[str, typer.Option(help="cortex-m4 (measured with arm-none-eabi-gcc + QEMU) or host.")] = (
-        "cortex-m4"
-    ),
+    target: Annotated[
+        str,
+        typer.Option(
+            help="cortex-m4, cortex-m0plus, cortex-m3, cortex-m7, cortex-m33, cortex-m55, riscv32 (each verified "
+            "and measured under QEMU) or host."
+        ),
+    ] = "cortex-m4",
     rounding: Annotated[str, typer.Option(help="tflm (TFLite Micro, CMSIS-NN) or tflite (TFLite interpreter).")] = (
         "tflm"
     ),
     env: Annotated[
-        str | None, typer.Option(help="Scenario whose observation layout to emit as tinyrl_obs_layout.h.")
+        str | None,
+        typer.Option(
+            help="Scenario whose observation layout to emit as tinyrl_obs_layout.h; its policy rate sets the "
+            "fits-on table's % of one core (default: obstacle-course's)."
+        ),
     ] = None,
+    fits_on: Annotated[
+        bool,
+        typer.Option(
+            "--fits-on/--no-fits-on",
+            help="Also verify on every other target's emulated core and print which boards the policy fits on.",
+        ),
+    ] = True,
 ) -> None:
     """Export an int8 policy as self-contained C, verify it on the target, and report its footprint."""
     from tinyrl.export import export_policy
-    from tinyrl.export.report import table
+    from tinyrl.export.report import fits_on_table, table
 
-    result = export_policy(model, output, target=target, rounding=rounding, env=env)
-    Console().print(table(result.report))
+    result = export_policy(model, output, target=target, rounding=rounding, env=env, fits_on=fits_on)
+    console = Console()
+    console.print(table(result.report))
+    boards = fits_on_table(result.report)
+    if boards is not None:
+        console.print(boards)
     typer.echo(f"wrote {output} ({', '.join(result.report['files'])})")
 
 

@@ -14,6 +14,11 @@ from pathlib import Path
 import pytest
 
 from tinyrl.compress.quantize import convert_random_mlp
+from tinyrl.export import ExportResult, export_policy
+from tinyrl.export.footprint import find_arm_tools
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_DEFAULT = REPO / "policies" / "obstacle-course" / "policy_int8.tflite"
 
 
 @cache
@@ -42,3 +47,11 @@ def require(tool: str) -> str:
     if path is None:
         pytest.fail(f"{tool} not found: run `make setup`")
     return path
+
+
+@pytest.fixture(scope="session")
+def default_export(tmp_path_factory: pytest.TempPathFactory) -> ExportResult:
+    """``tinyrl export`` of the shipped obstacle-course policy for the Cortex-M4 with the fits-on table: verified and
+    measured on every target's emulated core (once per session: one build and QEMU run per core)."""
+    find_arm_tools()
+    return export_policy(SHIPPED_DEFAULT, tmp_path_factory.mktemp("default") / "policy", target="cortex-m4")

@@ -22,7 +22,7 @@ from tinyrl.compress.model import QuantizedMLP
 from tinyrl.compress.quantize import random_mlp_spec
 from tinyrl.compress.reference import dequantize_output, quantize_input, run_int8
 from tinyrl.compress.tflite_reader import load_tflite
-from tinyrl.export import export_policy
+from tinyrl.export import ExportResult, export_policy
 from tinyrl.export.codegen import RUNTIME, RUNTIME_FILES, STAMP, vectors_header, verification_vectors
 from tinyrl.export.footprint import find_arm_tools, make_firmware, run_qemu
 from tinyrl.export.report import DESIGN_TARGETS
@@ -126,7 +126,7 @@ def arm_export(tmp_path_factory: pytest.TempPathFactory, tflite_file: TflitePath
     """One cortex-m4 export (ARM footprint + QEMU verification, both kernel paths), shared by the tests below."""
     find_arm_tools()
     outdir = tmp_path_factory.mktemp("arm") / "policy"
-    result = export_policy(tflite_file((16, 32, 32, 4), "tanh", 0), outdir, target="cortex-m4")
+    result = export_policy(tflite_file((16, 32, 32, 4), "tanh", 0), outdir, target="cortex-m4", fits_on=False)
     return outdir, result.report
 
 
@@ -217,10 +217,9 @@ def test_every_scenario_ships_an_int8_policy() -> None:
     assert not missing, f"scenarios without policies/NAME/policy_int8.tflite: {missing}"
 
 
-def test_default_policy_meets_the_design_targets(tmp_path: Path) -> None:
+def test_default_policy_meets_the_design_targets(default_export: ExportResult) -> None:
     """docs/design.md's Cortex-M4 budget for the default policy: flash, RAM and instructions per inference."""
-    find_arm_tools()
-    report = export_policy(None, tmp_path / "policy", target="cortex-m4").report
+    report = default_export.report
     assert report["model"]["source"].endswith("policies/obstacle-course/policy_int8.tflite")
     assert report["policy"]["flash_bytes"] <= DESIGN_TARGETS["policy_flash_bytes"]
     assert report["policy"]["ram_bytes"] <= DESIGN_TARGETS["policy_ram_bytes"]
