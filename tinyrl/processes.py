@@ -17,15 +17,18 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from tinyrl.errors import Terminated
 
 __all__ = [
+    "descendants",
     "die_with_parent",
     "die_with_this_thread",
     "keep_sigterm_handler",
+    "kill_survivors",
     "set_process_name",
     "sigterm_as_interrupt",
     "sigterm_calls",
@@ -155,3 +158,55 @@ def set_process_name(name: str) -> None:
     prctl = _prctl()
     if prctl is not None:
         prctl(_PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+
+
+def _stat(pid: int) -> tuple[int, str, int] | None:
+    """Parent pid, state letter and start time (clock ticks since boot) of ``pid``, or None once it is gone."""
+    try:
+        text = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - one short read
+    except OSError:
+        return None
+    # The command name, in parentheses, may hold spaces and ')': the fields after the last ')' are plain.
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), fields[0], int(fields[19])
+
+
+def descendants() -> dict[int, int]:
+    """This process's children, their children and so on (Linux; elsewhere empty): pid → start time."""
+    if not os.path.isdir("/proc"):
+        return {}
+    parents: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            parents[int(entry)] = (stat[0], stat[2])
+    found: dict[int, int] = {}
+    frontier = [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, started) in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = started
+                frontier.append(pid)
+    return found
+
+
+def kill_survivors(processes: dict[int, int], wait_s: float = 5.0) -> list[int]:
+    """SIGKILL those of ``processes`` (pid → start time, from :func:`descendants`) still running; wait till dead.
+
+    A pid reused by a new process (another start time) is left alone. Returns the pids that had to be killed.
+    Waits at most ``wait_s`` for the kernel to finish them (a process in uninterruptible sleep can take longer).
+    """
+    killed = []
+    for pid, started in processes.items():
+        stat = _stat(pid)
+        if stat is not None and stat[2] == started and stat[1] != "Z":
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    deadline = time.monotonic() + wait_s
+    for pid in killed:
+        while (stat := _stat(pid)) is not None and stat[2] == processes[pid] and stat[1] != "Z":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+    return killed

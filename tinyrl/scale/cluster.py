@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyrl.errors import ConfigError, TinyRLError
-from tinyrl.processes import keep_sigterm_handler
+from tinyrl.processes import descendants, keep_sigterm_handler, kill_survivors
 
 #: Seconds to wait for ``--address`` to accept a connection, and again for it to answer as Ray's GCS.
 CONNECT_TIMEOUT_S = 3.0
@@ -156,6 +156,7 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
     else:
         check_reachable(address)
         kwargs = {"address": address, **quiet}
+    before = descendants()
     # ray.init replaces the SIGTERM handler with one that exits at once; ours stops Ray in the finally below.
     with warnings.catch_warnings(), keep_sigterm_handler():
         warnings.simplefilter("ignore")
@@ -171,6 +172,10 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
     try:
         yield Session(address, int(ray.cluster_resources().get("CPU", 1)))
     finally:
+        # Our instance's processes (GCS, raylet, workers), listed while the raylet still parents its workers.
+        started = {pid: t for pid, t in descendants().items() if before.get(pid) != t} if address is None else {}
         ray.shutdown(wait_for_processes=True)  # gone before the command exits, not just told to go
+        # A worker whose raylet went first is orphaned and only notices later: it must not outlive the command.
+        kill_survivors(started)
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
