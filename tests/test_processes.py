@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tinyrl.processes import descendants, kill_survivors
 
@@ -19,7 +20,7 @@ sys.stdin.read()
 
 def _state(pid: int) -> str | None:
     try:
-        text = open(f"/proc/{pid}/stat").read()
+        text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     return text[text.rindex(")") + 2 :].split()[0]

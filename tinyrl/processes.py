@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from tinyrl.errors import Terminated
@@ -163,7 +164,7 @@ def set_process_name(name: str) -> None:
 def _stat(pid: int) -> tuple[int, str, int] | None:
     """Parent pid, state letter and start time (clock ticks since boot) of ``pid``, or None once it is gone."""
     try:
-        text = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - one short read
+        text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name, in parentheses, may hold spaces and ')': the fields after the last ')' are plain.
