@@ -13,11 +13,13 @@ each must have finished with that seed), e.g. runs trained side by side with ``s
 process), for a side-by-side baseline; the learning curve is identical, only the wall time differs.
 
 ``--seeds`` trains one run per seed, one after the other, with the default command's settings (``tinyrl train
---env ENV --seed S``), then flies each run's best policy on ``--eval-episodes`` unseen medium and hard courses
-(``tinyrl eval --difficulty medium|hard --seed 0``: generator seeds disjoint from the training pool's) and prints
-one JSON line: per seed the success rates, training wall time, wall time to 90 % / 95 % validation success (null if
-never reached) and env-steps/s; the median and the worst seed of each success rate; ``bench_sim``'s env-steps/s of
-the scenario with N = 256 drones on this machine (to read wall times relative to the machine); CPU count and model.
+--env ENV --seed S``), then flies each run's best policy on ``--eval-episodes`` unseen courses of the scenario's own
+level and of every harder level of its generator (``tinyrl eval --difficulty LEVEL --seed 0``: generator seeds
+disjoint from the training pool's; the obstacle course: medium and hard; source seeking: easy, medium and hard) and
+prints one JSON line: the ``levels`` scored; per seed the success rates (``success_LEVEL``), training wall time, wall
+time to 90 % / 95 % validation success (null if never reached) and env-steps/s; the median and the worst seed of each
+success rate; ``bench_sim``'s env-steps/s of the scenario with N = 256 drones on this machine (to read wall times
+relative to the machine); CPU count and model.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from tinyrl.common.evaluate import eval_levels
+from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.train.run import RunOptions, load_state, read_config
 from tinyrl.train.trainer import train
 
-#: Levels every seed is scored on, and the ``tinyrl eval --seed`` of their unseen courses.
-BENCH_LEVELS = ("medium", "hard")
+#: The ``tinyrl eval --seed`` of the unseen courses every seed is scored on.
 EVAL_SEED = 0
 #: Drones of the ``bench_sim`` env measurement reported next to the training numbers.
 SIM_DRONES = 256
@@ -73,8 +76,14 @@ def summary(per_seed: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return {"median": statistics.median(row[key] for row in per_seed), "worst": worst[key], "worst_seed": worst["seed"]}
 
 
+def bench_levels(config: ScenarioConfig) -> tuple[str, ...]:
+    """The levels a run is scored on: the scenario's own and every harder one, in its generator's order."""
+    levels = list(config.course_generator.difficulties)
+    return tuple(levels[levels.index(eval_levels(config)[0]) :])
+
+
 def bench_seed(options: RunOptions, episodes: int) -> dict[str, Any]:
-    """Train one run and score its best policy on unseen courses of each of :data:`BENCH_LEVELS`."""
+    """Train one run and score its best policy on unseen courses of each of :func:`bench_levels`."""
     from rich.console import Console
 
     from tinyrl.common.evaluate import evaluate
@@ -86,7 +95,7 @@ def bench_seed(options: RunOptions, episodes: int) -> dict[str, Any]:
     best = run_dir / "best" / "teacher.npz"
     policy = load_policy(best if best.is_file() else run_dir / "teacher.npz")
     row: dict[str, Any] = {"seed": config.train.seed, "run": str(run_dir)}
-    for level in BENCH_LEVELS:
+    for level in bench_levels(config):
         report = evaluate(policy, config, None, episodes, seed=EVAL_SEED, difficulty=level)
         row[f"success_{level}"] = report.success_rate
     row.update(
@@ -135,6 +144,7 @@ def bench_seeds(args: argparse.Namespace) -> dict[str, Any]:
     from bench_sim import env_steps_per_s
 
     config = read_config(Path(per_seed[0]["run"]))
+    levels = bench_levels(config)
     return {
         "bench": "train_seeds",
         "env": config.name,
@@ -143,8 +153,9 @@ def bench_seeds(args: argparse.Namespace) -> dict[str, Any]:
         "background_eval": not args.inline_eval,
         "eval_episodes": args.eval_episodes,
         "eval_seed": EVAL_SEED,
+        "levels": list(levels),
         "per_seed": per_seed,
-        **{f"success_{level}": summary(per_seed, f"success_{level}") for level in BENCH_LEVELS},
+        **{f"success_{level}": summary(per_seed, f"success_{level}") for level in levels},
         f"bench_sim_env_steps_per_s_n{SIM_DRONES}": round(env_steps_per_s(args.env, SIM_DRONES, args.sim_seconds)),
         "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version()},
     }
@@ -185,7 +196,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
     parser.add_argument("--inline-eval", action="store_true", help="evaluate in the training process (baseline)")
     parser.add_argument("--seeds", type=parse_seeds, default=None, help="train these seeds, e.g. 0,1,2")
-    parser.add_argument("--eval-episodes", type=int, default=200, help="--seeds: unseen courses per level")
+    parser.add_argument("--eval-episodes", type=int, default=200, help="--seeds: unseen courses per level scored")
     parser.add_argument("--sim-seconds", type=float, default=1.0, help="--seeds: bench_sim measuring time")
     parser.add_argument(
         "--runs",

@@ -1,4 +1,7 @@
-"""HIL fixtures: the shipped int8 obstacle-course policy, its HIL firmware, and a QEMU session serving it."""
+"""HIL fixtures: a shipped int8 policy, its HIL firmware, and a QEMU session serving it.
+
+Tests fly the obstacle-course policy; those marked ``hil_cases.EVERY_HEAD`` fly the discrete source-seeking one too.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +13,34 @@ from typing import TYPE_CHECKING
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest
+from hil_cases import DEFAULT_ENV
 
 if TYPE_CHECKING:
     from tinyrl.hil.qemu import QemuSession
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "policies" / "obstacle-course" / "policy_int8.tflite"
-ENV = "obstacle-course"
 
 
 @pytest.fixture(scope="session")
-def shipped_policy_dir() -> Path:
-    """``policies/obstacle-course``: the trained int8 policy the repository ships, which the HIL tests fly.
+def hil_env(request: pytest.FixtureRequest) -> str:
+    """The scenario flown: ``DEFAULT_ENV``, or the one a test's ``EVERY_HEAD`` parameter names."""
+    return str(getattr(request, "param", DEFAULT_ENV))
+
+
+@pytest.fixture(scope="session")
+def shipped_policy_dir(hil_env: str) -> Path:
+    """``policies/ENV``: the trained int8 policy the repository ships for the scenario, which the HIL tests fly.
 
     A missing file is a failure: an untrained stand-in would fly other episodes and test something else.
     """
-    missing = [p for p in (SHIPPED, SHIPPED.with_suffix(".json")) if not p.is_file()]
+    shipped = REPO / "policies" / hil_env / "policy_int8.tflite"
+    missing = [p for p in (shipped, shipped.with_suffix(".json")) if not p.is_file()]
     if missing:
         pytest.fail(
             f"shipped policy missing: {', '.join(str(p.relative_to(REPO)) for p in missing)} "
-            "(restore it from git; the HIL tests fly the trained obstacle-course policy)"
+            f"(restore it from git; the HIL tests fly the trained {hil_env} policy)"
         )
-    return SHIPPED.parent
+    return shipped.parent
 
 
 @pytest.fixture(scope="session")

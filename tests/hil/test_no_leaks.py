@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hil_cases import DEFAULT_ENV, EVERY_HEAD
 from reaper import run_reaped
 from scenario_support import ROOT
 
@@ -29,10 +30,13 @@ def require_arm_tools() -> None:
         pytest.fail(f"{', '.join(missing)} not found: run `make setup`")
 
 
-def _hil_with_fault(fault: str, policy_dir: Path, hil_elf: Path, tmp_path: Path) -> tuple[int, str, list[dict]]:
+def _hil_with_fault(
+    fault: str, policy_dir: Path, hil_elf: Path, tmp_path: Path, scenario: str = DEFAULT_ENV
+) -> tuple[int, str, list[dict]]:
     """``tinyrl hil --qemu`` with ``$TINYRL_HIL_FAULT=fault``: its exit code, stderr, and what outlived it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "400", "TINYRL_HIL_FAULT": fault}
-    cmd = [sys.executable, "-m", "tinyrl", "hil", "--policy", str(policy_dir), "--qemu", "--episodes", "2"]
+    cmd = [sys.executable, "-m", "tinyrl", "hil", "--env", scenario, "--policy", str(policy_dir), "--qemu"]
+    cmd += ["--episodes", "2"]
     # The session's firmware build folder (BUILD/<hash>/fw/tinyrl.elf), so nothing is rebuilt; a generous reply
     # timeout, so a loaded machine never turns into a lost frame.
     cmd += ["--build-dir", str(hil_elf.parents[2]), "--timeout-ms", "3000"]
@@ -52,8 +56,12 @@ def test_a_signal_stops_qemu_before_hil_exits(
     assert leftovers == []
 
 
-def test_a_lost_link_stops_qemu_and_fails_in_one_line(shipped_policy_dir: Path, hil_elf: Path, tmp_path: Path) -> None:
-    returncode, stderr, leftovers = _hil_with_fault(f"link-lost@{FAULT_STEP}", shipped_policy_dir, hil_elf, tmp_path)
+@EVERY_HEAD
+def test_a_lost_link_stops_qemu_and_fails_in_one_line(
+    hil_env: str, shipped_policy_dir: Path, hil_elf: Path, tmp_path: Path
+) -> None:
+    fault = f"link-lost@{FAULT_STEP}"
+    returncode, stderr, leftovers = _hil_with_fault(fault, shipped_policy_dir, hil_elf, tmp_path, hil_env)
     assert returncode == 2, stderr[-3000:]
     (line,) = stderr.strip().splitlines()
     assert line.startswith("error: HIL link lost while sending")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from hil_cases import EVERY_HEAD
 from hil_proxy import FaultyProxy, Schedule
 from typer.testing import CliRunner
 
@@ -31,8 +32,6 @@ def require_arm_tools() -> None:
         pytest.fail(f"{', '.join(missing)} not found: run `make setup`")
 
 
-ENV = "obstacle-course"
-
 EPISODES = 5
 
 # Wherever a reply is expected the host waits this long: a QEMU round trip takes ~10 ms even on a loaded machine,
@@ -42,11 +41,11 @@ REPLY_TIMEOUT_S = 3.0
 LOST_REPLY_TIMEOUT_S = 0.05
 
 
-@pytest.fixture(scope="module")
-def config() -> ScenarioConfig:
+@pytest.fixture(scope="session")
+def config(hil_env: str) -> ScenarioConfig:
     from tinyrl.tasks.config import load_scenario
 
-    return load_scenario(ENV)
+    return load_scenario(hil_env)
 
 
 def _host_outcomes(policy_dir: Path, config: ScenarioConfig, episodes: int, seed: int) -> list[str]:
@@ -57,10 +56,13 @@ def _host_outcomes(policy_dir: Path, config: ScenarioConfig, episodes: int, seed
     return [e.outcome for e in report.episode_results]
 
 
+@EVERY_HEAD
 def test_cli_flies_episodes_like_the_host(
     shipped_policy_dir: Path, hil_elf: Path, tmp_path: Path, config: ScenarioConfig
 ) -> None:
+    """``tinyrl hil --qemu``: the device's actions, continuous or argmax indices, fly the host int8 policy's flights."""
     from tinyrl.cli import app
+    from tinyrl.tasks.actions import action_map
 
     out = tmp_path / "hil.json"
     result = CliRunner().invoke(
@@ -68,7 +70,7 @@ def test_cli_flies_episodes_like_the_host(
         [
             "hil",
             "--env",
-            ENV,
+            config.name,
             "--policy",
             str(shipped_policy_dir),
             "--qemu",
@@ -103,6 +105,8 @@ def test_cli_flies_episodes_like_the_host(
     assert report["supervisor"]["missed_setpoints"] == 0
     assert report["device"]["stats"]["crc_errors"] == report["device"]["stats"]["framing_errors"] == 0
     assert report["device"]["instructions_per_inference"] > 0
+    # One output per action value, or per discrete action (the host takes their argmax).
+    assert report["device"]["act_size"] == action_map(config.action).width
 
 
 def _link(url: str, policy_dir: Path, link_type: type[HilLink] = HilLink, **kwargs: Any) -> tuple[HilLink, Int8Policy]:
@@ -127,6 +131,7 @@ OBS_FAULTS: Schedule = {10: ("drop",), 20: ("flip",), 30: ("dup",), 40: ("drop",
 ACT_FAULTS: Schedule = {15: ("drop",), 25: ("flip",), 35: ("dup",), 45: ("drop", "flip"), 55: ("flip",), 65: ("dup",)}
 
 
+@EVERY_HEAD
 def test_faults_never_apply_a_corrupt_action(
     shipped_policy_dir: Path, qemu_session: QemuSession, config: ScenarioConfig
 ) -> None:
@@ -185,6 +190,7 @@ class _LossAwareLink(HilLink):
             self.timeout_s = REPLY_TIMEOUT_S
 
 
+@EVERY_HEAD
 def test_silent_device_is_levelled_out_then_stopped_by_the_supervisor_watchdog(
     shipped_policy_dir: Path, qemu_session: QemuSession, config: ScenarioConfig
 ) -> None:
@@ -225,7 +231,10 @@ def test_silent_device_is_levelled_out_then_stopped_by_the_supervisor_watchdog(
     assert report.mismatches == 0
 
 
+@EVERY_HEAD
 def test_watchdog_reports_failsafe_within_100_ms(shipped_policy_dir: Path, qemu_session: QemuSession) -> None:
+    """No OBS for 100 ms: FAILSAFE "hover", velocities and yaw rate at zero and the height held; for a discrete
+    policy every output at the zero point (no action preferred)."""
     from tinyrl.compress.reference import quantize_input
 
     link, policy = _link(qemu_session.url, shipped_policy_dir, timeout_s=REPLY_TIMEOUT_S)
@@ -240,7 +249,10 @@ def test_watchdog_reports_failsafe_within_100_ms(shipped_policy_dir: Path, qemu_
         silent_ms = event.ticks_since_obs / hello.tick_hz * 1e3
         assert hello.watchdog_ms <= silent_ms < hello.watchdog_ms + 1.0
         zero = policy.model.output.zero_point
-        assert event.action.tolist()[:3] == [zero] * 3 and event.action[3] == reply.action[3]  # hold height
+        if policy.head == "argmax":
+            assert event.action.tolist() == [zero] * policy.model.out_features
+        else:
+            assert event.action.tolist()[:3] == [zero] * 3 and event.action[3] == reply.action[3]  # hold height
         assert link.stats().watchdog_trips == 1
         assert np.array_equal(link.step(obs_q).action, reply.action)  # the next OBS ends the failsafe
         assert link.counters.timeouts == link.counters.retries == 0

@@ -82,10 +82,12 @@ def distill_command(
 
 
 def quantize_command(
-    student: Annotated[Path, typer.Argument(help="Float student (.keras).")],
+    student: Annotated[
+        Path, typer.Argument(help="Float student (.keras), or a teacher (.npz) small enough to ship as it is.")
+    ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="int8 model to write (default: policy_int8.tflite next to the student)."),
+        typer.Option("--output", "-o", help="int8 model to write (default: policy_int8.tflite next to the input)."),
     ] = None,
     calibration: Annotated[
         Path | None, typer.Option(help="Calibration .npz (default: calibration.npz next to the student).")
@@ -97,7 +99,7 @@ def quantize_command(
     qat_epochs: Annotated[int, typer.Option("--qat-epochs", min=1, help="Fine-tuning passes.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of calibration subset, rollouts and fine-tuning.")] = 0,
 ) -> None:
-    """Quantize a student to a full-integer int8 .tflite (int8 in/out, per-channel weights) plus a sidecar .json."""
+    """Quantize a student or a small teacher to full-integer int8 .tflite (int8 in/out, per-channel weights) + .json."""
     from tinyrl.compress.shrink import quantize_student
 
     output = output if output is not None else student.parent / "policy_int8.tflite"

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinyrl.common.policy import PolicyError
+from tinyrl.common.policy import MlpPolicy, PolicyError
 from tinyrl.io import atomic_write_text
 
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["calibration_set", "qat_finetune", "quantize_student"]
+__all__ = ["calibration_set", "load_float_model", "qat_finetune", "quantize_student"]
 
 DEFAULT_MAX_SAMPLES = 20_000
 
@@ -44,6 +44,21 @@ def _config_from_distill(student_path: Path, env: str | None) -> Any:
                 "out in: pass --calibration FILE.npz or --env NAME"
             ) from None
     return load_scenario(env)
+
+
+def load_float_model(path: Path) -> keras.Model:
+    """The float MLP to quantize: a ``.keras`` student, or a teacher ``.npz`` small enough to ship as it is.
+
+    Raises:
+        PolicyError: Another suffix, or a file of that suffix that does not load.
+    """
+    from tinyrl.compress.student import load_student, mlp_to_student
+
+    if path.suffix == ".npz":
+        return mlp_to_student(MlpPolicy.load(path))
+    if path.suffix == ".keras":
+        return load_student(path)
+    raise PolicyError(f"{path}: quantize takes a .keras student or a teacher .npz")
 
 
 def calibration_set(
@@ -205,7 +220,7 @@ def quantize_student(
     :func:`tinyrl.compress.artefacts.load_policy` reads the head from it.
 
     Args:
-        student: The float student (``.keras``).
+        student: The float student (``.keras``), or a teacher (``.npz``) quantized as it is.
         output: The ``.tflite`` to write.
         calibration: Calibration ``.npz`` (default: ``calibration.npz`` next to the student, else rollouts).
         env: Scenario for calibration rollouts (default: the one in ``distill.json``).
@@ -229,7 +244,7 @@ def quantize_student(
 
     from tinyrl.compress.distill import action_agreement
     from tinyrl.compress.quantize import quantize_keras_mlp
-    from tinyrl.compress.student import Int8Policy, configure_determinism, load_student, sidecar_path, student_head
+    from tinyrl.compress.student import Int8Policy, configure_determinism, sidecar_path, student_head
     from tinyrl.compress.student import student_to_mlp as to_mlp
     from tinyrl.compress.tflite_reader import load_tflite
 
@@ -237,7 +252,7 @@ def quantize_student(
     if out_path.suffix != ".tflite":
         raise PolicyError(f"{out_path}: the int8 model must be written with the .tflite suffix")
     configure_determinism(seed)
-    model = load_student(student_path)
+    model = load_float_model(student_path)
     head = student_head(model)
     obs, actions, source = calibration_set(model, student_path, calibration, env, seed=seed, max_samples=max_samples)
     float_model = model

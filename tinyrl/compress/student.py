@@ -42,6 +42,7 @@ __all__ = [
     "configure_determinism",
     "load_int8_policy",
     "load_student",
+    "mlp_to_student",
     "parse_arch",
     "quiet_tensorflow",
     "save_student",
@@ -169,6 +170,27 @@ def student_to_mlp(model: keras.Model) -> MlpPolicy:
         weights.append(np.ascontiguousarray(kernel.T, dtype=np.float32))
         biases.append(np.asarray(bias, dtype=np.float32))
     return MlpPolicy(tuple(weights), tuple(biases), "relu", head)
+
+
+def mlp_to_student(policy: MlpPolicy) -> keras.Model:
+    """A Keras student holding ``policy``'s very weights (the inverse of :func:`student_to_mlp`).
+
+    For a teacher that is already small enough to ship (the paper's 20 x 20 DQN): it is quantized as it is, with no
+    distillation in between.
+
+    Raises:
+        PolicyError: ``policy`` has no ReLU hidden layers or a head no student has (``clip``, ``argmax``).
+    """
+    if policy.head not in STUDENT_HEADS:
+        raise PolicyError(f"a student's head is one of {STUDENT_HEADS}; this policy's is {policy.head!r}")
+    if policy.activation != "relu" and len(policy.weights) > 1:
+        raise PolicyError(f"a student's hidden layers use ReLU; this policy's use {policy.activation}")
+    arch = [w.shape[0] for w in policy.weights[:-1]]
+    model = build_student(policy.weights[0].shape[1], policy.weights[-1].shape[0], arch, policy.head)
+    dense = _dense_layers(model)
+    for layer, w, b in zip(dense, policy.weights, policy.biases, strict=True):
+        layer.set_weights([np.ascontiguousarray(w.T), np.asarray(b)])
+    return model
 
 
 def save_student(model: keras.Model, path: str | Path) -> Path:
