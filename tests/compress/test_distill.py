@@ -210,3 +210,29 @@ def test_bad_inputs_raise_clear_errors(distilled, tmp_path):
         CliRunner().invoke(
             app, ["distill", "--teacher", str(folder), "-o", "x", "--arch", "a,b"], catch_exceptions=False
         )
+
+
+def test_quantize_takes_a_small_teacher_as_it_is(tmp_path):
+    """A teacher ``.npz`` (the paper's DQN: ReLU, argmax) is quantized without a student: its own weights, int8."""
+    from tinyrl.compress.student import mlp_to_student, student_to_mlp
+
+    env = tiny_env_file(tmp_path, "source-seeking-paper")
+    config = load_scenario(env)
+    shape = random_teacher(observation_size(config), 3, seed=4)
+    teacher = MlpPolicy(shape.weights, shape.biases, "relu", "argmax")
+    float_model = student_to_mlp(mlp_to_student(teacher))
+    for mine, theirs in ((float_model.weights, teacher.weights), (float_model.biases, teacher.biases)):
+        assert all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
+    assert float_model.head == "argmax"
+    teacher.save(tmp_path / "teacher.npz")
+    out = tmp_path / "policy_int8.tflite"
+    result = CliRunner().invoke(app, ["quantize", str(tmp_path / "teacher.npz"), "--env", str(env), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    int8 = load_policy(out)
+    assert isinstance(int8, Int8Policy) and int8.head == "argmax"
+    assert [int8.obs_dim, *(layer.out_features for layer in int8.model.layers)] == teacher.layer_sizes
+    # Calibrated on the teacher's own flights, the int8 model picks the teacher's action on those states.
+    obs, _, _ = collect_rollouts(config, 2000, actor=teacher, seed=77)
+    assert action_agreement(int8.act(obs), teacher.act(obs), discrete=True)["same_action"] > 0.9
+    with pytest.raises(PolicyError, match="a student's head"):
+        mlp_to_student(MlpPolicy(shape.weights, shape.biases, "relu", "tanh"))

@@ -86,10 +86,24 @@ def test_bench_train_rejects_bad_seed_lists(tmp_path):
         assert done.returncode == 2 and message in done.stderr
 
 
-def test_median_and_worst_seed_of_distinct_results():
+def bench_module():
     spec = importlib.util.spec_from_file_location("bench_train", ROOT / "scripts" / "bench_train.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_levels_scored_are_the_scenarios_own_and_every_harder_one():
+    from tinyrl.tasks.config import load_scenario
+
+    bench = bench_module()
+    assert bench.bench_levels(load_scenario("obstacle-course")) == ("medium", "hard")
+    assert bench.bench_levels(load_scenario("source-seeking-paper")) == ("easy", "medium", "hard")
+    assert bench.bench_levels(load_scenario("obstacle-course", {"difficulty": "hard"})) == ("hard",)
+
+
+def test_median_and_worst_seed_of_distinct_results():
+    bench = bench_module()
     rows = [{"seed": 0, "success_hard": 0.9}, {"seed": 1, "success_hard": 0.7}, {"seed": 2, "success_hard": 0.95}]
     assert bench.summary(rows, "success_hard") == {"median": 0.9, "worst": 0.7, "worst_seed": 1}
     assert bench.summary(rows[:2], "success_hard") == {"median": 0.8, "worst": 0.7, "worst_seed": 1}
