@@ -14,12 +14,12 @@ process), for a side-by-side baseline; the learning curve is identical, only the
 
 ``--seeds`` trains one run per seed, one after the other, with the default command's settings (``tinyrl train
 --env ENV --seed S``), then flies each run's best policy on ``--eval-episodes`` unseen courses of the scenario's own
-level and of every harder level of its generator (``tinyrl eval --difficulty LEVEL --seed 0``: generator seeds
-disjoint from the training pool's; the obstacle course: medium and hard; source seeking: easy, medium and hard) and
-prints one JSON line: the ``levels`` scored; per seed the success rates (``success_LEVEL``), training wall time, wall
-time to 90 % / 95 % validation success (null if never reached) and env-steps/s; the median and the worst seed of each
-success rate; ``bench_sim``'s env-steps/s of the scenario with N = 256 drones on this machine (to read wall times
-relative to the machine); CPU count and model.
+level and of every level its generator lists after it, the harder ones (``tinyrl eval --difficulty LEVEL --seed 0``:
+generator seeds disjoint from the training pool's; the obstacle course: medium and hard; source seeking: easy, medium
+and hard) and prints one JSON line: the ``levels`` scored; per seed the success rates (``success_LEVEL``), training
+wall time, wall time to 90 % / 95 % validation success (null if never reached) and env-steps/s; the median and the
+worst seed of each success rate; ``bench_sim``'s env-steps/s of the scenario with N = 256 drones on this machine (to
+read wall times relative to the machine); CPU count and model.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def summary(per_seed: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 def bench_levels(config: ScenarioConfig) -> tuple[str, ...]:
-    """The levels a run is scored on: the scenario's own and every harder one, in its generator's order."""
+    """The levels a run is scored on: the scenario's own and every one its generator lists after it (the harder)."""
     levels = list(config.course_generator.difficulties)
     return tuple(levels[levels.index(eval_levels(config)[0]) :])
 

@@ -29,7 +29,7 @@ def hover_with_medium_and_hard(tmp_path):
             "hard": {"arena_size_m": [3.0, 3.0, 2.5], "obstacle_density_per_m2": 0.0},
         },
     }
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))  # bench_train scores levels in the listed order
     return path
 
 
