@@ -105,9 +105,9 @@ def sitl_command(
     ] = None,
     index: Annotated[int, typer.Option(min=0, help="Episode index: course INDEX % len, seed SEED + INDEX.")] = 0,
     seed: Annotated[int, typer.Option(help="Base seed, as tinyrl eval's.")] = 0,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="UDP port on 127.0.0.1 (cflib scans 19850-19859).")] = (
-        19850
-    ),
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="UDP port on 127.0.0.1 (cflib scans 19850-19859; 0: any free one).")
+    ] = 19850,
     speed: Annotated[
         float, typer.Option(min=0.0, help="Simulated seconds per second (1: real time; 0: as fast as it can).")
     ] = 1.0,
@@ -137,7 +137,8 @@ def sitl_command(
 
     try:
         # The first line says where to connect: scripts and tests wait for it.
-        typer.echo(f"virtual Crazyflie on udp://127.0.0.1:{port} ({config.name}, episode {index}, seed {seed})")
+        uri = f"udp://127.0.0.1:{sock.getsockname()[1]}"
+        typer.echo(f"virtual Crazyflie on {uri} ({config.name}, episode {index}, seed {seed})")
         sys.stdout.flush()
         serve(drone, sock, speed, on_period=show, fault=fault)
     finally:
@@ -169,6 +170,9 @@ def fly_command(
     result = fly(
         uri, config, course_list[index % len(course_list)], log, index=index, seed=seed, progress=True, fault=fault
     )
+    if result.outcome == "interrupted":  # landed; exits 130 (143 after SIGTERM) like every interrupted command
+        Console(stderr=True).print(f"landed: {describe(result)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(130)
     typer.echo(describe(result))
 
 

@@ -305,7 +305,9 @@ def fly(
 
     Raises:
         FlyError: Bad URI, no drone, no app, a lost link.
-        KeyboardInterrupt: Ctrl-C or SIGTERM, after landing and writing the flight log.
+        KeyboardInterrupt: A second Ctrl-C during the landing (after the motors stopped and the log was written).
+
+    Ctrl-C or SIGTERM during the flight lands the drone and returns with outcome ``interrupted``.
     """
     check_uri(uri)
     table = app_table() if table is None else table
@@ -370,10 +372,8 @@ def fly(
                         outcome = result
                         t_goal = flight_s if result == "success" else None
                         break
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (Terminated): land first
                 outcome = "interrupted"
-                _land(link, log)
-                raise
             bar.update(shown, status=f"{outcome}: landing")
             _land(link, log)
     except FlyError:

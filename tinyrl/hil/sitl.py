@@ -29,8 +29,8 @@ What the drone does follows the app (``firmware/crazyflie/src/tinyrl_app.c``) an
 * **Landed / crashed.** Touching the floor ends the flight (landed); touching an obstacle or the floor from the air
   ends it crashed. The drone then rests where it stopped. One flight per start: enabling again does nothing.
 
-``TINYRL_SITL_FAULT=kill@TICKS`` makes the server SIGKILL itself at simulated tick ``TICKS`` (a drone that
-vanishes, for tests of a client's link loss); inert unless set.
+``TINYRL_SITL_FAULT=kill@TICKS`` makes the server SIGKILL itself ``TICKS`` ticks (10 ms each) into the app's
+flight (a drone that vanishes mid-flight, for tests of a client's link loss); inert unless set.
 """
 
 from __future__ import annotations
@@ -174,6 +174,7 @@ class VirtualCrazyflie:
         self.obs = np.zeros((1, self.task.obs_dim), dtype=np.float32)
         self.tick = 0
         self.state = "held"  # held, app, client, landed, crashed
+        self.app_start_tick = -1
         self.armed = False
         self.setpoint: Setpoint | None = None
         self.off_latched = False
@@ -217,6 +218,7 @@ class VirtualCrazyflie:
             self.task.close()
             self.task = self._new_task(self._flown_course())  # the held state again, with the params' goal
             self.state = "app"
+            self.app_start_tick = self.tick
         elif self.state == "app" and not enabled:
             self.state = "client"  # commanderRelaxPriority: the app's last setpoint ages from here
         if self.state == "app":
@@ -540,7 +542,7 @@ def serve(
         sock: A bound, non-blocking UDP socket (:func:`bind_loopback`).
         speed: Simulated seconds per wall-clock second; 0 runs as fast as the machine can.
         on_period: Called after every policy period (progress display).
-        fault: Kill this process at that tick (:func:`sitl_fault`).
+        fault: Kill this process that many ticks into the app's flight (:func:`sitl_fault`).
     """
     client: list[Any] = []
 
@@ -574,7 +576,7 @@ def serve(
     wall0 = time.monotonic()
 
     def after_tick() -> None:
-        if fault is not None and drone.tick >= fault.steps:
+        if fault is not None and drone.app_start_tick >= 0 and drone.tick - drone.app_start_tick >= fault.steps:
             signal.raise_signal(signal.SIGKILL)
         service(wall0 + drone.tick * TICK_S / speed if speed > 0 else 0.0)
 
