@@ -168,7 +168,15 @@ def fly_command(
     if log is not None:
         ensure_writable(log)
     result = fly(
-        uri, config, course_list[index % len(course_list)], log, index=index, seed=seed, progress=True, fault=fault
+        uri,
+        config,
+        course_list[index % len(course_list)],
+        log,
+        index=index,
+        seed=seed,
+        n_courses=len(course_list),
+        progress=True,
+        fault=fault,
     )
     if result.outcome == "interrupted":  # landed; exits 130 (143 after SIGTERM) like every interrupted command
         Console(stderr=True).print(f"landed: {describe(result)}", highlight=False, soft_wrap=True)

@@ -2,13 +2,15 @@
 
 One code path for both: connect; check that the app's params and log variables are there (the table of
 :func:`tinyrl.hil.crtp.app_table`); set the course's goal and arena as the app's params; arm; take off with hover
-setpoints to the course start height; start the policy (``tinyrl.enable = 1``); stream the log (10 ms blocks) into a
-flight log; and land — at the goal, on a collision or on leaving the arena (judged on the logged positions against
-the course, with the simulator's rules), at the scenario's time limit, and on Ctrl-C or SIGTERM. Landing clears
-``tinyrl.enable`` (the app hands the drone back to the client's setpoints), descends with hover setpoints and sends a
-stop. A lost link (cflib's ``connection_lost``: the radio's lost packets, or over UDP the ICMP error its pings meet
-when the drone is gone) ends the flight with one line. Every timing of the flight runs on the drone's clock, the log
-timestamps, not on the host's. The flight log is written atomically on every way out (:mod:`tinyrl.common.flightlog`).
+setpoints to the course start height; start the policy (``tinyrl.enable = 1``; the flight's clock starts at the
+app's first step, when its commanded setpoint first changes); stream the log (10 ms blocks) into a flight log; and
+land — at the goal, on a collision or on leaving the arena (judged on the logged positions against the course, with
+the simulator's rules), at the scenario's time limit, and on Ctrl-C or SIGTERM. Landing clears ``tinyrl.enable``
+(the app hands the drone back to the client's setpoints), descends with hover setpoints and sends a stop. A lost
+link (cflib's ``connection_lost``: the radio's lost packets, or over UDP the ICMP error its pings meet when the
+drone is gone) ends the flight with one line. Every timing of the flight runs on the drone's clock, the log
+timestamps, not on the host's. The flight log is written atomically on every way out
+(:mod:`tinyrl.common.flightlog`).
 
 ``TINYRL_FLY_FAULT=sigint@N`` (or ``sigterm@N``, ``kill@N``) makes ``tinyrl fly`` interrupt, terminate or kill
 itself on its ``N``-th log sample after the app was enabled, so a test stops a flight at a known point.
@@ -56,6 +58,8 @@ LOG_BLOCKS = (
     ),
     ("app", ("tinyrl.vx", "tinyrl.vy", "tinyrl.yawRate", "tinyrl.z", "tinyrl.status")),
 )
+#: The app's commanded setpoint: it changes at the app's first step, which starts the flight's clock.
+COMMANDS = ("tinyrl.vx", "tinyrl.vy", "tinyrl.yawRate", "tinyrl.z")
 #: Take-off: climb rate (m/s) and the hover before the app starts (s), on the drone's clock.
 TAKEOFF_M_S = 0.5
 SETTLE_S = 1.0
@@ -286,6 +290,7 @@ def fly(
     *,
     index: int = 0,
     seed: int = 0,
+    n_courses: int = 1,
     progress: bool = False,
     fault: Fault | None = None,
     table: AppTable | None = None,
@@ -299,6 +304,7 @@ def fly(
         log_path: Where the flight log goes (``.npz``); None: nowhere.
         index: The course's index in its file (recorded, for the report's re-simulation).
         seed: The seed of the episode (recorded, for the report's re-simulation).
+        n_courses: Length of the course's list (recorded: a simulated reset's draws depend on it).
         progress: Show a progress line on stderr.
         fault: A fault to do on a given log sample (:func:`fly_fault`; tests only).
         table: The params and log variables the app must have (default: :func:`app_table`).
@@ -319,11 +325,12 @@ def fly(
             "course": course.model_dump(mode="json"),
             "index": index,
             "seed": seed,
+            "n_courses": n_courses,
             "policy_rate_hz": config.policy_rate_hz,
         }
     )
     link = _Link(uri, table)
-    outcome, t_enable, t_goal, flight_s = "interrupted", None, None, 0.0
+    outcome, t_enable, t_start, t_goal, flight_s = "interrupted", None, None, None, 0.0
     try:
         link.open()
         link.check_app()
@@ -349,6 +356,7 @@ def fly(
             start_z = course.start.xyz[2]
             climb_s = max(0.0, start_z - z0) / TAKEOFF_M_S
             n_app = 0
+            held: list[float] = []
             try:
                 while True:
                     t, sample = link.next_sample()
@@ -357,13 +365,15 @@ def fly(
                         link.hover(min(start_z, z0 + TAKEOFF_M_S * (t - t0)))
                         if t - t0 >= climb_s + SETTLE_S:
                             link.set_params({"tinyrl.enable": 1})
-                            t_enable = t
+                            t_enable, held = t, [sample[c] for c in COMMANDS]
                         continue
                     log.append(t, "app", sample)
                     n_app += 1
                     if fault is not None and n_app == fault.steps:
                         _fire(fault)
-                    flight_s = t - t_enable
+                    if t_start is None and [sample[c] for c in COMMANDS] != held:
+                        t_start = t - LOG_PERIOD_MS / 1000  # the app's first step: its command is logged next tick
+                    flight_s = t - (t_enable if t_start is None else t_start)
                     pos = np.array([sample[c] for c in ("stateEstimate.x", "stateEstimate.y", "stateEstimate.z")])
                     result = judge.outcome(pos, flight_s)
                     goal_m = float(np.linalg.norm(pos - np.asarray(course.goal.xyz)))
@@ -384,6 +394,7 @@ def fly(
         log.meta.update(
             {
                 "t_enable_s": t_enable,
+                "t_app_start_s": t_start,
                 "outcome": outcome,
                 "time_to_goal_s": t_goal,
                 "flight_s": flight_s,
