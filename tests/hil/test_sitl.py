@@ -229,6 +229,10 @@ def test_ctrl_c_mid_flight_lands_and_keeps_the_log(course_file: Path, tmp_path: 
     z = log.positions_m()[:, 2]
     assert z[phase == 1].min() > 0.5  # it was flying
     assert z[-1] <= 0.05  # and came down
+    # under control, not dropped: above 10 cm it sank slower than a fall from a metre would (3 m/s at half-way)
+    t, landing = np.asarray(log.t_s), phase == 2
+    sink_m_s = -np.diff(z[landing]) / np.diff(t[landing])
+    assert sink_m_s[z[landing][1:] > 0.1].max() < 1.0
 
 
 def test_a_vanished_drone_stops_fly_with_one_line(course_file: Path, tmp_path: Path) -> None:
