@@ -134,45 +134,47 @@ def test_cflib_connects_downloads_both_tocs_sets_and_reads_a_param_and_logs_at_1
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read() if proc.stderr else ""
 
 
-def _fly(uri: str, course: Path, log: Path, tmp_path: Path, **env: str) -> tuple[int, str, list[dict]]:
+def _fly(uri: str, course: Path, log: Path, tmp_path: Path, *args: str, **env: str) -> tuple[int, str, list[dict]]:
     cmd = [sys.executable, "-m", "tinyrl", "fly", "--uri", uri, "--env", ENV, "--course", str(course)]
-    cmd += ["--log", str(log)]
+    cmd += ["--log", str(log), *args]
     done, report = run_reaped(cmd, tmp_path / "reaper.json", cwd=tmp_path, env=_env(**env), timeout=600)
     return report["returncode"], done.stderr + done.stdout, report["leftovers"]
 
 
-def _eval_episode(course: Path) -> tuple[str, float, np.ndarray]:
-    """``tinyrl eval`` of the shipped int8 policy on the course, seed 0: outcome, time to goal, positions."""
+def _eval_episode(courses: Path, index: int) -> tuple[str, float, np.ndarray]:
+    """Episode ``index`` of ``tinyrl eval --courses COURSES --seed 0`` of the shipped int8 policy: outcome, time to
+    goal, positions."""
     from tinyrl.common.evaluate import evaluate
     from tinyrl.compress.student import load_int8_policy
     from tinyrl.sim.course import load_courses
     from tinyrl.tasks.config import load_scenario
 
     policy = load_int8_policy(ROOT / "policies" / ENV / "policy_int8.tflite")
-    report = evaluate(policy, load_scenario(ENV), load_courses(course), episodes=1, seed=0, record_trajectories=1)
-    episode = report.episode_results[0]
-    return episode.outcome, episode.time_s, report.trajectories[0]
+    n = index + 1
+    report = evaluate(policy, load_scenario(ENV), load_courses(courses), episodes=n, seed=0, record_trajectories=n)
+    episode = report.episode_results[index]
+    return episode.outcome, episode.time_s, report.trajectories[index]
 
 
 @pytest.fixture(scope="module")
-def flown(course_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, list[dict], int]:
-    """One ``tinyrl fly`` of the course through ``tinyrl sitl``: the log, fly's exit code, output, leftovers, and
-    the sitl's exit code."""
+def flown(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, list[dict], int]:
+    """One ``tinyrl fly`` through ``tinyrl sitl`` of episode ``COURSE_INDEX`` of the hand-made courses (not the
+    first of its list, so its course and random stream are picked as ``tinyrl eval`` picks them): the log, fly's
+    exit code, output, leftovers, and the sitl's exit code."""
     tmp_path = tmp_path_factory.mktemp("flight")
     log_path = tmp_path / "flight.npz"
-    with sitl(course_file) as (uri, proc):
-        code, output, leftovers = _fly(uri, course_file, log_path, tmp_path)
+    index = ("--index", str(COURSE_INDEX))
+    with sitl(HANDMADE, *index) as (uri, proc):
+        code, output, leftovers = _fly(uri, HANDMADE, log_path, tmp_path, *index)
     return log_path, code, output, leftovers, proc.returncode
 
 
-def test_fly_flies_the_episode_tinyrl_eval_flies_and_lands(
-    course_file: Path, flown: tuple[Path, int, str, list[dict], int]
-) -> None:
+def test_fly_flies_the_episode_tinyrl_eval_flies_and_lands(flown: tuple[Path, int, str, list[dict], int]) -> None:
     log_path, code, output, leftovers, sitl_code = flown
     assert code == 0, output[-3000:]
     assert leftovers == []
     assert sitl_code == 128 + signal.SIGTERM  # the sitl served on until stopped
-    outcome, time_s, trajectory = _eval_episode(course_file)
+    outcome, time_s, trajectory = _eval_episode(HANDMADE, COURSE_INDEX)
     assert outcome == "success"  # the course is one the shipped policy flies
     log = load_flight_log(log_path)
     assert log.meta["outcome"] == outcome

@@ -80,8 +80,12 @@ def compare_flight(log: FlightLog, policy: Policy, config: ScenarioConfig) -> Fl
     if np.linalg.norm(start - np.asarray(course.start.xyz)) > SAME_START_M:
         yaw = float(np.radians(log.columns["stateEstimate.yaw"][first]))
         course = course.model_copy(update={"start": Start(xyz=tuple(start), yaw_rad=yaw)})
+    # The sitl flies episode ``index`` of ``tinyrl eval --seed SEED``: course ``index % n_courses``, stream
+    # ``seed + index``; the list's length matters because the course's slot picks its random draws.
     n_courses = int(log.meta.get("n_courses", 1))
-    recording = record_episode(policy, config, [course] * n_courses, 0, int(log.meta.get("seed", 0)))
+    index = int(log.meta.get("index", 0))
+    seed = int(log.meta.get("seed", 0)) + index
+    recording = record_episode(policy, config, [course] * n_courses, index % n_courses, seed)
     sim_m = recording.position_m
     sim_t = np.arange(len(sim_m)) * recording.dt_s
     app = np.asarray(log.phase) == PHASES.index("app")
