@@ -219,7 +219,7 @@ static void tinyrl_read_sensors(const tinyrl_log_ids *ids, tinyrl_sensors *s)
     memcpy(s->action_ema, action_ema, sizeof(s->action_ema));
 }
 
-static void tinyrl_send(const tinyrl_hover *h)
+static void tinyrl_send_hover(const tinyrl_hover *h)
 {
     setpoint_t setpoint;
     memset(&setpoint, 0, sizeof(setpoint));
@@ -326,7 +326,7 @@ void appMain(void)
             hover.z_m = hold_z_m;
         }
         if (out.send != TINYRL_SEND_NOTHING) {
-            tinyrl_send(&hover);
+            tinyrl_send_hover(&hover);
         }
         if (out.clear_enable) {
             enable = 0;
