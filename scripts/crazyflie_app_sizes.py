@@ -53,16 +53,21 @@ def _callgraph(folders: list[Path]) -> tuple[dict[str, int], dict[str, set[str]]
     ``folders``."""
     frames: dict[str, int] = {}
     calls: dict[str, set[str]] = {}
-    node = re.compile(r'node: \{ title: "([^"]+)" label: "[^"]*?\\n[^"]*?(?:\\n(\d+) bytes)?[^"]*"')
+    node = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]*)"')
     edge = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
+
+    def bare(title: str) -> str:  # a static function's title is "path:name"
+        return title.rsplit(":", 1)[-1]
+
     for folder in folders:
         for ci in folder.rglob("*.ci"):
             text = ci.read_text(encoding="utf-8", errors="replace")
-            for name, size in node.findall(text):
+            for title, label in node.findall(text):
+                size = re.search(r"(\d+) bytes", label)
                 if size:
-                    frames[name] = max(frames.get(name, 0), int(size))
+                    frames[bare(title)] = max(frames.get(bare(title), 0), int(size.group(1)))
             for src, dst in edge.findall(text):
-                calls.setdefault(src, set()).add(dst)
+                calls.setdefault(bare(src), set()).add(bare(dst))
     return frames, calls
 
 
@@ -87,7 +92,7 @@ def deepest_stack(root: str, frames: dict[str, int], calls: dict[str, set[str]])
 
 def measure(args: argparse.Namespace) -> dict[str, object]:
     """The numbers of one finished build."""
-    app: Path = args.app
+    app: Path = args.app.resolve()  # the map names objects by absolute path
     elf = app / "build" / "cf2.elf"
     size_out = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True, check=True).stdout
     text_b, data_b, bss_b = (int(v) for v in size_out.splitlines()[1].split()[:3])
@@ -99,11 +104,15 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     commit = subprocess.run(
         ["git", "-C", str(args.firmware), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     )
+    status = subprocess.run(
+        ["git", "-C", str(args.firmware), "status", "--porcelain"], capture_output=True, text=True, check=True
+    )
     image = (app / "build" / "cf2.bin").stat().st_size
     report: dict[str, object] = {
         "policy": args.policy,
         "env": args.env,
         "firmware_commit": commit.stdout.strip(),
+        "firmware_modified": sorted(line[3:] for line in status.stdout.splitlines()),
         "compiler": compiler.stdout.splitlines()[0],
         "image_bytes": image,
         "elf": {"text": text_b, "data": data_b, "bss": bss_b},
@@ -122,10 +131,12 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
 def readme_block(reports: list[dict]) -> str:
     """The Markdown table of ``reports`` (one row per policy) with the firmware commit and compiler."""
     first = reports[0]
+    modified = first.get("firmware_modified") or []
     lines = [
         BEGIN,
-        f"Built by `scripts/build_crazyflie_app.sh` against crazyflie-firmware `{first['firmware_commit']}` with "
-        f"{first['compiler']} (written by `scripts/crazyflie_app_sizes.py readme`).",
+        f"Built by `scripts/build_crazyflie_app.sh` against crazyflie-firmware `{first['firmware_commit']}`"
+        + (f" (differing from it in {', '.join(f'`{m}`' for m in modified)})" if modified else "")
+        + f" with {first['compiler']}; written by `scripts/crazyflie_app_sizes.py readme`.",
         "",
         "| policy (scenario) | cf2.bin | over app_hello_world | app flash (code, const, log/param, data) "
         "| app RAM | deepest stack from appMain / task stack |",
@@ -140,7 +151,7 @@ def readme_block(reports: list[dict]) -> str:
             f"{s.get('log', 0) + s.get('param', 0):,}, {s.get('data', 0):,}) | {r['app_ram_bytes']:,} B "
             f"| {r['stack_bytes']:,} B / {r['stack_size_bytes']:,} B |"
         )
-    lines += ["", f"Deepest chain: {' -> '.join(first['stack_chain'])}.", END]
+    lines += ["", f"Deepest chain ({first['env']}): {' -> '.join(first['stack_chain'])}.", END]
     return "\n".join(lines)
 
 

@@ -6,10 +6,12 @@ the layout header `tinyrl export --env` writes and compared with tinyrl.tasks.fe
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,7 +247,11 @@ def test_app_layout_follows_hello_world() -> None:
         "setpoint.velocity_body = true",
         "PARAM_GROUP_START(tinyrl)",
         "LOG_GROUP_START(tinyrl)",
-        "tinyrl_policy_run(obs, action)",
+        "tinyrl_policy_run(obs, output)",
+        "commanderSetSetpoint(&setpoint, TINYRL_COMMANDER_PRIORITY)",
+        "#define TINYRL_COMMANDER_PRIORITY COMMANDER_PRIORITY_LOWEST",
+        "crtpCommanderHighLevelDisable()",
+        "commanderGetActivePriority() > TINYRL_COMMANDER_PRIORITY",
     ):
         assert needle in app, needle
 
@@ -372,7 +378,9 @@ def test_app_compiles_against_the_firmware_api(tmp_path: Path, cc: str, env: str
         flags += ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-fno-math-errno"]
     for src in ("tinyrl_app.c", "tinyrl_obs.c", "tinyrl_guard.c"):
         cmd = [compiler, *flags, *defines, f"-I{STUBS}", f"-I{policy}", f"-I{APP / 'src'}", "-c"]
-        result = subprocess.run([*cmd, str(APP / "src" / src), "-o", str(tmp_path / "app.o")], capture_output=True, text=True)
+        result = subprocess.run(
+            [*cmd, str(APP / "src" / src), "-o", str(tmp_path / "app.o")], capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stderr
 
 
@@ -408,6 +416,70 @@ def test_kbuild_compiles_every_exported_source() -> None:
     listed = set(re.findall(r"^obj-y \+= policy/(\S+)\.o$", kbuild, flags=re.M))
     exported = {"tinyrl_policy"} | {name[:-2] for name in RUNTIME_FILES if name.endswith(".c")}
     assert listed == exported
+
+
+RANGE_HARNESS = r"""
+#include <stdio.h>
+#include "tinyrl_obs.h"
+/* Per line: a multi-ranger reading (mm), a down-range reading (mm), the height estimate (m). */
+int main(void)
+{
+    float mm, down_mm, z;
+    while (scanf("%f %f %f", &mm, &down_mm, &z) == 3) {
+        float m = -1.0f;
+        const int ok = tinyrl_range_m(mm, &m);
+        printf("%d %.9g %.9g\n", ok, (double)m, (double)tinyrl_down_range_m(down_mm, z));
+    }
+    return 0;
+}
+"""
+
+
+def test_ranges_are_sanitised(tmp_path: Path) -> None:
+    """A multi-ranger reading of 0 (a missing deck or failed sensor never wrote one) is no reading, not "free at
+    max range"; out of range (32767 mm) reads max_range_m as in the simulator. The down range's 0 and outliers
+    (at or beyond the driver's 5 m limit) read the height estimate; the result stays within the flow deck's range."""
+    config = load_scenario("obstacle-course")
+    exe = _build_host(tmp_path, "obstacle-course", {"ranges.c": RANGE_HARNESS}, "ranges")
+    max_m, down_max_m = config.sensors.multiranger.max_range_m, config.sensors.flow.max_range_m
+    rows = np.array(
+        [
+            # ranger mm, down mm, z estimate m -> (ok, ranger m), down m
+            [0.0, 0.0, 0.8],
+            [1234.0, 812.0, 0.8],
+            [32767.0, 65535.0, 0.75],
+            [4000.0, 5000.0, 0.9],
+            [3999.0, 4999.0, 1.1],
+            [12.0, 3.0, -0.2],
+            [5.0, 0.0, 9.0],
+        ]
+    )
+    got = _run_rows(exe, rows)
+    want = [
+        (0, None, 0.8),
+        (1, 1.234, 0.812),
+        (1, max_m, 0.75),
+        (1, 4.0, 0.9),
+        (1, 3.999, min(4.999, down_max_m)),
+        (1, 0.012, 0.003),
+        (1, 0.005, down_max_m),
+    ]
+    for row, (ok, ranger_m, down_m) in zip(got, want, strict=True):
+        assert row[0] == ok
+        if ranger_m is not None:
+            assert row[1] == pytest.approx(min(ranger_m, max_m), rel=1e-6)
+        assert row[2] == pytest.approx(down_m, rel=1e-6)
+
+
+def test_velocity_is_read_in_the_setpoint_frame() -> None:
+    """The flow feature comes from the estimator's world-frame velocity turned by the yaw into the heading frame,
+    the frame of the hover setpoint's velocity_body, not from kalman.statePX/PY (body frame, tilted, and stale
+    under another estimator)."""
+    app = (APP / "src" / "tinyrl_app.c").read_text()
+    assert 'logGetVarId("stateEstimate", "vx")' in app and 'logGetVarId("stateEstimate", "vy")' in app
+    assert "kalman" not in app.replace("Kalman", "")
+    assert "tinyrl_world_to_heading(logGetFloat(ids->vx), logGetFloat(ids->vy), yaw_rad" in app
+    assert "stateEstimatorGetType() != StateEstimatorTypeKalman" in app
 
 
 GUARD_HARNESS = r"""
@@ -585,3 +657,49 @@ def test_policy_error_recovers_without_reboot(app: App) -> None:
     assert steps[-1] == GuardStep(HOLD, False, False, True, HOLDING, REASON["bad_steps"], FAULT["policy"])
     assert app.step().send == HOLD
     app.fly()
+
+
+def test_failed_build_leaves_no_image(tmp_path: Path) -> None:
+    """A failed scripts/build_crazyflie_app.sh leaves no cf2.bin (nor .hex, .elf) from an earlier build, so
+    `make cload` cannot flash a stale image: for a missing firmware tree and for a broken policy folder."""
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "build_crazyflie_app.sh", root / "scripts")
+    shutil.copytree(APP, root / "firmware" / "crazyflie", ignore=shutil.ignore_patterns("build", "policy"))
+    build = root / "firmware" / "crazyflie" / "build"
+    # A directory laid out as the script checks a firmware tree (its build is never reached).
+    firmware = tmp_path / "firmware-tree"
+    for sub in ("tools/make", "vendor/FreeRTOS/include", "vendor/CMSIS/CMSIS", "vendor/libdw1000/inc"):
+        (firmware / sub).mkdir(parents=True)
+    (firmware / "tools" / "make" / "oot.mk").write_text("")
+    broken = tmp_path / "broken-policy"
+    broken.mkdir()
+    (broken / "policy_int8.tflite").write_bytes(b"not a flatbuffer")
+    env = {k: v for k, v in os.environ.items() if k != "CRAZYFLIE_BASE"}
+    env.update(PYTHONPATH=str(ROOT), TINYRL_PYTHON=sys.executable)
+    for case, extra in (("no firmware tree", {}), ("broken policy", {"CRAZYFLIE_BASE": str(firmware)})):
+        build.mkdir(exist_ok=True)
+        for name in ("cf2.bin", "cf2.hex", "cf2.elf"):
+            (build / name).write_bytes(b"stale image")
+        result = subprocess.run(
+            ["bash", str(root / "scripts" / "build_crazyflie_app.sh"), str(broken), "obstacle-course"],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode != 0, case
+        assert not list(build.glob("cf2.*")), case
+    assert "not a crazyflie-firmware checkout" not in result.stderr  # the second run failed at the export
+
+
+def test_generated_files_are_ignored() -> None:
+    """What a firmware build writes into firmware/crazyflie (objects, Kbuild's .cmd and dependency files, gcc's
+    call-graph files, the build folder, the exported policy) stays out of git."""
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.fail("the tests run in a git checkout with git installed")
+    names = ["src/.tinyrl_app.o.d", "src/.tinyrl_app.o.cmd", "src/tinyrl_app.o", "src/tinyrl_app.ci", "built-in.o"]
+    names += ["build/cf2.bin", "policy/tinyrl_policy.c", ".built-in.o.cmd"]
+    paths = [f"firmware/crazyflie/{name}" for name in names]
+    result = subprocess.run([git, "-C", str(ROOT), "check-ignore", *paths], capture_output=True, text=True)
+    assert sorted(result.stdout.split()) == sorted(paths)
