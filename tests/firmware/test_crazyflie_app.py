@@ -240,9 +240,8 @@ def test_app_layout_follows_hello_world() -> None:
     assert app.index('#define DEBUG_MODULE "TINYRL"') < app.index('#include "debug.h"')
     for needle in (
         "void appMain(void)",
-        "tinyrl_range_m(rangeFront)",
-        "rangeGet(direction)",
-        "commanderSetSetpoint(&setpoint",
+        "tinyrl_range_m(rangeGet((rangeDirection_t)d), &s->ranges_m[d])",
+        "tinyrl_down_range_m(rangeGet(rangeDown), z)",
         "setpoint.mode.z = modeAbs",
         "setpoint.velocity_body = true",
         "PARAM_GROUP_START(tinyrl)",
