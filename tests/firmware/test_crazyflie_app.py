@@ -530,7 +530,8 @@ class GuardStep:
 
 
 class App:
-    """tinyrl_guard driven step by step as tinyrl_app.c drives it: the app clears tinyrl.enable when told to."""
+    """tinyrl_guard driven step by step as tinyrl_app.c drives it: the app clears tinyrl.enable when told to and
+    takes the commander on start."""
 
     def __init__(self, exe: Path) -> None:
         self.proc = subprocess.Popen(
@@ -551,6 +552,8 @@ class App:
         send, start, begin, clear, state, reason, faults = (int(v) for v in self.proc.stdout.readline().split())
         if clear:
             self.enable = False
+        if start:  # the app takes the commander: planner disabled, priority relaxed
+            self.high_level = self.taken_over = False
         return GuardStep(send, bool(start), bool(begin), bool(clear), state, reason, faults)
 
     def fly(self, steps: int = 5) -> None:
@@ -590,12 +593,13 @@ def test_client_stop_stops_the_policy(app: App) -> None:
 
 
 def test_high_level_command_and_supervisor_stop_the_policy(app: App) -> None:
-    """A high-level command (land, go-to) or the supervisor (disarm, emergency stop) ends the policy at once."""
+    """A high-level command (land, go-to) or the supervisor (disarm, emergency stop) ends the policy at once;
+    enabling takes over from a high-level hover (the app then disables the planner)."""
     app.fly()
     app.high_level = True
     assert app.step() == GuardStep(NOTHING, False, False, True, IDLE, REASON["high_level"], 0)
-    app.high_level = False
-    app.fly()
+    app.high_level = True
+    app.fly()  # the planner still flying (e.g. holding after a take-off): enabling takes over
     app.can_fly = False
     assert app.step() == GuardStep(NOTHING, False, False, True, IDLE, REASON["supervisor"], 0)
     app.enable = True  # disarmed: enabling is refused

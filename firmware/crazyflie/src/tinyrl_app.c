@@ -116,11 +116,17 @@ typedef struct {
     logVarId_t x, y, z, yaw, vx, vy, gyro_z;
 } tinyrl_log_ids;
 
-/* A deck's detection parameter (deck.bc*: 1 when detected and initialised). */
-static bool tinyrl_deck_present(const char *name)
+/* The decks' detection parameters (deck.bc*: 1 when detected and initialised), looked up once: the multi-ranger,
+ * then the decks with a down ranger (flow v2, flow v1, z-ranger v2, z-ranger v1). */
+static const char *const deck_names[] = {"bcMultiranger", "bcFlow2", "bcFlow", "bcZRanger2", "bcZRanger"};
+static paramVarId_t deck_ids[sizeof(deck_names) / sizeof(deck_names[0])];
+#if TINYRL_USES_LIGHT && defined(TINYRL_LIGHT_LOG_VARS)
+static logVarId_t light_ids[TINYRL_LIGHT_COUNT];
+#endif
+
+static bool tinyrl_deck_present(uint32_t i)
 {
-    const paramVarId_t id = paramGetVarId("deck", name);
-    return PARAM_VARID_IS_VALID(id) && paramGetUint(id) != 0;
+    return PARAM_VARID_IS_VALID(deck_ids[i]) && paramGetUint(deck_ids[i]) != 0;
 }
 
 /* What is wrong with the decks and the estimator this step (TINYRL_FAULT_*), whatever the guard then does. */
@@ -131,7 +137,7 @@ static uint32_t tinyrl_check(uint32_t build_faults)
         faults |= TINYRL_FAULT_ESTIMATOR;
     }
 #if TINYRL_USES_RANGER
-    if (!tinyrl_deck_present("bcMultiranger")) {
+    if (!tinyrl_deck_present(0)) {
         faults |= TINYRL_FAULT_RANGER_DECK;
     }
     for (int32_t d = rangeFront; d <= rangeUp; ++d) {
@@ -142,8 +148,11 @@ static uint32_t tinyrl_check(uint32_t build_faults)
     }
 #endif
 #if TINYRL_USES_DOWN_RANGE
-    if (!tinyrl_deck_present("bcFlow2") && !tinyrl_deck_present("bcFlow") && !tinyrl_deck_present("bcZRanger2") &&
-        !tinyrl_deck_present("bcZRanger")) {
+    bool down = false;
+    for (uint32_t i = 1; i < sizeof(deck_ids) / sizeof(deck_ids[0]); ++i) {
+        down = down || tinyrl_deck_present(i);
+    }
+    if (!down) {
         faults |= TINYRL_FAULT_DOWN_DECK;
     }
 #endif
@@ -158,8 +167,7 @@ static void tinyrl_read_light(float *light)
     }
 #elif TINYRL_USES_LIGHT && defined(TINYRL_LIGHT_LOG_VARS)
     for (int32_t i = 0; i < TINYRL_LIGHT_COUNT; ++i) {
-        light[i] = (logGetFloat(logGetVarId(light_vars[i][0], light_vars[i][1])) - TINYRL_LIGHT_OFFSET) *
-                   TINYRL_LIGHT_SCALE;
+        light[i] = (logGetFloat(light_ids[i]) - TINYRL_LIGHT_OFFSET) * TINYRL_LIGHT_SCALE;
     }
 #else
     for (int32_t i = 0; i < TINYRL_LIGHT_COUNT; ++i) {
@@ -168,10 +176,14 @@ static void tinyrl_read_light(float *light)
 #endif
 }
 
-/* Faults of the build that no reading can change: a missing log variable, no light source. */
+/* Look up the parameters and log variables read every period; return the faults of the build that no reading can
+ * change: a missing log variable, no light source. */
 static uint32_t tinyrl_build_faults(const tinyrl_log_ids *ids)
 {
     uint32_t faults = 0;
+    for (uint32_t i = 0; i < sizeof(deck_ids) / sizeof(deck_ids[0]); ++i) {
+        deck_ids[i] = paramGetVarId("deck", deck_names[i]); /* a driver left out of the build: never present */
+    }
     /* logGetFloat ASSERTs on an invalid id (a log group renamed or compiled out): refuse to fly instead. */
     const logVarId_t all[] = {ids->x, ids->y, ids->z, ids->yaw, ids->vx, ids->vy, ids->gyro_z};
     for (uint32_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) {
@@ -181,7 +193,8 @@ static uint32_t tinyrl_build_faults(const tinyrl_log_ids *ids)
     }
 #if TINYRL_USES_LIGHT && defined(TINYRL_LIGHT_LOG_VARS)
     for (int32_t i = 0; i < TINYRL_LIGHT_COUNT; ++i) {
-        if (!logVarIdIsValid(logGetVarId(light_vars[i][0], light_vars[i][1]))) {
+        light_ids[i] = logGetVarId(light_vars[i][0], light_vars[i][1]);
+        if (!logVarIdIsValid(light_ids[i])) {
             faults |= TINYRL_FAULT_LIGHT;
         }
     }

@@ -59,14 +59,13 @@ tinyrl_guard_output tinyrl_guard_step(tinyrl_guard *g, const tinyrl_guard_input 
         }
     }
     if (in->enable && g->state != TINYRL_STATE_FLYING) {
-        /* Enabling is the user's hand-over to the app (it takes the commander): only the checks can refuse it. */
+        /* Enabling is the user's hand-over to the app: it takes the commander from a client or a high-level
+         * command (e.g. the hover after a take-off); only the supervisor and the checks can refuse it. */
         tinyrl_reason refused = TINYRL_REASON_NONE;
         if (!in->can_fly) {
             refused = TINYRL_REASON_SUPERVISOR;
         } else if (in->faults != 0) {
             refused = TINYRL_REASON_NOT_READY;
-        } else if (in->high_level_active) {
-            refused = TINYRL_REASON_HIGH_LEVEL;
         }
         if (refused != TINYRL_REASON_NONE) {
             g->reason = refused;

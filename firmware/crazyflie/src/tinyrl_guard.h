@@ -68,7 +68,8 @@ typedef struct {
 /** What the app does this step. */
 typedef struct {
     tinyrl_send send;
-    bool start;        /**< a new episode: reset the policy's memory (prev_action, the averages) and take control. */
+    bool start;        /**< a new episode: reset the policy's memory (prev_action, the averages) and take the
+                            commander (disable the high-level planner, relax the priority). */
     bool begin_hold;   /**< the first hold step of a run: the hover point is the current height estimate. */
     bool clear_enable; /**< write tinyrl.enable = 0 (the app stopped or refused on its own). */
 } tinyrl_guard_output;
