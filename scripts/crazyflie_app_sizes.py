@@ -1,9 +1,9 @@
 """What the Crazyflie app takes in a real firmware build, and the README table made from it.
 
 ``measure`` reads a finished ``scripts/build_crazyflie_app.sh`` build (``cf2.elf``, ``cf2.bin``, ``cf2.map`` and the
-``-fcallgraph-info=su`` files) and writes ``sizes.json``; ``readme`` pastes one or more of those into
-``firmware/crazyflie/README.md`` between its ``<!-- sizes -->`` markers, so the figures there come from a build,
-never from a hand.
+``-fcallgraph-info=su`` files ``tinyrl deploy`` asks gcc for) and writes ``sizes.json``; ``readme`` pastes one or
+more of those into ``firmware/crazyflie/README.md`` between its ``<!-- sizes -->`` markers, so the figures there
+come from a build, never from a hand.
 
 Usage::
 
@@ -21,31 +21,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tinyrl.hil.deploy import AppBuild, app_sizes
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "firmware" / "crazyflie" / "README.md"
 BEGIN, END = "<!-- sizes:begin -->", "<!-- sizes:end -->"
-#: Sections of the app's objects counted in flash (code, constants, log/param tables, data's initial values).
-FLASH_KINDS = ("text", "rodata", "data", "log", "param")
-
-
-def app_sections(map_path: Path, obj: Path) -> dict[str, int]:
-    """Bytes per section kind (text, rodata, data, bss, log, param) that ``obj`` keeps in the linked image."""
-    text = map_path.read_text(encoding="utf-8")
-    text = text[text.index("Linker script and memory map") :].split("Cross Reference Table")[0]
-    sizes: dict[str, int] = {}
-    section = None
-    for line in text.splitlines():
-        m = re.match(r"^ (\.\S+)\s*$", line)  # a long section name, its address and size on the next line
-        if m:
-            section = m.group(1)
-            continue
-        m = re.match(r"^ (\.\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)$", line)
-        if m and m.group(4) == str(obj) and int(m.group(2), 16) != 0:
-            kind = (m.group(1) or section or "").split(".")[1]
-            if kind in (*FLASH_KINDS, "bss"):
-                sizes[kind] = sizes.get(kind, 0) + int(m.group(3), 16)
-        section = None
-    return sizes
 
 
 def _callgraph(folders: list[Path]) -> tuple[dict[str, int], dict[str, set[str]]]:
@@ -96,7 +76,8 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     elf = app / "build" / "cf2.elf"
     size_out = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True, check=True).stdout
     text_b, data_b, bss_b = (int(v) for v in size_out.splitlines()[1].split()[:3])
-    sections = app_sections(app / "build" / "cf2.map", app / "built-in.o")
+    sections = app_sizes((app / "build" / "cf2.map").read_text(encoding="utf-8"), str(app / "built-in.o"))
+    build = AppBuild(elf, app / "build" / "cf2.bin", sections)
     frames, calls = _callgraph([app / "src", app / "policy", app / "build"])
     stack, chain = deepest_stack("appMain", frames, calls)
     stack_words = re.search(r"^CONFIG_APP_STACKSIZE=(\d+)", (app / "app-config").read_text(), flags=re.M)
@@ -107,7 +88,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     status = subprocess.run(
         ["git", "-C", str(args.firmware), "status", "--porcelain"], capture_output=True, text=True, check=True
     )
-    image = (app / "build" / "cf2.bin").stat().st_size
+    image = build.binary.stat().st_size
     report: dict[str, object] = {
         "policy": args.policy,
         "env": args.env,
@@ -117,8 +98,8 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "image_bytes": image,
         "elf": {"text": text_b, "data": data_b, "bss": bss_b},
         "app_sections": sections,
-        "app_flash_bytes": sum(sections.get(k, 0) for k in FLASH_KINDS),
-        "app_ram_bytes": sections.get("data", 0) + sections.get("bss", 0),
+        "app_flash_bytes": build.flash_bytes,
+        "app_ram_bytes": build.ram_bytes,
         "stack_bytes": stack,
         "stack_chain": chain,
         "stack_size_bytes": 4 * int(stack_words.group(1)) if stack_words else None,

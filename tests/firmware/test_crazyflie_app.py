@@ -665,10 +665,13 @@ def test_policy_error_recovers_without_reboot(app: App) -> None:
 def test_failed_build_leaves_no_image(tmp_path: Path) -> None:
     """A failed scripts/build_crazyflie_app.sh leaves no cf2.bin (nor .hex, .elf) from an earlier build, so
     `make cload` cannot flash a stale image: for a missing firmware tree and for a broken policy folder."""
+    # A checkout of its own (the script, tinyrl, the scenarios, the app), so the stale image is not the real one.
     root = tmp_path / "checkout"
     (root / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "build_crazyflie_app.sh", root / "scripts")
-    shutil.copytree(APP, root / "firmware" / "crazyflie", ignore=shutil.ignore_patterns("build", "policy"))
+    shutil.copytree(ROOT / "tinyrl", root / "tinyrl", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "envs", root / "envs")
+    shutil.copytree(APP, root / "firmware" / "crazyflie", ignore=shutil.ignore_patterns("build", "policy", "*.o"))
     build = root / "firmware" / "crazyflie" / "build"
     # A directory laid out as the script checks a firmware tree (its build is never reached).
     firmware = tmp_path / "firmware-tree"
@@ -679,7 +682,8 @@ def test_failed_build_leaves_no_image(tmp_path: Path) -> None:
     broken.mkdir()
     (broken / "policy_int8.tflite").write_bytes(b"not a flatbuffer")
     env = {k: v for k, v in os.environ.items() if k != "CRAZYFLIE_BASE"}
-    env.update(PYTHONPATH=str(ROOT), TINYRL_PYTHON=sys.executable)
+    env.update(TINYRL_PYTHON=sys.executable)
+    env.pop("PYTHONPATH", None)
     for case, extra in (("no firmware tree", {}), ("broken policy", {"CRAZYFLIE_BASE": str(firmware)})):
         build.mkdir(exist_ok=True)
         for name in ("cf2.bin", "cf2.hex", "cf2.elf"):
@@ -692,7 +696,7 @@ def test_failed_build_leaves_no_image(tmp_path: Path) -> None:
         )
         assert result.returncode != 0, case
         assert not list(build.glob("cf2.*")), case
-    assert "not a crazyflie-firmware checkout" not in result.stderr  # the second run failed at the export
+    assert "policy_int8.tflite" in result.stderr  # the second run failed at the export, after the firmware check
 
 
 def test_generated_files_are_ignored() -> None:
