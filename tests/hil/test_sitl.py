@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -24,7 +25,12 @@ from reaper import run_reaped
 from scenario_support import ROOT
 
 from tinyrl.common.flightlog import load_flight_log
-from tinyrl.hil.crtp import app_table
+from tinyrl.compress.student import load_int8_policy
+from tinyrl.hil.crtp import Packet, Port, app_table
+from tinyrl.hil.run import resolve_tflite
+from tinyrl.hil.sitl import VirtualCrazyflie
+from tinyrl.tasks.config import load_scenario
+from tinyrl.tasks.course_checks import load_flyable_courses
 
 ENV = "obstacle-course"
 #: Hand-made course 2 (corridor with pillars): its goal and arena are exact in float32, so the app's params carry
@@ -277,3 +283,44 @@ def test_sitl_refuses_a_policy_of_another_scenario_in_one_line(tmp_path: Path) -
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error: the policy takes 28 observations but scenario hover gives")
+
+
+@pytest.fixture()
+def drone(course_file: Path) -> Iterator[VirtualCrazyflie]:
+    """A virtual Crazyflie in this process (no socket), armed, held at the course start, the app enabled and flying."""
+    config = load_scenario(ENV)
+    policy = load_int8_policy(resolve_tflite(ROOT / "policies" / ENV))
+    d = VirtualCrazyflie(config, policy, load_flyable_courses(course_file, config))
+    d.armed = True
+    d.params["tinyrl.enable"] = 1
+    for _ in range(3):
+        d.step_period()
+    assert d.log_values()["tinyrl.state"] == 1
+    yield d
+    d.task.close()
+
+
+def _state(d: VirtualCrazyflie) -> tuple[float, float, float]:
+    """tinyrl.state, tinyrl.reason and tinyrl.enable."""
+    return d.log_values()["tinyrl.state"], d.log_values()["tinyrl.reason"], d.params["tinyrl.enable"]
+
+
+def test_a_client_stop_stops_the_app_as_on_the_drone(drone: VirtualCrazyflie) -> None:
+    """As tinyrl_app.c, which sends at the lowest priority: a client stop setpoint during the app's flight takes the
+    drone at once, and the app stops and clears tinyrl.enable."""
+    drone.receive(Packet(Port.COMMANDER_GENERIC, 0, bytes([0])).encode())  # cflib's send_stop_setpoint
+    assert drone.state == "client" and _state(drone) == (0, 2, 0)
+
+
+def test_disabling_holds_a_hover_in_place_until_the_client_takes_over(drone: VirtualCrazyflie) -> None:
+    """tinyrl.enable = 0: the app holds a hover in place at the height of that moment, sent every period (no
+    watchdog), until the client's first hover setpoint."""
+    drone.params["tinyrl.enable"] = 0
+    z = float(drone.task.drones.pos[0, 2])
+    for _ in range(30):  # 1.2 s: beyond the watchdog's 500 ms
+        drone.step_period()
+        assert _state(drone) == (2, 1, 0)
+        assert (drone.log_values()["tinyrl.vx"], drone.log_values()["tinyrl.z"]) == (0.0, pytest.approx(z))
+    hover = Packet(Port.COMMANDER_GENERIC, 0, bytes([10]) + struct.pack("<4f", 0.0, 0.0, 0.0, 0.5))
+    drone.receive(hover.encode())
+    assert drone.state == "client" and _state(drone) == (0, 2, 0)

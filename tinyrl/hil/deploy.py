@@ -25,6 +25,8 @@ __all__ = ["AppBuild", "DeployError", "app_sizes", "build_app", "check_firmware_
 APP_DIR = Path(__file__).resolve().parents[2] / "firmware" / "crazyflie"
 #: Submodules of crazyflie-firmware the build needs.
 SUBMODULES = ("vendor/FreeRTOS/include", "vendor/CMSIS/CMSIS", "vendor/libdw1000/inc")
+#: What a build writes that `make cload` (or `tinyrl deploy --uri`) would flash.
+IMAGE_FILES = ("cf2.bin", "cf2.hex", "cf2.elf")
 #: Sections the app's share of the image is counted in.
 SECTIONS = ("text", "rodata", "data", "bss", "log", "param")
 
@@ -102,12 +104,19 @@ def build_app(
     """
     if not (APP_DIR / "Makefile").is_file():
         raise DeployError(f"{APP_DIR}: no Crazyflie app here (deploy runs from a TinyRL checkout)")
+    for name in IMAGE_FILES:  # a failed export or build leaves no image of an earlier build to flash
+        (APP_DIR / "build" / name).unlink(missing_ok=True)
     result = export_policy(policy, APP_DIR / "policy", target="cortex-m4", env=env, fits_on=False)
     echo(f"exported {policy} ({len(result.report['files'])} files) into {APP_DIR / 'policy'}")
     command = ["make", "-C", str(APP_DIR), f"-j{jobs or os.cpu_count() or 1}"]
     done = subprocess.run(
         command,
-        env={**os.environ, "CRAZYFLIE_BASE": str(base)},
+        # -fcallgraph-info=su: each object's stack use and calls, for scripts/crazyflie_app_sizes.py's stack figure.
+        env={
+            **os.environ,
+            "CRAZYFLIE_BASE": str(base),
+            "EXTRA_CFLAGS": f"{os.environ.get('EXTRA_CFLAGS', '')} -fcallgraph-info=su".strip(),
+        },
         capture_output=True,
         text=True,
         check=False,

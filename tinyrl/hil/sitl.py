@@ -19,13 +19,15 @@ What the drone does follows the app (``firmware/crazyflie/src/tinyrl_app.c``) an
   (the stand-in for the user's take-off, which simulated episodes do not model) until the app flies it.
 * **App.** With ``tinyrl.enable`` set and the drone armed, the app flies one episode: at each policy period the int8
   policy acts on the simulator's observation, built with the ``tinyrl.goal*`` and ``tinyrl.arena*`` params as the
-  goal and geofence, and its hover setpoint is flown at a priority above the client's, so the client's setpoints are
-  ignored meanwhile. The episode is course ``index % len(courses)`` with random stream ``seed + index``, the very
-  episode ``tinyrl eval --courses FILE --seed SEED`` flies as its episode ``index``: with the course's goal and
-  arena as params, the trajectory is the same bit for bit.
-* **Client.** Once ``tinyrl.enable`` is cleared the app stops sending (``commanderRelaxPriority``): the client's hover
-  setpoints fly the drone, a stop setpoint stops the motors, and the supervisor's setpoint watchdog applies to the
-  newest setpoint (level out after 500 ms, motors off after 2 s, latched).
+  goal and geofence, and its hover setpoint is flown at the commander's lowest priority: any client setpoint (a hover
+  setpoint or a stop) takes the drone over at once and the app stops, clearing ``tinyrl.enable``. The episode is
+  course ``index % len(courses)`` with random stream ``seed + index``, the very episode ``tinyrl eval --courses FILE
+  --seed SEED`` flies as its episode ``index``: with the course's goal and arena as params, the trajectory is the
+  same bit for bit.
+* **Hold.** Once ``tinyrl.enable`` is cleared the app holds a hover in place (zero velocity and yaw rate at the
+  height the hold began), sent every period, until a client setpoint takes over.
+* **Client.** The client's hover setpoints fly the drone, a stop setpoint stops the motors, and the supervisor's
+  setpoint watchdog applies to the newest setpoint (level out after 500 ms, motors off after 2 s, latched).
 * **Landed / crashed.** Touching the floor ends the flight (landed); touching an obstacle or the floor from the air
   ends it crashed. The drone then rests where it stopped. One flight per start: enabling again does nothing.
 
@@ -173,7 +175,8 @@ class VirtualCrazyflie:
             raise SitlError(f"scenario {config.name}: a 10 ms tick is not a whole number of physics steps")
         self.obs = np.zeros((1, self.task.obs_dim), dtype=np.float32)
         self.tick = 0
-        self.state = "held"  # held, app, client, landed, crashed
+        self.state = "held"  # held, app, hold, client, landed, crashed
+        self.reason = 0  # the app's tinyrl.reason: 1 disabled, 2 taken over, 4 supervisor
         self.app_start_tick = -1
         self.armed = False
         self.setpoint: Setpoint | None = None
@@ -220,12 +223,16 @@ class VirtualCrazyflie:
             self.state = "app"
             self.app_start_tick = self.tick
         elif self.state == "app" and not enabled:
-            self.state = "client"  # commanderRelaxPriority: the app's last setpoint ages from here
+            self.state, self.reason = "hold", 1
+            self.command = np.zeros(4)
+            self.command[3] = float(self.task.drones.pos[0, 2])
         if self.state == "app":
             self._app_period()
             return
+        if self.state == "hold":
+            self.setpoint = Setpoint(self.command.copy(), False, self.tick)  # sent again every period
         for _ in range(self.ticks_per_period):
-            if self.state == "client":
+            if self.state in ("hold", "client"):
                 self._client_tick()
             self._tick_done()
 
@@ -290,13 +297,15 @@ class VirtualCrazyflie:
         d = self.task.drones
         pos, vel = d.pos[0], d.vel[0]
         yaw = float(d.euler[0, 2])
-        cos, sin = math.cos(yaw), math.sin(yaw)
         ranges_m = self.task.ranger.held()[0]
         max_m = self.config.sensors.multiranger.max_range_m
         ranges_mm = [OUT_OF_RANGE_MM if r >= max_m else r * 1000.0 for r in ranges_m]
         values = {
             "tinyrl.inferUs": float(self.infer_us),
             "tinyrl.status": float(self.status),
+            "tinyrl.state": float({"app": 1, "hold": 2}.get(self.state, 0)),
+            "tinyrl.reason": float(self.reason),
+            "tinyrl.faults": 0.0,
             "tinyrl.vx": float(self.command[0]),
             "tinyrl.vy": float(self.command[1]),
             "tinyrl.yawRate": float(self.command[2]),
@@ -307,8 +316,6 @@ class VirtualCrazyflie:
             "stateEstimate.vx": float(vel[0]),
             "stateEstimate.vy": float(vel[1]),
             "stateEstimate.yaw": math.degrees(yaw),
-            "kalman.statePX": cos * vel[0] + sin * vel[1],
-            "kalman.statePY": -sin * vel[0] + cos * vel[1],
             "gyro.z": math.degrees(float(d.omega[0, 2])),
             "range.front": ranges_mm[0],
             "range.back": ranges_mm[1],
@@ -487,7 +494,7 @@ class VirtualCrazyflie:
                 self.armed = bool(pk.data[1])
                 self._reply(pk, bytes((0x81, 1, int(self.armed))))
             elif command == 3:  # emergency stop: motors off, latched
-                self._client_setpoint(np.zeros(4), stop=True, priority_over_app=True)
+                self._client_setpoint(np.zeros(4), stop=True, reason=4)
         elif pk.channel == 0:
             flying = self.state in ("held", "app", "client")
             bits = {1: True, 2: self.armed, 4: True, 5: flying, 8: self.state == "crashed"}
@@ -496,17 +503,19 @@ class VirtualCrazyflie:
             elif 1 <= command <= 0x0B:
                 self._reply(pk, bytes((command | 0x80, int(bits.get(command, False)))))
 
-    def _client_setpoint(self, values: np.ndarray, stop: bool, priority_over_app: bool = False) -> None:
-        """A setpoint from the client: taken unless the app holds the higher priority."""
-        if self.state == "app" and not priority_over_app:
-            return
-        if self.state == "app":
-            self.state = "client"
+    def _client_setpoint(self, values: np.ndarray, stop: bool, reason: int = 2) -> None:
+        """A setpoint from the client: it replaces the app's at once (the app sends at the lowest priority).
+
+        The app then stops, clearing ``tinyrl.enable``; ``reason`` is its ``tinyrl.reason``.
+        """
+        if self.state in ("app", "hold"):
+            self.state, self.reason = "client", reason
+            self.params["tinyrl.enable"] = 0
         self.setpoint = Setpoint(values, stop, self.tick)
 
     def _commander_generic(self, pk: Packet) -> None:
         if pk.channel != 0:
-            return  # meta commands (notify setpoint stop): the app's priority already rules
+            return  # meta commands (notify setpoint stop): the app already sends at the lowest priority
         kind = pk.data[0]
         if kind == 0:
             self._client_setpoint(np.zeros(4), stop=True)
