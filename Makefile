@@ -10,7 +10,7 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup apt venv run test lint format c-check pytest bench clean
+.PHONY: setup apt venv run test lint format c-check pytest bench notebook clean
 
 setup: apt $(STAMP)
 
@@ -53,6 +53,11 @@ test: lint c-check pytest
 
 bench: setup
 	$(PY) scripts/bench_sim.py
+
+# JupyterLab on notebooks/ (the `notebook` extra, installed on first use).
+notebook: setup
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PIP) install -q -e '.[dev,notebook]'
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) build *.egg-info firmware/build

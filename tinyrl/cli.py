@@ -229,9 +229,12 @@ _register_compress_commands()
 
 def _register_hil_command() -> None:
     # tinyrl.hil.cli imports only typer and rich; the bridge, pyserial and the simulator load when the command runs.
-    from tinyrl.hil.cli import hil_command
+    from tinyrl.hil.cli import deploy_command, fly_command, hil_command, sitl_command
 
     app.command("hil")(hil_command)
+    app.command("sitl")(sitl_command)
+    app.command("fly")(fly_command)
+    app.command("deploy")(deploy_command)
 
 
 _register_hil_command()

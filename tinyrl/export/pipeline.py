@@ -261,7 +261,7 @@ def export_policy(
     if env is not None:
         from tinyrl.export.obs_layout import obs_layout_header
 
-        files[OBS_LAYOUT_FILE] = obs_layout_header(env, quantized.in_features)
+        files[OBS_LAYOUT_FILE] = obs_layout_header(env, quantized.in_features, quantized.out_features)
 
     with tempfile.TemporaryDirectory(prefix="tinyrl-export-") as tmp:
         staged = Path(tmp) / "policy"

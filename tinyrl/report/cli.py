@@ -39,12 +39,29 @@ def report_command(
             "(scenarios with randomization)."
         ),
     ] = True,
+    flight_log: Annotated[
+        Path | None,
+        typer.Option(
+            help="A `tinyrl fly` flight log: write instead the flight against the int8 policy's simulated episode "
+            "of the same course and start (paths, position error, outcome, time to goal)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate teacher, float student and int8 on the same courses and seeds; write one self-contained HTML page."""
     from tinyrl.io import ensure_writable
     from tinyrl.report.html import write_report
 
     ensure_writable(output)
+    if flight_log is not None:
+        from tinyrl.compress.student import load_int8_policy
+        from tinyrl.report.flight import write_flight_report
+        from tinyrl.tasks.config import load_scenario
+
+        int8 = load_int8_policy(policy_dir / "policy_int8.tflite" if policy_dir.is_dir() else policy_dir)
+        c = write_flight_report(flight_log, int8, load_scenario(env), output)
+        error = f", position error max {c.error_m.max():.3f} m" if len(c.error_m) else ""
+        typer.echo(f"wrote {output}: flown {c.flown_outcome}, simulated {c.sim_outcome}{error}")
+        return
     path = write_report(
         policy_dir,
         output,

@@ -12,7 +12,7 @@ distance progress is paid on (:mod:`tinyrl.tasks.progress`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -273,19 +273,34 @@ class BatchedTask:
         """Hover setpoints ``(N, 4)`` (vx, vy m/s, yaw rate deg/s, z m) from policy actions."""
         return self.actions.setpoints(actions, self.hover_z_m)
 
-    def step(self, actions: np.ndarray, controller_mode: str = "hover") -> StepResult:
+    def step(
+        self,
+        actions: np.ndarray,
+        controller_mode: str = "hover",
+        *,
+        chunks: int = 1,
+        after_chunk: Callable[[], None] | None = None,
+    ) -> StepResult:
         """Advance every drone by one policy period with ``actions`` (``(N, 4)`` or ``(N,)`` indices).
 
         ``controller_mode`` is what the drones' controller flies the setpoints in: ``"hover"``, or what the
         supervisor's setpoint watchdog substitutes (``"level"``, ``"off"``; :mod:`tinyrl.sim.supervisor`).
+        ``chunks`` splits the period's physics into that many equal parts and calls ``after_chunk`` after each
+        (the virtual Crazyflie logs its state in between); the result is bit for bit that of one part.
         """
+        per_period = self.drones.physics_steps_per_policy
+        if chunks < 1 or per_period % chunks:
+            raise ValueError(f"chunks must divide the {per_period} physics steps of a policy period, got {chunks}")
         cfg, rw = self.config, self.config.reward
         setpoints = self.setpoints(actions)
         fed_back = self.actions.fed_back(actions, self.n)
         if self.randomize and cfg.randomization.gust_n > 0:
             self._update_gusts()
         before = self.drones.pos.copy()
-        self.drones.step(setpoints, mode=controller_mode)
+        for _ in range(chunks):
+            self.drones.step(setpoints, mode=controller_mode, n_physics_steps=per_period // chunks)
+            if after_chunk is not None:
+                after_chunk()
         pos = self.drones.pos
         self.steps += 1
         self.path_length_m += np.linalg.norm(pos - before, axis=1)

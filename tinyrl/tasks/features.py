@@ -115,10 +115,15 @@ def _light(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return np.stack((total / (1.0 + total), np.clip((left - right) / (total + 1e-3), -1.0, 1.0)), axis=1)
 
 
-def _light_bearing(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
-    # ScenarioConfig guarantees normals when this feature is observed.
+def light_normals_xy(c: ScenarioConfig) -> np.ndarray:
+    """``(S, 2)`` unit facing directions of the light sensors in the body x-y plane (``sensors.light.normals``)."""
+    # ScenarioConfig guarantees normals when light_bearing is observed.
     n_xy = np.asarray(c.sensors.light.normals, dtype=float)[:, :2]
-    n_xy = n_xy / np.maximum(np.linalg.norm(n_xy, axis=1, keepdims=True), 1e-12)
+    return n_xy / np.maximum(np.linalg.norm(n_xy, axis=1, keepdims=True), 1e-12)
+
+
+def _light_bearing(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    n_xy = light_normals_xy(c)
     readings = np.maximum(f.light, 0.0)
     total = readings.sum(axis=1)
     # Each photodiode votes for its facing direction with its reading (a cosine response): the sum points at the

@@ -2,8 +2,10 @@
  * TinyRL Cortex-M boards: the board API (tr_board.h) on SysTick, the board's console UART and ARM semihosting.
  *
  * Time: SysTick on the core clock. QEMU clocks it at a fixed rate per machine (micro:bit 16 MHz, MPS2 25 MHz,
- * AN505 20 MHz, AN547 32 MHz); with -icount shift=0 virtual time advances 1 ns per instruction, so the calibration
- * loop measures ticks per million instructions exactly and tick differences are repeatable instruction counts.
+ * AN505 20 MHz, AN547 32 MHz, netduinoplus2 168 MHz, whatever RCC is set to); with -icount shift=0 virtual time
+ * advances 1 ns per instruction, so the calibration loop measures ticks per million instructions exactly and tick
+ * differences are repeatable instruction counts. No board here touches the clock tree: the STM32F405 runs on the
+ * 16 MHz HSI it resets to, and on a Crazyflie the firmware sets up the PLL.
  */
 #include "tr_board.h"
 

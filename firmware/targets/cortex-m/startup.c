@@ -4,11 +4,13 @@
  *
  * Reset copies .data from flash, zeroes .bss, turns the FPU (and on ARMv8.1-M the MVE unit, which shares CP10/CP11)
  * on when the build uses it, then calls main(); main()'s return value becomes the QEMU exit status through
- * semihosting. Only SysTick is used, so the table ends after the 16 system exceptions: no external interrupt is
- * ever enabled by these boards.
+ * semihosting. SysTick is the only system exception in use. A board whose console takes an interrupt (the STM32F405's
+ * receive ring buffer) lists its external interrupts in board_config.h: TR_BOARD_NUM_IRQS and the initializer
+ * TR_BOARD_IRQ_VECTORS; without them the table ends after the 16 system exceptions.
  */
 #include <stdint.h>
 
+#include "board_config.h"
 #include "tr_board.h"
 #include "tr_cortex_m.h"
 
@@ -27,6 +29,9 @@ typedef void (*tr_handler)(void);
 typedef struct {
     uint32_t *initial_sp;
     tr_handler exceptions[15];
+#ifdef TR_BOARD_NUM_IRQS
+    tr_handler irqs[TR_BOARD_NUM_IRQS];
+#endif
 } tr_vector_table;
 
 __attribute__((section(".isr_vector"), used)) const tr_vector_table tr_vectors = {
@@ -49,10 +54,14 @@ __attribute__((section(".isr_vector"), used)) const tr_vector_table tr_vectors =
             Default_Handler, /* PendSV */
             SysTick_Handler, /* SysTick */
         },
+#ifdef TR_BOARD_NUM_IRQS
+    .irqs = TR_BOARD_IRQ_VECTORS,
+#endif
 };
 
 void Reset_Handler(void)
 {
+    /* GCC may turn these loops into memcpy/memset calls; newlib's use no static data, so that is safe here. */
     for (uint32_t *src = _sidata, *dst = _sdata; dst < _edata;) {
         *dst++ = *src++;
     }

@@ -1,6 +1,6 @@
 /*
  * TinyRL Cortex-M boards (targets/cortex-m): the core registers every Cortex-M has (ARMv6-M, ARMv7-M, ARMv8-M),
- * and the console driver interface each board provides (cmsdk_uart.c, nrf51_uart.c).
+ * and the console driver interface each board provides (cmsdk_uart.c, nrf51_uart.c, stm32f405/uart.c).
  *
  * The board's own addresses come from its board_config.h (targets/BOARD/), found through the include path.
  */

@@ -1,12 +1,11 @@
 /*
- * TinyRL STM32F405 target: the few registers we touch (RM0090), as volatile pointers.
+ * TinyRL STM32F405 target: the few peripheral registers we touch (RM0090); the core's are in
+ * targets/cortex-m/tr_cortex_m.h.
  */
 #ifndef TR_STM32F405_H
 #define TR_STM32F405_H
 
-#include <stdint.h>
-
-#define TR_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
+#include "tr_cortex_m.h"
 
 /* RCC: clock enables. QEMU ignores them; silicon needs them. */
 #define RCC_AHB1ENR TR_REG(0x40023830U)
@@ -31,14 +30,7 @@
 #define USART_CR1_UE (1U << 13)
 #define USART1_IRQN 37U
 
-/* Cortex-M4 system control space. */
-#define SYST_CSR TR_REG(0xE000E010U)
-#define SYST_RVR TR_REG(0xE000E014U)
-#define SYST_CVR TR_REG(0xE000E018U)
-#define SYST_CSR_ENABLE (1U << 0)
-#define SYST_CSR_TICKINT (1U << 1)
-#define SYST_CSR_CLKSOURCE (1U << 2) /* core clock */
+/* NVIC interrupt set-enable registers (ARMv7-M). */
 #define NVIC_ISER(n) TR_REG(0xE000E100U + 4U * (n))
-#define SCB_CPACR TR_REG(0xE000ED88U)
 
 #endif /* TR_STM32F405_H */

@@ -3,17 +3,16 @@
  */
 #include "uart.h"
 
+#include "board_config.h"
 #include "stm32f405.h"
-
-void USART1_IRQHandler(void);
 
 /* Single producer (the IRQ) and single consumer (thread mode): each index has one writer, so no lock. */
 static volatile uint8_t rx_buf[TR_UART_RX_SIZE];
 static volatile uint32_t rx_head; /* written by the IRQ */
-static volatile uint32_t rx_tail; /* written by tr_uart_getc */
+static volatile uint32_t rx_tail; /* written by tr_console_getc */
 static volatile uint32_t rx_overruns;
 
-void tr_uart_init(uint32_t pclk_hz, uint32_t baud)
+void tr_console_init(void)
 {
     RCC_AHB1ENR |= RCC_AHB1ENR_GPIOAEN;
     RCC_APB2ENR |= RCC_APB2ENR_USART1EN;
@@ -21,21 +20,21 @@ void tr_uart_init(uint32_t pclk_hz, uint32_t baud)
     GPIOA_MODER = (GPIOA_MODER & ~(0xFU << 18)) | (0xAU << 18);
     GPIOA_AFRH = (GPIOA_AFRH & ~(0xFFU << 4)) | (0x77U << 4);
     /* Oversampling by 16: BRR = pclk / baud, rounded (mantissa and fraction in one field). */
-    USART1_BRR = (pclk_hz + baud / 2U) / baud;
+    USART1_BRR = (TR_USART1_PCLK_HZ + TR_USART1_BAUD / 2U) / TR_USART1_BAUD;
     rx_head = 0;
     rx_tail = 0;
     USART1_CR1 = USART_CR1_UE | USART_CR1_TE | USART_CR1_RE | USART_CR1_RXNEIE;
     NVIC_ISER(USART1_IRQN / 32U) = 1U << (USART1_IRQN % 32U);
 }
 
-void tr_uart_putc(uint8_t c)
+void tr_console_putc(uint8_t c)
 {
     while ((USART1_SR & USART_SR_TXE) == 0U) {
     }
     USART1_DR = c;
 }
 
-int32_t tr_uart_getc(void)
+int32_t tr_console_getc(void)
 {
     const uint32_t tail = rx_tail;
     if (tail == rx_head) {

@@ -11,4 +11,5 @@
 
 /* Not const: the commander stamps setpoint->timestamp. */
 void commanderSetSetpoint(setpoint_t *setpoint, int priority);
+int commanderGetActivePriority(void);
 void commanderRelaxPriority(void);

@@ -14,6 +14,15 @@
 #define PARAM_STOP 0
 #define PARAM_GROUP 0x80
 
+/* param_logic.h (included by param.h): the read API. */
+typedef struct paramVarId_s {
+    uint16_t id;
+    uint16_t index;
+} __attribute__((packed)) paramVarId_t;
+#define PARAM_VARID_IS_VALID(varId) (varId.id != 0xffffu)
+paramVarId_t paramGetVarId(const char *group, const char *name);
+unsigned int paramGetUint(paramVarId_t varid);
+
 #define PARAM_UINT8 (PARAM_1BYTE | PARAM_TYPE_INT | PARAM_UNSIGNED)
 #define PARAM_FLOAT (PARAM_4BYTES | PARAM_TYPE_FLOAT | PARAM_SIGNED)
 
