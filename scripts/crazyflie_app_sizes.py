@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from tinyrl.hil.deploy import AppBuild, app_sizes
+from tinyrl.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "firmware" / "crazyflie" / "README.md"
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "measure":
         report = measure(args)
-        args.output.write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write_text(args.output, json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
         return 0
     text = README.read_text()
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {README} has no {BEGIN} ... {END} block", file=sys.stderr)
         return 1
     block = readme_block([json.loads(p.read_text()) for p in args.sizes])
-    README.write_text(text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :])
+    atomic_write_text(README, text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :])
     return 0
 
 

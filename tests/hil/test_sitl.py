@@ -25,9 +25,9 @@ from reaper import run_reaped
 from scenario_support import ROOT
 
 from tinyrl.common.flightlog import load_flight_log
+from tinyrl.compress.artefacts import resolve_tflite
 from tinyrl.compress.student import load_int8_policy
 from tinyrl.hil.crtp import Packet, Port, app_table
-from tinyrl.hil.run import resolve_tflite
 from tinyrl.hil.sitl import VirtualCrazyflie
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.course_checks import load_flyable_courses

@@ -32,6 +32,20 @@ def _load_tflite(path: Path) -> Policy:
 LOADERS: dict[str, Callable[[Path], Policy]] = {".npz": _load_npz, ".keras": _load_keras, ".tflite": _load_tflite}
 #: In a policy folder, the artefact ``tinyrl eval`` picks when none is named, in order of preference.
 FOLDER_ARTEFACTS = ("teacher.npz", "student.keras", "policy_int8.tflite")
+#: The int8 model in a policy folder.
+INT8_FILE = "policy_int8.tflite"
+
+
+def resolve_tflite(policy: Path) -> Path:
+    """``policy/policy_int8.tflite`` for a policy folder, or ``policy`` itself for a ``.tflite`` file.
+
+    Raises:
+        PolicyError: No int8 model there.
+    """
+    path = policy / INT8_FILE if policy.is_dir() else policy
+    if not path.is_file() or path.suffix != ".tflite":
+        raise PolicyError(f"{policy}: no int8 policy (expected a .tflite file or a folder with {INT8_FILE})")
+    return path
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -116,9 +116,9 @@ def sitl_command(
     ] = False,
 ) -> None:
     """A virtual Crazyflie running the TinyRL app: the simulator and the int8 policy, as CRTP on udp://127.0.0.1."""
+    from tinyrl.compress.artefacts import resolve_tflite
     from tinyrl.compress.student import load_int8_policy
     from tinyrl.hil.crtp import app_table
-    from tinyrl.hil.run import resolve_tflite
     from tinyrl.hil.sitl import VirtualCrazyflie, bind_loopback, serve, sitl_fault
     from tinyrl.tasks.config import load_scenario
 

@@ -15,10 +15,8 @@ from 1), while the device (QEMU, with ``--qemu``) is running:
 
 from __future__ import annotations
 
-import signal
-
 from tinyrl.hil.link import HilLink
-from tinyrl.train.faults import Fault, interrupt, parse_fault
+from tinyrl.train.faults import Fault, fire_signal_fault, parse_fault
 
 __all__ = ["HIL_ACTIONS", "HIL_FAULT_VAR", "fire_hil_fault", "hil_fault"]
 
@@ -39,11 +37,7 @@ def hil_fault() -> Fault | None:
 
 def fire_hil_fault(fault: Fault, link: HilLink) -> None:
     """Do ``fault`` now (SIGKILL never returns; SIGINT and SIGTERM raise through their handlers)."""
-    if fault.action == "kill":
-        signal.raise_signal(signal.SIGKILL)
-    elif fault.action == "sigterm":
-        signal.raise_signal(signal.SIGTERM)
-    elif fault.action == "sigint":
-        interrupt()
-    else:
+    if fault.action == "link-lost":
         link.close()
+    else:
+        fire_signal_fault(fault)

@@ -39,7 +39,7 @@ from tinyrl.sim.course import Course
 from tinyrl.sim.world import World
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import FLOOR_CRASH_M
-from tinyrl.train.faults import Fault, interrupt, parse_fault
+from tinyrl.train.faults import Fault, fire_signal_fault, parse_fault
 
 __all__ = ["FLY_FAULT_VAR", "URI_SCHEMES", "FlightResult", "FlyError", "check_uri", "fly", "fly_fault"]
 
@@ -370,7 +370,7 @@ def fly(
                     log.append(t, "app", sample)
                     n_app += 1
                     if fault is not None and n_app == fault.steps:
-                        _fire(fault)
+                        fire_signal_fault(fault)
                     if t_start is None and [sample[c] for c in COMMANDS] != held:
                         t_start = t - LOG_PERIOD_MS / 1000  # the app's first step: its command is logged next tick
                     flight_s = t - (t_enable if t_start is None else t_start)
@@ -407,15 +407,6 @@ def fly(
             if log_path is not None:
                 log.save(log_path)
     return FlightResult(outcome, t_goal, flight_s, len(log), log_path)
-
-
-def _fire(fault: Fault) -> None:
-    if fault.action == "kill":
-        signal.raise_signal(signal.SIGKILL)
-    elif fault.action == "sigterm":
-        signal.raise_signal(signal.SIGTERM)
-    else:
-        interrupt()
 
 
 def _land(link: _Link, log: FlightLog) -> None:

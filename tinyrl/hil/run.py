@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinyrl.common.policy import PolicyError
+from tinyrl.compress.artefacts import resolve_tflite
 from tinyrl.compress.student import load_int8_policy
 from tinyrl.hil.bridge import HilReport, expected_for, fly_episodes
 from tinyrl.hil.faults import hil_fault
@@ -14,21 +14,7 @@ from tinyrl.hil.qemu import QemuSession, build_hil_firmware
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 
-__all__ = ["resolve_tflite", "run_hil"]
-
-MODEL_FILE = "policy_int8.tflite"
-
-
-def resolve_tflite(policy: Path) -> Path:
-    """``policy/policy_int8.tflite`` for a policy folder, or ``policy`` itself for a ``.tflite`` file.
-
-    Raises:
-        PolicyError: No int8 model there.
-    """
-    path = policy / MODEL_FILE if policy.is_dir() else policy
-    if not path.is_file() or path.suffix != ".tflite":
-        raise PolicyError(f"{policy}: no int8 policy (expected a .tflite file or a folder with {MODEL_FILE})")
-    return path
+__all__ = ["run_hil"]
 
 
 def run_hil(

@@ -173,7 +173,6 @@ class VirtualCrazyflie:
         self.task = self._new_task(self.courses)
         if self.task.drones.physics_steps_per_policy % self.ticks_per_period:
             raise SitlError(f"scenario {config.name}: a 10 ms tick is not a whole number of physics steps")
-        self.obs = np.zeros((1, self.task.obs_dim), dtype=np.float32)
         self.tick = 0
         self.state = "held"  # held, app, hold, client, landed, crashed
         self.reason = 0  # the app's tinyrl.reason: 1 disabled, 2 taken over, 4 supervisor

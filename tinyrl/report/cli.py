@@ -53,11 +53,12 @@ def report_command(
 
     ensure_writable(output)
     if flight_log is not None:
+        from tinyrl.compress.artefacts import resolve_tflite
         from tinyrl.compress.student import load_int8_policy
         from tinyrl.report.flight import write_flight_report
         from tinyrl.tasks.config import load_scenario
 
-        int8 = load_int8_policy(policy_dir / "policy_int8.tflite" if policy_dir.is_dir() else policy_dir)
+        int8 = load_int8_policy(resolve_tflite(policy_dir))
         c = write_flight_report(flight_log, int8, load_scenario(env), output)
         error = f", position error max {c.error_m.max():.3f} m" if len(c.error_m) else ""
         typer.echo(f"wrote {output}: flown {c.flown_outcome}, simulated {c.sim_outcome}{error}")

@@ -10,8 +10,6 @@ position error is the distance between the two at each policy step, the flown po
 
 from __future__ import annotations
 
-import html
-from base64 import b64encode
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from tinyrl.common.policy import Policy
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_text
 from tinyrl.report.episode import record_episode
-from tinyrl.report.html import _CSS, html_table
+from tinyrl.report.html import html_figure, html_table, page_head
 from tinyrl.sim.course import Course, Start
 from tinyrl.tasks.config import ScenarioConfig
 
@@ -160,15 +158,12 @@ def write_flight_report(log_path: Path, policy: Policy, config: ScenarioConfig, 
         ConfigError: Not a flight log, or one without an app flight or of another scenario.
     """
     comparison = compare_flight(load_flight_log(log_path), policy, config)
-    images = "".join(
-        f"<figure><img alt='{html.escape(title)}' src='data:image/png;base64,{b64encode(data).decode()}'>"
-        f"<figcaption>{html.escape(title)}</figcaption></figure>"
-        for title, data in flight_figures(comparison)
-    )
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>TinyRL flight {html.escape(str(log_path))}</title>"
-        f"<style>{_CSS}</style></head><body><h1>Flight {html.escape(log_path.name)} on {config.name}</h1>"
-        f"{html_table(flight_rows(comparison))}{images}</body></html>"
-    )
+    parts = [
+        *page_head(f"Flight {log_path.name} on {config.name}"),
+        html_table(flight_rows(comparison)),
+        *(html_figure(title, image) for title, image in flight_figures(comparison)),
+        "</body></html>",
+    ]
+    page = "\n".join(parts) + "\n"
     atomic_write_text(output, page)
     return comparison

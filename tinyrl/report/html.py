@@ -288,6 +288,26 @@ figcaption { font-size: 0.9em; color: #555; }
 """
 
 
+def page_head(title: str) -> list[str]:
+    """The opening of a self-contained report page: doctype, head with ``title`` and the style, the ``<h1>``."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+
+
+def html_figure(title: str, image: bytes, caption: str = "", mime: str = "image/png") -> str:
+    """A ``<figure>``: ``title`` as its heading, ``image`` embedded as ``data:MIME;base64``, then ``caption`` if any."""
+    data = base64.b64encode(image).decode("ascii")
+    below = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (
+        f"<figure><h3>{html.escape(title)}</h3>"
+        f'<img alt="{html.escape(title)}" src="data:{mime};base64,{data}">{below}</figure>'
+    )
+
+
 def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = None, video: bytes | None = None) -> str:
     """The page as a string: summary, footprint, HIL, every figure as a ``data:image/png;base64`` ``<img>``.
 
@@ -301,10 +321,7 @@ def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = Non
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     n = next(iter(evaluation.reports.values())).episodes
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
+        *page_head(title),
         f"<p>{n} episodes per policy on {len(evaluation.courses)} {html.escape(evaluation.describe_courses())}, "
         f"base seed {evaluation.seed} (episode j: course j mod {len(evaluation.courses)}, seed {evaluation.seed} + j); "
         f"domain randomization off except under Robustness. Generated {stamp} "
@@ -328,21 +345,17 @@ def render_html(evaluation: PolicyDirEvaluation, figs: list[Figure] | None = Non
     if note is not None:
         parts.append(f"<p>{html.escape(note)}</p>")
     parts.append("<h2>Figures</h2>")
-    for fig_title, caption, png in figs:
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(
-            f"<figure><h3>{html.escape(fig_title)}</h3>"
-            f'<img alt="{html.escape(fig_title)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
+    parts += [html_figure(fig_title, png, caption) for fig_title, caption, png in figs]
     if video is not None:
-        data = base64.b64encode(video).decode("ascii")
         name = list(evaluation.reports)[-1]
         parts.append(
-            f"<figure><h3>Episode video: {html.escape(name)}</h3>"
-            f'<img alt="episode video" src="data:image/gif;base64,{data}">'
-            f"<figcaption>Episode 0 of the {html.escape(name)} above, replayed (tinyrl play): trail, heading "
-            "and the four horizontal ToF rays (dotted: nothing in range).</figcaption></figure>"
+            html_figure(
+                f"Episode video: {name}",
+                video,
+                f"Episode 0 of the {name} above, replayed (tinyrl play): trail, heading and the four horizontal ToF "
+                "rays (dotted: nothing in range).",
+                mime="image/gif",
+            )
         )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

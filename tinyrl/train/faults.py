@@ -57,11 +57,11 @@ def parse_fault(variable: str, actions: Sequence[str], environ: Mapping[str, str
     return Fault(action, int(steps))
 
 
-def fire_train_fault(fault: Fault) -> None:
-    """Do it to this process, in the main thread.
+def fire_signal_fault(fault: Fault) -> None:
+    """Do it to this process, in the main thread: ``kill`` (and ``kill-finishing``), ``sigterm``, else ``sigint``.
 
     SIGKILL never returns; SIGINT raises ``KeyboardInterrupt`` here, SIGTERM :class:`~tinyrl.errors.Terminated`
-    (through the trainer's handler).
+    (through the command's handler). Every fault hook of a signal (training, HIL, ``tinyrl fly``) fires through here.
     """
     if fault.action in ("kill", "kill-finishing"):
         signal.raise_signal(signal.SIGKILL)

@@ -80,7 +80,7 @@ class _Monitor:
             self.checkpoint(model)
         if self.fault is not None and steps >= self.fault.steps:
             fault, self.fault = self.fault, None
-            faults.fire_train_fault(fault)
+            faults.fire_signal_fault(fault)
         if steps >= self.next_eval:
             self.next_eval += self.config.train.eval_every_steps
             self.submit(model)
@@ -356,7 +356,7 @@ def finish(
     if state.evaluations:
         runs.atomic_write_bytes(run_dir / "learning_curve.png", plot_learning_curve(state.evaluations))
     if fault is not None and fault.action == "kill-finishing" and state.num_timesteps >= fault.steps:
-        faults.fire_train_fault(fault)
+        faults.fire_signal_fault(fault)
     # Last: a run killed before this line is not finished, so --resume redoes the final evaluation and ship refuses it.
     state.finished = True
     runs.save_state(run_dir, state)
