@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ HASHES_BEFORE_ARENA_WALLS = {
 @pytest.mark.parametrize("env", sorted(HASHES_BEFORE_ARENA_WALLS))
 def test_arena_walls_off_changes_no_course(env):
     config = load_scenario(env).course_generator
-    if env == "source-seeking-paper":  # the one scenario that turns the option on
+    if env == "source-seeking-paper":  # the paper's recipe may fly in rooms (see its course_generator)
         config = config.model_copy(update={"arena_walls": False})
     assert _hash(config) == HASHES_BEFORE_ARENA_WALLS[env]
 
@@ -199,30 +200,18 @@ def test_arena_walls_too_close_to_start_or_goal_are_refused(data, named):
 
 
 def test_cli_generate_and_show_walled_courses(tmp_path):
+    """``tinyrl courses generate / show`` of a scenario in a room: the paper's recipe with ``arena_walls: true``."""
+    scenario = (Path(__file__).parents[2] / "envs" / "source-seeking-paper.yaml").read_text()
+    assert "  arena_walls: false\n" in scenario
+    (tmp_path / "envs").mkdir()
+    room = tmp_path / "envs" / "room.yaml"
+    room.write_text(scenario.replace("  arena_walls: false\n", "  arena_walls: true\n"))
     out, png = tmp_path / "courses.json", tmp_path / "courses.png"
     run = [sys.executable, "-m", "tinyrl", "courses"]
-    gen = subprocess.run(
-        [
-            *run,
-            "generate",
-            "--env",
-            "source-seeking-paper",
-            "--n",
-            "4",
-            "--seed",
-            "7",
-            "--difficulty",
-            "easy",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    args = ["--env", "room", "--n", "4", "--seed", "7", "--difficulty", "easy", "-o", str(out)]
+    gen = subprocess.run([*run, "generate", *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert gen.returncode == 0, gen.stderr
-    config = load_scenario("source-seeking-paper").course_generator
+    config = load_scenario(room).course_generator
     assert config.arena_walls
     courses = load_courses(out)
     assert courses == generate_courses(config, "easy", 4, seed=7)
