@@ -37,16 +37,23 @@ def box_corners(box: Box) -> np.ndarray:
 
 
 def draw_course(ax: Any, course: Course, margin_m: float = 0.1) -> None:
-    """Draw ``course`` from above into a matplotlib axis: arena, obstacles, start with heading, goal, light."""
+    """Draw ``course`` from above into a matplotlib axis: arena, obstacles, start with heading, goal, light.
+
+    The view holds the arena and every obstacle, plus ``margin_m`` (m) on each side.
+    """
     from matplotlib import patches
 
     a = course.arena
     ax.add_patch(patches.Rectangle((a.x[0], a.y[0]), a.x[1] - a.x[0], a.y[1] - a.y[0], fill=False, lw=1))
+    lo, hi = np.array([a.x[0], a.y[0]]), np.array([a.x[1], a.y[1]])
     for ob in course.obstacles:
         if isinstance(ob, Cylinder):
             ax.add_patch(patches.Circle(ob.xyz[:2], ob.radius_m, color="0.35"))
+            footprint = np.asarray(ob.xyz[:2]) + np.array([[-ob.radius_m], [ob.radius_m]])
         else:
-            ax.add_patch(patches.Polygon(box_corners(ob), closed=True, color="0.35"))
+            footprint = box_corners(ob)
+            ax.add_patch(patches.Polygon(footprint, closed=True, color="0.35"))
+        lo, hi = np.minimum(lo, footprint.min(axis=0)), np.maximum(hi, footprint.max(axis=0))
     ax.add_patch(patches.Circle(course.goal.xyz[:2], course.goal.radius_m, color="tab:green", alpha=0.5))
     sx, sy = course.start.xyz[:2]
     ax.plot(sx, sy, "o", color="tab:blue", ms=4)
@@ -54,8 +61,8 @@ def draw_course(ax: Any, course: Course, margin_m: float = 0.1) -> None:
     ax.arrow(sx, sy, *heading, color="tab:blue", head_width=0.08, length_includes_head=True)
     if course.light is not None:
         ax.plot(*course.light.xyz[:2], "*", color="gold", ms=8)
-    ax.set_xlim(a.x[0] - margin_m, a.x[1] + margin_m)
-    ax.set_ylim(a.y[0] - margin_m, a.y[1] + margin_m)
+    ax.set_xlim(lo[0] - margin_m, hi[0] + margin_m)
+    ax.set_ylim(lo[1] - margin_m, hi[1] + margin_m)
     ax.set_aspect("equal")
 
 

@@ -16,7 +16,8 @@ Conventions (all SI, world frame, z up, floor at z = 0):
   One rule for every shape, and it is what PyBullet's ``basePosition`` means too.
 - A box is yawed about world z by ``yaw_rad``; ``half_extents_m`` are along its own axes before the yaw.
 - The arena is where the drone may fly (the task ends an episode outside it). It is not geometry: only the
-  floor and the obstacles block rays and collide. Build walls or a ceiling from boxes if a course needs them.
+  floor and the obstacles block rays and collide. Build walls or a ceiling from boxes if a course needs them (the
+  generator's ``arena_walls`` builds the four walls).
 - ``light`` is only used by source seeking; its ``intensity`` is in arbitrary units at 1 m.
 """
 

@@ -10,6 +10,9 @@ and shared (see :mod:`tinyrl.sim.course` for the schema). Layout of a generated 
   positions; they are spread evenly between the start and goal zones.
 - Pillars (upright cylinders) and yawed boxes are scattered at ``obstacle_density_per_m2``, all standing on
   the floor and reaching above the flight height, and kept off the walls so they cannot plug a gap.
+- With ``arena_walls``, four more boxes of ``walls.thickness_m``, floor to arena top, enclose the arena: their
+  inner faces lie on its edges (the arena keeps its size), and they close the corners. Range sensors see the
+  room's edges, and the drone hits a wall where it would otherwise have left the arena.
 
 Every course is checked with :func:`has_free_path`; a blocked draw is redrawn (``max_attempts``), and if all
 draws fail the scattered obstacles nearest the start-goal line are removed until a path opens.
@@ -131,6 +134,9 @@ class CourseGeneratorConfig(StrictModel):
     pillars: PillarConfig = PillarConfig()
     boxes: BoxConfig = BoxConfig()
     walls: WallConfig = WallConfig()
+    arena_walls: bool = False
+    """Enclose the arena with four walls (a room) the range sensors see; see the module docstring. Needs
+    ``start_margin_m``, ``goal_margin_m`` and half of every level's width to be at least ``clear_zone_m``."""
     max_attempts: pydantic.PositiveInt = 20
     """Draws per course before blocking obstacles are removed instead."""
     default_difficulty: str = "medium"
@@ -155,10 +161,11 @@ class CourseGeneratorConfig(StrictModel):
             if max(level.arena_size_m) > MAX_SIZE_M:
                 raise ValueError(f"{name}.arena_size_m {list(level.arena_size_m)}: each side at most {MAX_SIZE_M} m")
             n_obstacles = round(level.obstacle_density_per_m2 * length_m * width_m) + level.n_walls * (level.n_gaps + 1)
+            n_obstacles += N_ARENA_WALLS if d.get("arena_walls", False) else 0
             if n_obstacles > MAX_OBSTACLES:
                 raise ValueError(
-                    f"{name}: {n_obstacles} obstacles per course (density x area + wall pieces) is over the "
-                    f"{MAX_OBSTACLES} a course may hold"
+                    f"{name}: {n_obstacles} obstacles per course (density x area + wall pieces + arena walls) is "
+                    f"over the {MAX_OBSTACLES} a course may hold"
                 )
             if level.gap_width_m < min_gap_m:
                 raise ValueError(
@@ -182,6 +189,17 @@ class CourseGeneratorConfig(StrictModel):
             raise ValueError(
                 f"default_difficulty {self.default_difficulty!r} is not one of {sorted(self.difficulties)}"
             )
+        if self.arena_walls:
+            # The start and goal keep start_margin_m / goal_margin_m from the arena's ends and at least
+            # min(start_margin_m, half the width) from its sides: that is where the arena walls' faces are.
+            ends = {"start_margin_m": self.start_margin_m, "goal_margin_m": self.goal_margin_m}
+            ends.update({f"{k}.arena_size_m width / 2": v.arena_size_m[1] / 2 for k, v in self.difficulties.items()})
+            for name, distance_m in ends.items():
+                if distance_m < self.clear_zone_m:
+                    raise ValueError(
+                        f"arena_walls: {name} {distance_m} is less than clear_zone_m {self.clear_zone_m}, so the "
+                        "walls would come too close to the start or goal"
+                    )
         return self
 
     def level(self, difficulty: str | None) -> DifficultyConfig:
@@ -384,6 +402,29 @@ def _wall_boxes(
     return boxes
 
 
+#: Boxes ``arena_walls`` adds to a course.
+N_ARENA_WALLS = 4
+
+
+def _arena_wall_boxes(arena: Arena, thickness_m: float) -> list[Box]:
+    """Four walls ``thickness_m`` thick (m), floor to arena top, inner faces on the arena's edges.
+
+    The walls at the x ends reach ``thickness_m`` past the sides so the corners are closed.
+    """
+    (x0, x1), (y0, y1), (_, z1) = arena.x, arena.y, arena.z
+    t = thickness_m
+    half_z = _r(z1 / 2)
+    ends = [
+        Box(xyz=(_r(x), _r((y0 + y1) / 2), half_z), half_extents_m=(_r(t / 2), _r((y1 - y0) / 2 + t), half_z))
+        for x in (x0 - t / 2, x1 + t / 2)
+    ]
+    sides = [
+        Box(xyz=(_r((x0 + x1) / 2), _r(y), half_z), half_extents_m=(_r((x1 - x0) / 2), _r(t / 2), half_z))
+        for y in (y0 - t / 2, y1 + t / 2)
+    ]
+    return [*ends, *sides]
+
+
 def _scattered(
     rng: np.random.Generator,
     cfg: CourseGeneratorConfig,
@@ -460,6 +501,8 @@ def _draw(
     slice_m = (hi - lo) / max(level.n_walls, 1)
     wall_x = lo + slice_m * (np.arange(level.n_walls) + 0.5 + rng.uniform(-0.25, 0.25, level.n_walls))
     walls = [box for x in wall_x for box in _wall_boxes(rng, cfg, level, arena, float(x))]
+    if cfg.arena_walls:  # no random numbers drawn: the rest of the course is the one without them
+        walls += _arena_wall_boxes(arena, cfg.walls.thickness_m)
     keep_clear = np.array([start.xyz[:2], goal.xyz[:2]])
     scattered = _scattered(rng, cfg, level, arena, keep_clear, wall_x)
     light = Light(xyz=goal.xyz, intensity=cfg.light_intensity) if cfg.light else None
