@@ -30,10 +30,10 @@ def _load_tflite(path: Path) -> Policy:
 
 #: Artefact suffix → loader: the teacher (``.npz``), the float student (``.keras``), the int8 student (``.tflite``).
 LOADERS: dict[str, Callable[[Path], Policy]] = {".npz": _load_npz, ".keras": _load_keras, ".tflite": _load_tflite}
-#: In a policy folder, the artefact ``tinyrl eval`` picks when none is named, in order of preference.
-FOLDER_ARTEFACTS = ("teacher.npz", "student.keras", "policy_int8.tflite")
 #: The int8 model in a policy folder.
 INT8_FILE = "policy_int8.tflite"
+#: In a policy folder, the artefact ``tinyrl eval`` picks when none is named, in order of preference.
+FOLDER_ARTEFACTS = ("teacher.npz", "student.keras", INT8_FILE)
 
 
 def resolve_tflite(policy: Path) -> Path:

@@ -100,9 +100,10 @@ def quantize_command(
     seed: Annotated[int, typer.Option(help="Seed of calibration subset, rollouts and fine-tuning.")] = 0,
 ) -> None:
     """Quantize a student or a small teacher to full-integer int8 .tflite (int8 in/out, per-channel weights) + .json."""
+    from tinyrl.compress.artefacts import INT8_FILE
     from tinyrl.compress.shrink import quantize_student
 
-    output = output if output is not None else student.parent / "policy_int8.tflite"
+    output = output if output is not None else student.parent / INT8_FILE
     meta = quantize_student(
         student, output, calibration=calibration, env=env, qat=qat, qat_epochs=qat_epochs, seed=seed
     )

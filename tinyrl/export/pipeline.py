@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from tinyrl.compress.artefacts import INT8_FILE
 from tinyrl.compress.model import QuantizedMLP
 from tinyrl.compress.tflite_reader import load_tflite
 from tinyrl.export import codegen, footprint
@@ -24,10 +25,9 @@ from tinyrl.export.errors import ExportError
 from tinyrl.export.report import model_summary
 from tinyrl.export.targets import MCU_TARGETS, TARGETS, Core, TargetLimits, check_model, get_target
 
-DEFAULT_MODEL = Path("policies/obstacle-course/policy_int8.tflite")
+DEFAULT_MODEL = Path("policies/obstacle-course") / INT8_FILE
 # Scenario whose policy rate the fits-on table uses when --env is not given: the default model's.
 RATE_SCENARIO = "obstacle-course"
-MODEL_FILE = "policy_int8.tflite"
 REPORT_FILE = "report.json"
 OBS_LAYOUT_FILE = "tinyrl_obs_layout.h"
 
@@ -53,9 +53,9 @@ def resolve_model(model: Path | None) -> Path:
                 "first (python scripts/train.py --env obstacle-course) or pass a .tflite file or policy folder"
             )
         return DEFAULT_MODEL
-    path = model / MODEL_FILE if model.is_dir() else model
+    path = model / INT8_FILE if model.is_dir() else model
     if not path.is_file():
-        where = f"policy folder {model} has no {MODEL_FILE}" if model.is_dir() else f"{model}: no such model file"
+        where = f"policy folder {model} has no {INT8_FILE}" if model.is_dir() else f"{model}: no such model file"
         raise ExportError(where)
     return path
 
