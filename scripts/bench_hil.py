@@ -19,12 +19,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from tinyrl.compress.artefacts import INT8_FILE
 from tinyrl.hil.bridge import latency_summary
 from tinyrl.hil.link import HilLink
 from tinyrl.hil.run import run_hil
 from tinyrl.tasks.config import load_scenario
 
-SHIPPED = Path("policies/obstacle-course/policy_int8.tflite")
+SHIPPED = Path("policies/obstacle-course") / INT8_FILE
 
 
 def main() -> int:
@@ -54,7 +55,7 @@ def main() -> int:
         flight_s = time.perf_counter() - t0
         from tinyrl.hil.qemu import QemuSession, build_hil_firmware
 
-        with QemuSession(build_hil_firmware(Path(policy) / "policy_int8.tflite", build)) as session:
+        with QemuSession(build_hil_firmware(Path(policy) / INT8_FILE, build)) as session:
             link = HilLink.open(session.url)
             try:
                 link.handshake()

@@ -24,6 +24,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+from tinyrl.compress.artefacts import INT8_FILE
 from tinyrl.export import export_policy
 from tinyrl.export.targets import MCU_TARGETS, TARGETS
 from tinyrl.io import atomic_write_bytes
@@ -92,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-mcu-") as tmp:
         work = Path(tmp)
-        rows = [_row(path.parent.name, path, work) for path in sorted(POLICIES.glob("*/policy_int8.tflite"))]
+        rows = [_row(path.parent.name, path, work) for path in sorted(POLICIES.glob(f"*/{INT8_FILE}"))]
         for spec in args.sizes:
             sizes = [int(v) for v in spec.split(",")]
             name = "random-" + "x".join(map(str, sizes))

@@ -41,6 +41,7 @@ def random_int8_policy(
     Returns:
         ``folder``.
     """
+    from tinyrl.compress.artefacts import INT8_FILE
     from tinyrl.compress.quantize import quantize_keras_mlp
     from tinyrl.compress.student import build_student, sidecar_path
 
@@ -49,6 +50,6 @@ def random_int8_policy(
     student = build_student(obs.shape[1], 4, arch, "clip", seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        path = quantize_keras_mlp(student, obs, folder / "policy_int8.tflite")
+        path = quantize_keras_mlp(student, obs, folder / INT8_FILE)
     sidecar_path(path).write_text(json.dumps({"head": "clip", "note": "untrained stand-in (tinyrl.hil.testing)"}))
     return folder
