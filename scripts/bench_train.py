@@ -4,7 +4,7 @@ Runs the scenario's default training (or reads a finished run with ``--run``) an
 The reference point: gym-pybullet-drones' PPO example trains at about 1,000 env-steps/s on this machine.
 
 Usage: python scripts/bench_train.py [--env obstacle-course] [--steps N] [--inline-eval] [--run RUN_DIR]
-       python scripts/bench_train.py [--env obstacle-course] --seeds 0,1,2 [--steps N] [--eval-episodes 200]
+       python scripts/bench_train.py [--env obstacle-course] --seeds 0,1,2 [--steps N] [--eval-episodes 200] [--int8]
 
 ``--seeds ... --runs DIR,DIR,...`` scores finished runs instead of training them (one per seed, in the same order;
 each must have finished with that seed), e.g. runs trained side by side with ``scripts/train.py --seed S``.
@@ -18,8 +18,10 @@ level and of every level its generator lists after it, the harder ones (``tinyrl
 generator seeds disjoint from the training pool's; the obstacle course: medium and hard; source seeking: easy, medium
 and hard) and prints one JSON line: the ``levels`` scored; per seed the success rates (``success_LEVEL``), training
 wall time, wall time to 90 % / 95 % validation success (null if never reached) and env-steps/s; the median and the
-worst seed of each success rate; ``bench_sim``'s env-steps/s of the scenario with N = 256 drones on this machine (to
-read wall times relative to the machine); CPU count and model.
+worst seed of each success rate; with ``--int8`` also each seed's best policy quantized as ``tinyrl quantize`` does
+(calibrated on its own rollouts, seed 0) and scored on the same courses (``int8_success_LEVEL``, its median and worst,
+and its agreement with the float policy on the calibration observations); ``bench_sim``'s env-steps/s of the
+scenario with N = 256 drones on this machine (to read wall times relative to the machine); CPU count and model.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +86,32 @@ def bench_levels(config: ScenarioConfig) -> tuple[str, ...]:
     return tuple(levels[levels.index(eval_levels(config)[0]) :])
 
 
-def bench_seed(options: RunOptions, episodes: int) -> dict[str, Any]:
-    """Train one run and score its best policy on unseen courses of each of :func:`bench_levels`."""
+def int8_scores(run_dir: Path, teacher: Path, config: ScenarioConfig, episodes: int) -> dict[str, Any]:
+    """``teacher`` quantized to int8 as ``tinyrl quantize`` does, scored as :func:`bench_seed` scores the teacher."""
+    from tinyrl.common.evaluate import evaluate
+    from tinyrl.compress.artefacts import INT8_FILE, load_policy
+    from tinyrl.compress.shrink import quantize_student
+
+    with tempfile.TemporaryDirectory(prefix="bench-int8-") as tmp:
+        # A folder of its own: quantize would read a calibration.npz lying next to the teacher.
+        source = Path(tmp) / teacher.name
+        shutil.copyfile(teacher, source)
+        meta = quantize_student(source, Path(tmp) / INT8_FILE, env=str(run_dir / "config.yaml"), seed=0)
+        policy = load_policy(Path(tmp) / INT8_FILE)
+        scores: dict[str, Any] = {
+            f"int8_success_{level}": evaluate(
+                policy, config, None, episodes, seed=EVAL_SEED, difficulty=level
+            ).success_rate
+            for level in bench_levels(config)
+        }
+    scores["int8_agreement_with_float"] = meta["agreement_with_float_student"]
+    scores["int8_parameter_bytes"] = meta["parameter_bytes"]
+    return scores
+
+
+def bench_seed(options: RunOptions, episodes: int, int8: bool = False) -> dict[str, Any]:
+    """Train one run and score its best policy (and, with ``int8``, its int8 model) on unseen courses of each of
+    :func:`bench_levels`."""
     from rich.console import Console
 
     from tinyrl.common.evaluate import evaluate
@@ -93,11 +121,14 @@ def bench_seed(options: RunOptions, episodes: int) -> dict[str, Any]:
     state = load_state(run_dir)
     config = read_config(run_dir)
     best = run_dir / "best" / "teacher.npz"
-    policy = load_policy(best if best.is_file() else run_dir / "teacher.npz")
+    teacher = best if best.is_file() else run_dir / "teacher.npz"
+    policy = load_policy(teacher)
     row: dict[str, Any] = {"seed": config.train.seed, "run": str(run_dir)}
     for level in bench_levels(config):
         report = evaluate(policy, config, None, episodes, seed=EVAL_SEED, difficulty=level)
         row[f"success_{level}"] = report.success_rate
+    if int8:
+        row.update(int8_scores(run_dir, teacher, config, episodes))
     row.update(
         wall_s=round(state.wall_time_s, 1),
         time_to_90_s=first_reaching(state.evaluations, 0.90),
@@ -137,7 +168,7 @@ def bench_seeds(args: argparse.Namespace) -> dict[str, Any]:
     """The ``--seeds`` benchmark (see the module docstring) as a JSON-ready dict."""
     runs = args.runs if args.runs is not None else [None] * len(args.seeds)
     per_seed = [
-        bench_seed(seed_options(args, seed, run), args.eval_episodes)
+        bench_seed(seed_options(args, seed, run), args.eval_episodes, args.int8)
         for seed, run in zip(args.seeds, runs, strict=True)
     ]
     # Imported once training is done: bench_sim pins BLAS to one thread for the measurement's process.
@@ -145,6 +176,9 @@ def bench_seeds(args: argparse.Namespace) -> dict[str, Any]:
 
     config = read_config(Path(per_seed[0]["run"]))
     levels = bench_levels(config)
+    scored = [f"success_{level}" for level in levels]
+    if args.int8:
+        scored += [f"int8_success_{level}" for level in levels]
     return {
         "bench": "train_seeds",
         "env": config.name,
@@ -155,7 +189,7 @@ def bench_seeds(args: argparse.Namespace) -> dict[str, Any]:
         "eval_seed": EVAL_SEED,
         "levels": list(levels),
         "per_seed": per_seed,
-        **{f"success_{level}": summary(per_seed, f"success_{level}") for level in levels},
+        **{key: summary(per_seed, key) for key in scored},
         f"bench_sim_env_steps_per_s_n{SIM_DRONES}": round(env_steps_per_s(args.env, SIM_DRONES, args.sim_seconds)),
         "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version()},
     }
@@ -197,6 +231,7 @@ def main() -> None:
     parser.add_argument("--inline-eval", action="store_true", help="evaluate in the training process (baseline)")
     parser.add_argument("--seeds", type=parse_seeds, default=None, help="train these seeds, e.g. 0,1,2")
     parser.add_argument("--eval-episodes", type=int, default=200, help="--seeds: unseen courses per level scored")
+    parser.add_argument("--int8", action="store_true", help="--seeds: also quantize and score each seed's int8")
     parser.add_argument("--sim-seconds", type=float, default=1.0, help="--seeds: bench_sim measuring time")
     parser.add_argument(
         "--runs",
@@ -209,6 +244,8 @@ def main() -> None:
         parser.error("--runs needs --seeds with one run per seed")
     if args.seeds is not None and args.run is not None:
         parser.error("--seeds trains new runs; it cannot be combined with --run")
+    if args.int8 and args.seeds is None:
+        parser.error("--int8 scores each seed of --seeds")
     if args.eval_episodes < 1:
         parser.error("--eval-episodes must be at least 1")
     print(json.dumps(bench_seeds(args) if args.seeds is not None else bench_run(args)))

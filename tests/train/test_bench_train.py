@@ -6,12 +6,14 @@ import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 from scenario_support import ROOT, tiny_scenario
 
 from tinyrl.common.evaluate import evaluate
-from tinyrl.compress.artefacts import load_policy
+from tinyrl.compress.artefacts import INT8_FILE, load_policy
+from tinyrl.compress.shrink import quantize_student
 from tinyrl.train.run import load_state, read_config
 
 PER_SEED_KEYS = {"seed", "success_medium", "success_hard", "wall_s", "time_to_90_s", "time_to_95_s", "env_steps_per_s"}
@@ -31,6 +33,15 @@ def hover_with_medium_and_hard(tmp_path):
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False))  # bench_train scores levels in the listed order
     return path
+
+
+def quantized(teacher: Path, folder: Path) -> tuple[Path, dict]:
+    """``teacher`` quantized as ``tinyrl quantize`` does, alone in ``folder``, calibrated on its run's scenario;
+    the int8 file and its sidecar."""
+    folder.mkdir()
+    (folder / teacher.name).write_bytes(teacher.read_bytes())
+    meta = quantize_student(folder / teacher.name, folder / INT8_FILE, env=str(teacher.parent.parent / "config.yaml"))
+    return folder / INT8_FILE, meta
 
 
 def test_bench_train_seeds_prints_per_seed_results_with_median_and_worst(tmp_path):
@@ -63,15 +74,28 @@ def test_bench_train_seeds_prints_per_seed_results_with_median_and_worst(tmp_pat
     assert out["machine"]["cpu_count"] == os.cpu_count() and out["machine"]["cpu_model"]
     assert out["eval_episodes"] == 4 and out["eval_seed"] == 0
 
-    # --runs scores the same finished runs again without training: the same numbers, no new run folder.
+    # --runs scores the same finished runs again without training: the same numbers, no new run folder; --int8
+    # adds each seed's int8 model, scored on the same courses.
     run_dirs = [str(tmp_path / "runs" / "hover" / os.path.basename(row["run"])) for row in rows]
     again = subprocess.run(
-        [*cmd, "--runs", ",".join(run_dirs)], capture_output=True, text=True, timeout=600, cwd=tmp_path
+        [*cmd, "--runs", ",".join(run_dirs), "--int8"], capture_output=True, text=True, timeout=600, cwd=tmp_path
     )
     assert again.returncode == 0, again.stderr[-3000:]
     rescored = json.loads(again.stdout.strip())
     for key in ("success_medium", "success_hard", "wall_s", "steps"):
         assert [row[key] for row in rescored["per_seed"]] == [row[key] for row in rows]
+    for row, run_dir in zip(rescored["per_seed"], run_dirs, strict=True):
+        config = read_config(Path(run_dir))
+        int8_path, meta = quantized(Path(run_dir) / "best" / "teacher.npz", tmp_path / f"int8-{row['seed']}")
+        for level in ("medium", "hard"):
+            unseen = evaluate(load_policy(int8_path), config, None, 4, seed=0, difficulty=level)
+            assert row[f"int8_success_{level}"] == unseen.success_rate
+        # The agreement (on the calibration rollouts) fingerprints which teacher and calibration were quantized.
+        assert row["int8_agreement_with_float"] == meta["agreement_with_float_student"]
+        assert row["int8_parameter_bytes"] == meta["parameter_bytes"]
+    for key in ("int8_success_medium", "int8_success_hard"):
+        values = [row[key] for row in rescored["per_seed"]]
+        assert rescored[key]["median"] == statistics.median(values) and rescored[key]["worst"] == min(values)
     assert len(list((tmp_path / "runs" / "hover").iterdir())) == 2
     swapped = subprocess.run(
         [*cmd, "--runs", ",".join(reversed(run_dirs))], capture_output=True, text=True, timeout=600, cwd=tmp_path
@@ -84,6 +108,8 @@ def test_bench_train_rejects_bad_seed_lists(tmp_path):
     for seeds, message in (("0,x", "comma-separated integers"), ("1,1", "repeats a seed")):
         done = subprocess.run([sys.executable, script, "--seeds", seeds], capture_output=True, text=True, cwd=tmp_path)
         assert done.returncode == 2 and message in done.stderr
+    done = subprocess.run([sys.executable, script, "--int8"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "--int8 scores each seed of --seeds" in done.stderr
 
 
 def bench_module():
