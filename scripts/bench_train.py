@@ -38,7 +38,7 @@ from typing import Any
 
 from tinyrl.common.evaluate import eval_levels
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train.run import RunOptions, load_state, read_config
+from tinyrl.train.run import RunOptions, load_state, read_config, shipped_teacher
 from tinyrl.train.trainer import train
 
 #: The ``tinyrl eval --seed`` of the unseen courses every seed is scored on.
@@ -120,8 +120,7 @@ def bench_seed(options: RunOptions, episodes: int, int8: bool = False) -> dict[s
     run_dir = train(options, Console(stderr=True))  # stdout: the JSON line only
     state = load_state(run_dir)
     config = read_config(run_dir)
-    best = run_dir / "best" / "teacher.npz"
-    teacher = best if best.is_file() else run_dir / "teacher.npz"
+    teacher = shipped_teacher(run_dir)
     policy = load_policy(teacher)
     row: dict[str, Any] = {"seed": config.train.seed, "run": str(run_dir)}
     for level in bench_levels(config):

@@ -21,6 +21,9 @@ import numpy as np
 from tinyrl.errors import TinyRLError
 from tinyrl.io import atomic_write_bytes
 
+#: The teacher's file in a run folder, its ``best/`` folder and a policy folder.
+TEACHER_FILE = "teacher.npz"
+
 Head = Literal["clip", "tanh", "argmax"]
 Activation = Literal["relu", "tanh"]
 

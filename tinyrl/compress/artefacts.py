@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tinyrl.common.policy import MlpPolicy, Policy, PolicyError
-from tinyrl.compress.student import load_int8_policy, load_student, student_to_mlp
+from tinyrl.common.policy import TEACHER_FILE, MlpPolicy, Policy, PolicyError
+from tinyrl.compress.student import STUDENT_FILE, load_int8_policy, load_student, student_to_mlp
 
 
 def _load_npz(path: Path) -> Policy:
@@ -32,8 +32,10 @@ def _load_tflite(path: Path) -> Policy:
 LOADERS: dict[str, Callable[[Path], Policy]] = {".npz": _load_npz, ".keras": _load_keras, ".tflite": _load_tflite}
 #: The int8 model in a policy folder.
 INT8_FILE = "policy_int8.tflite"
+#: A policy folder's artefacts by the name comparisons and reports give them, in display order.
+ARTEFACTS: dict[str, str] = {"teacher": TEACHER_FILE, "student": STUDENT_FILE, "int8": INT8_FILE}
 #: In a policy folder, the artefact ``tinyrl eval`` picks when none is named, in order of preference.
-FOLDER_ARTEFACTS = ("teacher.npz", "student.keras", INT8_FILE)
+FOLDER_ARTEFACTS = tuple(ARTEFACTS.values())
 
 
 def resolve_tflite(policy: Path) -> Path:

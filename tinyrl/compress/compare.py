@@ -16,14 +16,12 @@ from typing import Any
 import numpy as np
 
 from tinyrl.common.policy import MlpPolicy, Policy, PolicyError
-from tinyrl.compress.artefacts import INT8_FILE
+from tinyrl.compress.artefacts import ARTEFACTS
 from tinyrl.io import atomic_write_text
 from tinyrl.tasks.config import ScenarioConfig
 
 __all__ = ["ARTEFACTS", "Row", "compare", "update_manifest"]
 
-#: Row name → file in the policy folder.
-ARTEFACTS = {"teacher": "teacher.npz", "student": "student.keras", "int8": INT8_FILE}
 #: Seed offset of the agreement rollouts (kept apart from distillation and evaluation streams).
 AGREEMENT_SEED_OFFSET = 3_000_000
 

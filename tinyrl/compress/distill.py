@@ -477,14 +477,14 @@ def write_distill_outputs(
     Returns:
         The ``distill.json`` contents.
     """
-    from tinyrl.compress.student import quiet_tensorflow, save_student, student_to_mlp
+    from tinyrl.compress.student import STUDENT_FILE, quiet_tensorflow, save_student, student_to_mlp
 
     quiet_tensorflow()
     import tensorflow as tf
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_student(result.model, out / "student.keras")
+    save_student(result.model, out / STUDENT_FILE)
     save_calibration(out / "calibration.npz", result.observations, result.actions, result.iteration_of)
     mlp = student_to_mlp(result.model)
     summary: dict[str, Any] = {

@@ -30,6 +30,9 @@ import numpy as np
 from tinyrl.common.policy import Head, MlpPolicy, PolicyError
 from tinyrl.errors import ModelError
 
+#: The float student's file in a policy folder and in ``tinyrl distill``'s output.
+STUDENT_FILE = "student.keras"
+
 if TYPE_CHECKING:
     import keras
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
 from tinyrl.common.policy import MlpPolicy, Policy, PolicyError
-from tinyrl.compress.artefacts import FOLDER_ARTEFACTS, load_policy
+from tinyrl.compress.artefacts import ARTEFACTS, FOLDER_ARTEFACTS, load_policy
 from tinyrl.report.difficulty import success_by_difficulty
 from tinyrl.report.episode import EpisodeRecording, record_episode
 from tinyrl.report.hil import HIL_FILE
@@ -29,8 +29,6 @@ from tinyrl.tasks.course_checks import load_flyable_courses
 
 __all__ = ["ARTEFACTS", "PolicyDirEvaluation", "QuantizationError", "evaluate_policy_dir", "footprint_rows"]
 
-#: Row name → artefact in a policy folder, in display order.
-ARTEFACTS: dict[str, str] = dict(zip(("teacher", "student", "int8"), FOLDER_ARTEFACTS, strict=True))
 #: Most observation rows kept for the quantization-error histogram.
 MAX_RECORDED_OBS = 20_000
 

@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from tinyrl import provenance
+from tinyrl.common.policy import TEACHER_FILE
 from tinyrl.config import read_data_file
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_bytes, atomic_write_text, fsync_path
@@ -207,6 +208,17 @@ def write_config(run_dir: Path, config: ScenarioConfig) -> None:
 def read_config(run_dir: Path) -> ScenarioConfig:
     """Read a run's ``config.yaml``."""
     return scenario_from_data(read_data_file(run_dir / "config.yaml"), str(run_dir / "config.yaml"))
+
+
+def best_teacher_path(run_dir: Path) -> Path:
+    """Where the run keeps its best validated teacher (written when validation success beats the best so far)."""
+    return run_dir / "best" / TEACHER_FILE
+
+
+def shipped_teacher(run_dir: Path) -> Path:
+    """The teacher a run ships: its best validated one, or the final one if no validation ran."""
+    best = best_teacher_path(run_dir)
+    return best if best.is_file() else run_dir / TEACHER_FILE
 
 
 def make_model(config: ScenarioConfig, env: Any, run_dir: Path) -> Any:

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tinyrl.common.policy import MlpPolicy
+from tinyrl.common.policy import TEACHER_FILE, MlpPolicy
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_bytes
 from tinyrl.train import run as runs
@@ -82,18 +82,18 @@ def ship(run_dir: Path, dest: Path) -> Path:
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise ConfigError(f"{metrics_path}: not a run's metrics ({type(exc).__name__}: {exc})") from None
     config = runs.read_config(run_dir)
-    best = run_dir / "best" / "teacher.npz"
-    teacher = best if best.is_file() else run_dir / "teacher.npz"
+    teacher = runs.shipped_teacher(run_dir)
     MlpPolicy.load(teacher)  # a damaged teacher fails here, not after dest was changed
     manifest = read_manifest(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(teacher, dest / ".teacher.npz.tmp")
-    (dest / ".teacher.npz.tmp").replace(dest / "teacher.npz")
+    partial = dest / f".{TEACHER_FILE}.tmp"
+    shutil.copyfile(teacher, partial)
+    partial.replace(dest / TEACHER_FILE)
     runs.write_config(dest, config)
     evaluation = dict(recorded["evaluation"])
     evaluation.pop("episode_results", None)
     manifest["teacher"] = {
-        "artefact": "teacher.npz",
+        "artefact": TEACHER_FILE,
         "run": run_dir.name,
         "commands": [portable_command(c) for c in state.commands],
         "algo": config.train.algo,

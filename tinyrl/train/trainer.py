@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from tinyrl import provenance
 from tinyrl.common.evaluate import EvalReport, eval_courses, evaluate
-from tinyrl.common.policy import MlpPolicy
+from tinyrl.common.policy import TEACHER_FILE, MlpPolicy
 from tinyrl.errors import ConfigError
 from tinyrl.processes import sigterm_as_interrupt
 from tinyrl.sim.course import Course
@@ -136,8 +136,8 @@ class _Monitor:
         self.state.evaluations.append(entry)
         if report.success_rate > self.state.best_success_rate:
             self.state.best_success_rate = report.success_rate
-            best = self.run_dir / "best"
-            snapshot.policy.save(best / "teacher.npz", {"steps": snapshot.steps, "success_rate": report.success_rate})
+            best = runs.best_teacher_path(self.run_dir)
+            snapshot.policy.save(best, {"steps": snapshot.steps, "success_rate": report.success_rate})
         runs.save_state(self.run_dir, self.state)
         if self.on_evaluation is not None:
             # A checkpoint at this very step, so the hook can hand a scheduler a resumable state with this entry
@@ -283,8 +283,8 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
     finally:
         evaluator.close()
     final = mlp_from_sb3(model)
-    final.save(run_dir / "teacher.npz", {"steps": model.num_timesteps})
-    best_path = run_dir / "best" / "teacher.npz"
+    final.save(run_dir / TEACHER_FILE, {"steps": model.num_timesteps})
+    best_path = runs.best_teacher_path(run_dir)
     chosen = MlpPolicy.load(best_path) if best_path.is_file() else final
     finish(run_dir, config, chosen, state, monitor.wall_time_s(), options.final_eval_episodes, console, fault)
     env.close()
