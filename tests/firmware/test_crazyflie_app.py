@@ -24,7 +24,16 @@ from tinyrl.export.errors import ExportError
 from tinyrl.export.obs_layout import APP_FEATURES, feature_macro, obs_layout_header
 from tinyrl.tasks.actions import action_map
 from tinyrl.tasks.config import load_scenario
-from tinyrl.tasks.features import FEATURES, Feature, SensorFrame, build_observation, ema_alpha, observation_size
+from tinyrl.tasks.features import (
+    FEATURES,
+    LIGHT_LOG_FLOOR,
+    Feature,
+    SensorFrame,
+    build_observation,
+    ema_alpha,
+    light_log,
+    observation_size,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "firmware" / "crazyflie"
@@ -55,12 +64,15 @@ int main(void)
         tinyrl_action_to_hover(output, hold_z, &h, fed_back);
         tinyrl_ema_update(s.action_ema, fed_back, TINYRL_ACTION_WIDTH, TINYRL_ACTION_EMA_ALPHA);
         tinyrl_ema_update(s.ranges_ema_m, s.ranges_m, 4, TINYRL_RANGES_EMA_ALPHA);
+        const float light_log = tinyrl_light_log(s.light);
+        tinyrl_ema_update(&s.light_log_ema, &light_log, 1, TINYRL_LIGHT_EMA_ALPHA);
         tinyrl_action_at_start(hold_z, start);
         print_floats(obs, TINYRL_OBS_SIZE);
         printf("%.9g %.9g %.9g %.9g ", (double)h.vx_m_s, (double)h.vy_m_s, (double)h.yaw_rate_deg_s, (double)h.z_m);
         print_floats(fed_back, TINYRL_ACTION_WIDTH);
         print_floats(s.action_ema, TINYRL_ACTION_WIDTH);
         print_floats(s.ranges_ema_m, 4);
+        print_floats(&s.light_log_ema, 1);
         print_floats(start, TINYRL_ACTION_WIDTH);
         printf("\n");
     }
@@ -121,7 +133,15 @@ def _scenario_with_every_feature(tmp_path: Path, mode: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "env", ["obstacle-course", "hover", "source-seeking", "every-feature-continuous", "every-feature-discrete"]
+    "env",
+    [
+        "obstacle-course",
+        "hover",
+        "source-seeking",
+        "source-seeking-paper",
+        "every-feature-continuous",
+        "every-feature-discrete",
+    ],
 )
 def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> None:
     """The app's observation, action map (continuous, or argmax into the discrete table), fed-back action, averages
@@ -145,6 +165,7 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
         geofence_m=rng.uniform(0.0, 6.0, (n, 4)),
         action_ema=rng.uniform(-1.0, 1.0, (n, width)),
         ranges_ema=rng.uniform(0.05, config.sensors.multiranger.max_range_m, (n, 4)),
+        light_log_ema=rng.uniform(np.log(LIGHT_LOG_FLOOR), 2.0, n),
     )
     frame.goal_heading_m[0, :2] = 0.0  # at the goal: bearing reads "ahead"
     frame.light[1] = 0.0  # in the dark: light_bearing's vector is 0
@@ -168,6 +189,7 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
         "geofence_m": frame.geofence_m,
         "action_ema": frame.action_ema,
         "ranges_ema_m": frame.ranges_ema,
+        "light_log_ema": frame.light_log_ema[:, None],
     }
     fields = {k: v.astype(np.float32).astype(np.float64) for k, v in fields.items()}
     got = _run_rows(exe, np.column_stack([*fields.values(), output, hold_z]))
@@ -183,11 +205,12 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
             geofence_m=fields["geofence_m"],
             action_ema=fields["action_ema"],
             ranges_ema=fields["ranges_ema_m"],
+            light_log_ema=fields["light_log_ema"][:, 0],
         ),
         config,
     )
     size = observation_size(config)
-    cols = np.cumsum([size, 4, width, width, 4, width])
+    cols = np.cumsum([size, 4, width, width, 4, 1, width])
     np.testing.assert_allclose(got[:, : cols[0]], want, rtol=2e-6, atol=2e-6)
     hold = hold_z[:, 0].astype(np.float32).astype(np.float64)
     np.testing.assert_allclose(got[:, cols[0] : cols[1]], amap.setpoints(actions, hold), rtol=2e-6, atol=2e-5)
@@ -200,7 +223,11 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
     alpha = ema_alpha(config.policy_rate_hz, config.observation.ranges_ema_tau_s)
     want_ema = ema + alpha * (fields["ranges_m"][:, :4] - ema)
     np.testing.assert_allclose(got[:, cols[3] : cols[4]], want_ema, rtol=2e-6, atol=2e-5)
-    np.testing.assert_allclose(got[:, cols[4] : cols[5]], amap.at_start(hold), rtol=2e-6, atol=2e-6)
+    ema = fields["light_log_ema"][:, 0]
+    alpha = ema_alpha(config.policy_rate_hz, config.observation.light_ema_tau_s)
+    want_ema = ema + alpha * (light_log(fields["light"]) - ema)
+    np.testing.assert_allclose(got[:, cols[4]], want_ema, rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(got[:, cols[5] : cols[6]], amap.at_start(hold), rtol=2e-6, atol=2e-6)
 
 
 def test_every_simulator_feature_is_built_or_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

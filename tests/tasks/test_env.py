@@ -227,6 +227,26 @@ def test_ranges_ema_feature_lags_the_rangers_toward_a_wall():
     assert obs[4] > obs[0] + 0.02
 
 
+@pytest.mark.parametrize(("light_x_m", "sign"), [(4.5, 1.0), (-0.9, -1.0)])
+def test_light_trend_feature_is_positive_flying_towards_the_light_and_negative_away(light_x_m, sign):
+    """The log reading's lead over its low-passed copy: 0 at the start, then its sign says brighter or dimmer."""
+    config = scenario(
+        "source-seeking-paper",
+        randomization={"enabled": False},
+        observation={"features": ["light_trend", "light_side"]},
+        sensors={"light": {"offsets_m": [[0, 0, 0]] * 2, "normals": None, "noise_std": 0.0}},
+    )
+    course = OPEN.model_copy(update={"light": Light(xyz=(light_x_m, 0.0, 1.0), intensity=1.0)})
+    env = TinyRLEnv(config, courses=[course])
+    obs, _ = env.reset(seed=0)
+    assert obs[0] == 0.0  # the average starts from the first reading
+    forward = 0
+    for _ in range(50):  # 2 s of forward flight
+        obs, *_ = env.step(forward)
+    assert sign * obs[0] > 0.1
+    assert obs[1] == 0.0  # two sensors at one point, no normals: no side
+
+
 @pytest.mark.parametrize(("light_xy", "bearing"), [((3.0, 0.0), (1, 0)), ((-0.9, 0.0), (-1, 0)), ((0.0, 1.9), (0, 1))])
 def test_light_bearing_feature_points_at_the_light_all_around(light_xy, bearing):
     """Four photodiodes facing the diagonals: the bearing feature points at the light, behind the drone too."""

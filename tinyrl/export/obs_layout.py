@@ -28,6 +28,8 @@ APP_FEATURES = frozenset(
         "hover_error",
         "light",
         "light_bearing",
+        "light_side",
+        "light_trend",
         "prev_action",
         "action_ema",
         "ranges_ema",
@@ -63,6 +65,8 @@ def obs_layout_header(env: str, in_features: int, out_features: int | None = Non
     from tinyrl.tasks.actions import DiscreteActions, action_map
     from tinyrl.tasks.config import load_scenario
     from tinyrl.tasks.features import (
+        LIGHT_LOG_FLOOR,
+        LIGHT_TREND_GAIN,
         OBS_LIMIT,
         ema_alpha,
         light_normals_xy,
@@ -106,6 +110,8 @@ def obs_layout_header(env: str, in_features: int, out_features: int | None = Non
         f"#define TINYRL_ACTION_EMA_ALPHA {c_float(ema_alpha(config.policy_rate_hz, o.action_ema_tau_s))}",
         "/* The same for the ranges_ema feature's low-pass over the horizontal ranges. */",
         f"#define TINYRL_RANGES_EMA_ALPHA {c_float(ema_alpha(config.policy_rate_hz, o.ranges_ema_tau_s))}",
+        "/* The same for the light_trend feature's low-pass over the log light reading. */",
+        f"#define TINYRL_LIGHT_EMA_ALPHA {c_float(ema_alpha(config.policy_rate_hz, o.light_ema_tau_s))}",
         "",
         "/* Feature blocks in observation order: offset and width; absent features are not defined. */",
     ]
@@ -134,6 +140,9 @@ def obs_layout_header(env: str, in_features: int, out_features: int | None = Non
         "",
         "/* Light sensors (sensors.light): one reading each, in the order of offsets_m. */",
         f"#define TINYRL_LIGHT_COUNT {len(s.light.offsets_m)}",
+        "/* light_trend: log(total + floor) of the readings, and the gain on its lead over the low-passed copy. */",
+        f"#define TINYRL_LIGHT_LOG_FLOOR {c_float(LIGHT_LOG_FLOOR)}",
+        f"#define TINYRL_LIGHT_TREND_GAIN {c_float(LIGHT_TREND_GAIN)}",
     ]
     if s.light.normals is not None:
         lines += [

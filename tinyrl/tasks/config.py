@@ -86,6 +86,8 @@ class ObservationConfig(StrictModel):
     """Time constant (s) of the ``action_ema`` feature's low-pass over past actions."""
     ranges_ema_tau_s: Positive = 0.5
     """Time constant (s) of the ``ranges_ema`` feature's low-pass over past horizontal ranges."""
+    light_ema_tau_s: Positive = 1.0
+    """Time constant (s) of the ``light_trend`` feature's low-pass over the log of the total light reading."""
 
 
 class SensorsConfig(StrictModel):

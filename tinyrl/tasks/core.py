@@ -31,6 +31,7 @@ from tinyrl.tasks.features import (
     SensorFrame,
     build_observation,
     ema_alpha,
+    light_log,
     observation_size,
 )
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
@@ -161,6 +162,8 @@ class BatchedTask:
         self.action_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.action_ema_tau_s)
         self.ranges_ema_m = np.zeros((n, 4))
         self.ranges_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.ranges_ema_tau_s)
+        self.light_log_ema = np.zeros(n)
+        self.light_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.light_ema_tau_s)
         self.latency = np.zeros(n, dtype=np.int64)
         self.obs_delay: np.ndarray = np.zeros(
             (config.observation.max_latency_steps + 1, n, self.obs_dim), dtype=np.float32
@@ -377,8 +380,10 @@ class BatchedTask:
         if advance:
             self._last_ranges = ranges
             self.ranges_ema_m[rows] += self.ranges_ema_alpha * (ranges[:, :4] - self.ranges_ema_m[rows])
-        else:
-            self.ranges_ema_m[rows] = ranges[:, :4]  # a new episode starts from the first reading
+            self.light_log_ema[rows] += self.light_ema_alpha * (light_log(light) - self.light_log_ema[rows])
+        else:  # a new episode starts the averages from its first readings
+            self.ranges_ema_m[rows] = ranges[:, :4]
+            self.light_log_ema[rows] = light_log(light)
         pos = self.drones.pos[rows]
         yaw = self.drones.euler[rows, 2]
         noise_std = self.config.observation.goal_noise_std_m
@@ -399,6 +404,7 @@ class BatchedTask:
             geofence,
             self.action_ema[rows],
             self.ranges_ema_m[rows],
+            self.light_log_ema[rows],
         )
         return build_observation(frame, self.config)
 

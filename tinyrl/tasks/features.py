@@ -26,7 +26,13 @@ if TYPE_CHECKING:  # for annotations only: the config module imports this one to
 #: Every feature lies in [-OBS_LIMIT, OBS_LIMIT] (the observation space's bounds).
 OBS_LIMIT = 2.0
 #: Features that read the light sensors (the task only simulates them when one of these is observed).
-LIGHT_FEATURES = frozenset({"light", "light_bearing"})
+LIGHT_FEATURES = frozenset({"light", "light_bearing", "light_side", "light_trend"})
+#: Added to the total light reading before its log (intensity units: a unit light about 10 m away), so the noise of
+#: a dark reading does not swing the log.
+LIGHT_LOG_FLOOR = 0.01
+#: ``light_trend`` is the log reading's lead over its low-passed copy times this: flying at 0.5 m/s towards a light
+#: 3 m away, with a 1 s time constant, the lead is about 0.33 and the feature reads 0.67.
+LIGHT_TREND_GAIN = 2.0
 
 
 @dataclass
@@ -48,6 +54,8 @@ class SensorFrame:
             positioning system knows) along heading-frame front, back, left, right (m).
         ranges_ema: ``(N, 4)`` exponential moving average of ``ranges_m[:, :4]`` (m; time constant
             ``observation.ranges_ema_tau_s``): what the rangers saw a moment ago.
+        light_log_ema: ``(N,)`` exponential moving average of :func:`light_log` of ``light`` (time constant
+            ``observation.light_ema_tau_s``): how bright it was a moment ago.
     """
 
     ranges_m: np.ndarray
@@ -59,6 +67,7 @@ class SensorFrame:
     geofence_m: np.ndarray
     action_ema: np.ndarray
     ranges_ema: np.ndarray
+    light_log_ema: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,20 @@ def _light(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     total = np.maximum(f.light.sum(axis=1), 0.0)
     left, right = f.light[:, 0], f.light[:, -1]
     return np.stack((total / (1.0 + total), np.clip((left - right) / (total + 1e-3), -1.0, 1.0)), axis=1)
+
+
+def _light_side(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return _light(f, c)[:, 1:]
+
+
+def light_log(light: np.ndarray) -> np.ndarray:
+    """``(N,)`` ``log(total + LIGHT_LOG_FLOOR)`` of the light readings ``(N, S)``, a negative total read as 0."""
+    return np.log(np.maximum(light.sum(axis=1), 0.0) + LIGHT_LOG_FLOOR)
+
+
+def _light_trend(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    lead = light_log(f.light) - f.light_log_ema
+    return np.clip(LIGHT_TREND_GAIN * lead, -1.0, 1.0)[:, None]
 
 
 def light_normals_xy(c: ScenarioConfig) -> np.ndarray:
@@ -180,6 +203,18 @@ FEATURES: dict[str, Feature] = {
         lambda c: 2,
         _light,
         "light: total intensity I/(1+I) in [0, 1), and (left - right) / total in [-1, 1]",
+    ),
+    "light_side": Feature(
+        lambda c: 1,
+        _light_side,
+        "light: (first - last reading) / total in [-1, 1] (left minus right for a pair facing apart): the light's "
+        "side, the second entry of the light feature",
+    ),
+    "light_trend": Feature(
+        lambda c: 1,
+        _light_trend,
+        f"light: log(total + {LIGHT_LOG_FLOOR}) minus its low-passed copy (time constant "
+        f"observation.light_ema_tau_s) times {LIGHT_TREND_GAIN}, clipped to [-1, 1]: > 0 while it gets brighter",
     ),
     "light_bearing": Feature(
         lambda c: 3,

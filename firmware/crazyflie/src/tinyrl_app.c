@@ -46,12 +46,13 @@
 #error "the app reads the Kalman filter's estimate: build the firmware with CONFIG_ESTIMATOR_KALMAN_ENABLE"
 #endif
 
-/* The light sensors (the light and light_bearing features), chosen in app-config (CONFIG_TINYRL_LIGHT_*, turned
- * into these macros by src/Kbuild): TINYRL_LIGHT_LOG_VARS, {"group", "name"} pairs of a deck driver's log
- * variables, or TINYRL_LIGHT_ADC_PINS, &DECK_GPIO_* pins read with analogRead (12-bit counts); one per sensor in
- * the scenario's sensors.light order. Reading = (raw - TINYRL_LIGHT_OFFSET) * TINYRL_LIGHT_SCALE, in the
+/* The light sensors (the light, light_bearing, light_side and light_trend features), chosen in app-config
+ * (CONFIG_TINYRL_LIGHT_*, turned into these macros by src/Kbuild): TINYRL_LIGHT_LOG_VARS, {"group", "name"} pairs
+ * of a deck driver's log variables, or TINYRL_LIGHT_ADC_PINS, &DECK_GPIO_* pins read with analogRead (12-bit
+ * counts); one per sensor in the scenario's sensors.light order. Reading = (raw - TINYRL_LIGHT_OFFSET) * TINYRL_LIGHT_SCALE, in the
  * simulator's intensity units. None configured: the app refuses to fly (fault TINYRL_FAULT_LIGHT). */
-#if defined(TINYRL_OBS_LIGHT_OFFSET) || defined(TINYRL_OBS_LIGHT_BEARING_OFFSET)
+#if defined(TINYRL_OBS_LIGHT_OFFSET) || defined(TINYRL_OBS_LIGHT_BEARING_OFFSET) || \
+    defined(TINYRL_OBS_LIGHT_SIDE_OFFSET) || defined(TINYRL_OBS_LIGHT_TREND_OFFSET)
 #define TINYRL_USES_LIGHT 1
 #if defined(TINYRL_LIGHT_LOG_VARS) && defined(TINYRL_LIGHT_ADC_PINS)
 #error "set one of CONFIG_TINYRL_LIGHT_LOG_VARS and CONFIG_TINYRL_LIGHT_ADC_PINS in app-config"
@@ -109,6 +110,7 @@ static uint32_t log_faults;                   /* log: TINYRL_FAULT_* bits */
 static float action[TINYRL_ACTION_WIDTH];     /* the fed-back action */
 static float action_ema[TINYRL_ACTION_WIDTH];
 static float ranges_ema_m[4];
+static float light_log_ema;
 static float hold_z_m;                        /* discrete: the episode's start height; both: the hold's height */
 static tinyrl_hover hover;                    /* the last setpoint sent */
 
@@ -260,12 +262,16 @@ static int tinyrl_policy_step(const tinyrl_log_ids *ids, bool start, float *obs)
         memcpy(action_ema, action, sizeof(action_ema));
     }
     tinyrl_read_sensors(ids, &sensors);
+    const float light_log = tinyrl_light_log(sensors.light);
     if (start) {
         memcpy(ranges_ema_m, sensors.ranges_m, sizeof(ranges_ema_m));
+        light_log_ema = light_log;
     } else {
         tinyrl_ema_update(ranges_ema_m, sensors.ranges_m, 4, TINYRL_RANGES_EMA_ALPHA);
+        tinyrl_ema_update(&light_log_ema, &light_log, 1, TINYRL_LIGHT_EMA_ALPHA);
     }
     memcpy(sensors.ranges_ema_m, ranges_ema_m, sizeof(sensors.ranges_ema_m));
+    sensors.light_log_ema = light_log_ema;
     tinyrl_build_observation(&sensors, obs);
     float output[TINYRL_POLICY_OUTPUT_SIZE];
     const uint64_t t0 = usecTimestamp();

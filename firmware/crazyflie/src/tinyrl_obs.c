@@ -36,6 +36,12 @@
 #ifndef TINYRL_OBS_LIGHT_BEARING_WIDTH
 #define TINYRL_OBS_LIGHT_BEARING_WIDTH 0
 #endif
+#ifndef TINYRL_OBS_LIGHT_SIDE_WIDTH
+#define TINYRL_OBS_LIGHT_SIDE_WIDTH 0
+#endif
+#ifndef TINYRL_OBS_LIGHT_TREND_WIDTH
+#define TINYRL_OBS_LIGHT_TREND_WIDTH 0
+#endif
 #ifndef TINYRL_OBS_PREV_ACTION_WIDTH
 #define TINYRL_OBS_PREV_ACTION_WIDTH 0
 #endif
@@ -50,8 +56,9 @@
 #endif
 #if TINYRL_OBS_RANGES_WIDTH + TINYRL_OBS_UP_RANGE_WIDTH + TINYRL_OBS_HEIGHT_WIDTH + TINYRL_OBS_FLOW_WIDTH + \
     TINYRL_OBS_YAW_RATE_WIDTH + TINYRL_OBS_GOAL_WIDTH + TINYRL_OBS_HOVER_ERROR_WIDTH + TINYRL_OBS_LIGHT_WIDTH + \
-    TINYRL_OBS_LIGHT_BEARING_WIDTH + TINYRL_OBS_PREV_ACTION_WIDTH + TINYRL_OBS_ACTION_EMA_WIDTH + \
-    TINYRL_OBS_RANGES_EMA_WIDTH + TINYRL_OBS_GEOFENCE_WIDTH != TINYRL_OBS_SIZE
+    TINYRL_OBS_LIGHT_BEARING_WIDTH + TINYRL_OBS_LIGHT_SIDE_WIDTH + TINYRL_OBS_LIGHT_TREND_WIDTH + \
+    TINYRL_OBS_PREV_ACTION_WIDTH + TINYRL_OBS_ACTION_EMA_WIDTH + TINYRL_OBS_RANGES_EMA_WIDTH + \
+    TINYRL_OBS_GEOFENCE_WIDTH != TINYRL_OBS_SIZE
 #error "tinyrl_obs_layout.h has an observation feature the Crazyflie app does not build (see tinyrl_obs.c)"
 #endif
 
@@ -62,6 +69,29 @@
 static inline float tinyrl_clip(float x, float lo, float hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* The light readings' total, negative (noise in the dark) read as 0. */
+static float tinyrl_light_total(const float *light)
+{
+    float sum = 0.0f;
+    for (int32_t i = 0; i < TINYRL_LIGHT_COUNT; ++i) {
+        sum += light[i];
+    }
+    return sum > 0.0f ? sum : 0.0f;
+}
+
+#if defined(TINYRL_OBS_LIGHT_OFFSET) || defined(TINYRL_OBS_LIGHT_SIDE_OFFSET)
+/* First minus last reading (left minus right for a pair) over the total: the light's side. */
+static float tinyrl_light_side(const float *light, float total)
+{
+    return tinyrl_clip((light[0] - light[TINYRL_LIGHT_COUNT - 1]) / (total + 1e-3f), -1.0f, 1.0f);
+}
+#endif
+
+float tinyrl_light_log(const float *light)
+{
+    return logf(tinyrl_light_total(light) + TINYRL_LIGHT_LOG_FLOOR);
 }
 
 void tinyrl_world_to_heading(float dx, float dy, float yaw_rad, float *hx, float *hy)
@@ -149,16 +179,17 @@ void tinyrl_build_observation(const tinyrl_sensors *s, float *obs)
 #endif
 #ifdef TINYRL_OBS_LIGHT_OFFSET
     {
-        /* Total of all sensors, and first minus last (left minus right for a pair) over it. */
-        float sum = 0.0f;
-        for (int32_t i = 0; i < TINYRL_LIGHT_COUNT; ++i) {
-            sum += s->light[i];
-        }
-        const float total = sum > 0.0f ? sum : 0.0f;
+        const float total = tinyrl_light_total(s->light);
         obs[TINYRL_OBS_LIGHT_OFFSET] = total / (1.0f + total);
-        obs[TINYRL_OBS_LIGHT_OFFSET + 1] =
-            tinyrl_clip((s->light[0] - s->light[TINYRL_LIGHT_COUNT - 1]) / (total + 1e-3f), -1.0f, 1.0f);
+        obs[TINYRL_OBS_LIGHT_OFFSET + 1] = tinyrl_light_side(s->light, total);
     }
+#endif
+#ifdef TINYRL_OBS_LIGHT_SIDE_OFFSET
+    obs[TINYRL_OBS_LIGHT_SIDE_OFFSET] = tinyrl_light_side(s->light, tinyrl_light_total(s->light));
+#endif
+#ifdef TINYRL_OBS_LIGHT_TREND_OFFSET
+    obs[TINYRL_OBS_LIGHT_TREND_OFFSET] =
+        tinyrl_clip(TINYRL_LIGHT_TREND_GAIN * (tinyrl_light_log(s->light) - s->light_log_ema), -1.0f, 1.0f);
 #endif
 #ifdef TINYRL_OBS_LIGHT_BEARING_OFFSET
     {

@@ -34,6 +34,7 @@ typedef struct {
     float geofence_m[4];                     /**< Distance to the arena edge along heading front, back, left, right (m). */
     float action_ema[TINYRL_ACTION_WIDTH];   /**< Moving average of the fed-back actions (TINYRL_ACTION_EMA_ALPHA). */
     float ranges_ema_m[4];                   /**< Moving average of ranges_m[0..3] (TINYRL_RANGES_EMA_ALPHA) (m). */
+    float light_log_ema;                     /**< Moving average of tinyrl_light_log(light) (TINYRL_LIGHT_EMA_ALPHA). */
 } tinyrl_sensors;
 
 /** A hover setpoint: what the app hands to commanderSetSetpoint (body-frame velocity, yaw rate, absolute height). */
@@ -61,9 +62,14 @@ void tinyrl_action_at_start(float start_z_m, float *fed_back);
 int32_t tinyrl_argmax(const float *x, int32_t n);
 
 /** One policy step of an n-value low-pass, ema += alpha * (x - ema), as TaskCore: action_ema takes the fed-back
- *  action and TINYRL_ACTION_EMA_ALPHA; ranges_ema the step's ranges_m[0..3] and TINYRL_RANGES_EMA_ALPHA,
- *  starting from the episode's first reading. */
+ *  action and TINYRL_ACTION_EMA_ALPHA; ranges_ema the step's ranges_m[0..3] and TINYRL_RANGES_EMA_ALPHA;
+ *  light_log_ema the step's tinyrl_light_log and TINYRL_LIGHT_EMA_ALPHA; the last two start from the episode's
+ *  first reading. */
 void tinyrl_ema_update(float *ema, const float *x, int32_t n, float alpha);
+
+/** log(total + TINYRL_LIGHT_LOG_FLOOR) of the TINYRL_LIGHT_COUNT light readings, a negative total read as 0
+ *  (tinyrl.tasks.features.light_log): what the light_trend feature compares with its low-passed copy. */
+float tinyrl_light_log(const float *light);
 
 /** World-frame (x, y) vector to the heading frame of a drone with yaw yaw_rad (counter-clockwise from x). */
 void tinyrl_world_to_heading(float dx, float dy, float yaw_rad, float *hx, float *hy);
