@@ -383,7 +383,13 @@ def _kbuild_flags(tmp_path: Path, config_lines: list[str]) -> list[str]:
 
 @pytest.mark.parametrize(
     ("env", "light"),
-    [("obstacle-course", "none"), ("source-seeking", "none"), ("source-seeking", "log"), ("source-seeking", "adc")],
+    [
+        ("obstacle-course", "none"),
+        ("source-seeking", "none"),
+        ("source-seeking", "log"),
+        ("source-seeking", "adc"),
+        ("source-seeking-paper", "adc"),
+    ],
 )
 @pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
 def test_app_compiles_against_the_firmware_api(tmp_path: Path, cc: str, env: str, light: str) -> None:

@@ -110,7 +110,7 @@ static uint32_t log_faults;                   /* log: TINYRL_FAULT_* bits */
 static float action[TINYRL_ACTION_WIDTH];     /* the fed-back action */
 static float action_ema[TINYRL_ACTION_WIDTH];
 static float ranges_ema_m[4];
-static float light_log_ema;
+static float light_log_ema; /* light_trend's average; stays 0 when the scenario does not observe it */
 static float hold_z_m;                        /* discrete: the episode's start height; both: the hold's height */
 static tinyrl_hover hover;                    /* the last setpoint sent */
 
@@ -262,15 +262,21 @@ static int tinyrl_policy_step(const tinyrl_log_ids *ids, bool start, float *obs)
         memcpy(action_ema, action, sizeof(action_ema));
     }
     tinyrl_read_sensors(ids, &sensors);
-    const float light_log = tinyrl_light_log(sensors.light);
     if (start) {
         memcpy(ranges_ema_m, sensors.ranges_m, sizeof(ranges_ema_m));
-        light_log_ema = light_log;
     } else {
         tinyrl_ema_update(ranges_ema_m, sensors.ranges_m, 4, TINYRL_RANGES_EMA_ALPHA);
-        tinyrl_ema_update(&light_log_ema, &light_log, 1, TINYRL_LIGHT_EMA_ALPHA);
     }
     memcpy(sensors.ranges_ema_m, ranges_ema_m, sizeof(sensors.ranges_ema_m));
+#ifdef TINYRL_OBS_LIGHT_TREND_OFFSET
+    /* Only light_trend needs the log (and logf's flash). */
+    const float light_log = tinyrl_light_log(sensors.light);
+    if (start) {
+        light_log_ema = light_log;
+    } else {
+        tinyrl_ema_update(&light_log_ema, &light_log, 1, TINYRL_LIGHT_EMA_ALPHA);
+    }
+#endif
     sensors.light_log_ema = light_log_ema;
     tinyrl_build_observation(&sensors, obs);
     float output[TINYRL_POLICY_OUTPUT_SIZE];
