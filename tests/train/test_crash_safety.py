@@ -1,6 +1,6 @@
 """Crash-safe runs: SIGTERM saves like Ctrl-C and stops the evaluation worker, "finished" is written last, resume
-skips a damaged checkpoint, ship checks everything before it writes anything (faults injected with ``$TINYRL_FAULT``,
-never by timers)."""
+skips a damaged checkpoint, ship checks everything before it writes anything, runs started together never share a
+folder (faults injected with ``$TINYRL_FAULT`` or by patching, never by timers)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from scenario_support import tiny_scenario
 from test_train import checkpoint_steps_of, train_with_fault
 
 from tinyrl.errors import ConfigError
+from tinyrl.train import run as run_module
 from tinyrl.train.run import checkpoints
 from tinyrl.train.ship import ship
 
@@ -145,3 +146,15 @@ def plant_pickle(checkpoint, marker) -> None:
     with zipfile.ZipFile(checkpoint, "w") as zf:
         for name, content in members.items():
             zf.writestr(name, content)
+
+
+def test_two_runs_starting_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    # The race, injected without timers: every "does it exist yet?" answers no, as it would for a process that
+    # checked just before another one created the folder. Only the creation itself may decide.
+    monkeypatch.setattr(run_module.time, "strftime", lambda fmt: "20260101-000000")
+    monkeypatch.setattr(run_module.Path, "exists", lambda self: False)
+    first = run_module.new_run_dir(tmp_path, "hover")
+    second = run_module.new_run_dir(tmp_path, "hover")
+    third = run_module.new_run_dir(tmp_path, "hover")
+    assert [first.name, second.name, third.name] == ["20260101-000000", "20260101-000000-1", "20260101-000000-2"]
+    assert all(p.is_dir() for p in (first, second, third))

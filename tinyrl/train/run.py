@@ -129,13 +129,18 @@ def resolve_config(options: RunOptions) -> tuple[ScenarioConfig, list[str]]:
 
 
 def new_run_dir(out: Path, name: str) -> Path:
-    """``out/name/YYYYmmdd-HHMMSS`` (suffixed when two runs start in the same second)."""
+    """``out/name/YYYYmmdd-HHMMSS`` (suffixed ``-1``, ``-2``, ... when other runs started in the same second)."""
     base = out / name / time.strftime("%Y%m%d-%H%M%S")
+    base.parent.mkdir(parents=True, exist_ok=True)
     path, k = base, 1
-    while path.exists():
-        path, k = base.with_name(f"{base.name}-{k}"), k + 1
-    path.mkdir(parents=True)
-    return path
+    # mkdir is the claim: checking first and creating after would let two processes starting together (parallel
+    # seeds, a user's second terminal) pick the same folder.
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path, k = base.with_name(f"{base.name}-{k}"), k + 1
 
 
 def save_state(run_dir: Path, state: RunState) -> None:
