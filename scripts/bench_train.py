@@ -86,9 +86,20 @@ def bench_levels(config: ScenarioConfig) -> tuple[str, ...]:
     return tuple(levels[levels.index(eval_levels(config)[0]) :])
 
 
+def success_by_level(policy: Any, config: ScenarioConfig, episodes: int, prefix: str = "") -> dict[str, float]:
+    """``{PREFIXsuccess_LEVEL: rate}`` of ``policy`` on ``episodes`` unseen courses of each of :func:`bench_levels`."""
+    from tinyrl.common.evaluate import evaluate
+
+    return {
+        f"{prefix}success_{level}": evaluate(
+            policy, config, None, episodes, seed=EVAL_SEED, difficulty=level
+        ).success_rate
+        for level in bench_levels(config)
+    }
+
+
 def int8_scores(run_dir: Path, teacher: Path, config: ScenarioConfig, episodes: int) -> dict[str, Any]:
     """``teacher`` quantized to int8 as ``tinyrl quantize`` does, scored as :func:`bench_seed` scores the teacher."""
-    from tinyrl.common.evaluate import evaluate
     from tinyrl.compress.artefacts import INT8_FILE, load_policy
     from tinyrl.compress.shrink import quantize_student
 
@@ -97,13 +108,7 @@ def int8_scores(run_dir: Path, teacher: Path, config: ScenarioConfig, episodes: 
         source = Path(tmp) / teacher.name
         shutil.copyfile(teacher, source)
         meta = quantize_student(source, Path(tmp) / INT8_FILE, env=str(run_dir / "config.yaml"), seed=0)
-        policy = load_policy(Path(tmp) / INT8_FILE)
-        scores: dict[str, Any] = {
-            f"int8_success_{level}": evaluate(
-                policy, config, None, episodes, seed=EVAL_SEED, difficulty=level
-            ).success_rate
-            for level in bench_levels(config)
-        }
+        scores: dict[str, Any] = success_by_level(load_policy(Path(tmp) / INT8_FILE), config, episodes, "int8_")
     scores["int8_agreement_with_float"] = meta["agreement_with_float_student"]
     scores["int8_parameter_bytes"] = meta["parameter_bytes"]
     return scores
@@ -114,18 +119,14 @@ def bench_seed(options: RunOptions, episodes: int, int8: bool = False) -> dict[s
     :func:`bench_levels`."""
     from rich.console import Console
 
-    from tinyrl.common.evaluate import evaluate
     from tinyrl.compress.artefacts import load_policy
 
     run_dir = train(options, Console(stderr=True))  # stdout: the JSON line only
     state = load_state(run_dir)
     config = read_config(run_dir)
     teacher = shipped_teacher(run_dir)
-    policy = load_policy(teacher)
     row: dict[str, Any] = {"seed": config.train.seed, "run": str(run_dir)}
-    for level in bench_levels(config):
-        report = evaluate(policy, config, None, episodes, seed=EVAL_SEED, difficulty=level)
-        row[f"success_{level}"] = report.success_rate
+    row.update(success_by_level(load_policy(teacher), config, episodes))
     if int8:
         row.update(int8_scores(run_dir, teacher, config, episodes))
     row.update(
