@@ -162,6 +162,8 @@ class BatchedTask:
         self.action_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.action_ema_tau_s)
         self.ranges_ema_m = np.zeros((n, 4))
         self.ranges_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.ranges_ema_tau_s)
+        #: Only light_trend reads the average: other scenarios skip its log on every step.
+        self.tracks_light_log = "light_trend" in config.observation.features
         self.light_log_ema = np.zeros(n)
         self.light_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.light_ema_tau_s)
         self.latency = np.zeros(n, dtype=np.int64)
@@ -380,10 +382,14 @@ class BatchedTask:
         if advance:
             self._last_ranges = ranges
             self.ranges_ema_m[rows] += self.ranges_ema_alpha * (ranges[:, :4] - self.ranges_ema_m[rows])
-            self.light_log_ema[rows] += self.light_ema_alpha * (light_log(light) - self.light_log_ema[rows])
         else:  # a new episode starts the averages from its first readings
             self.ranges_ema_m[rows] = ranges[:, :4]
-            self.light_log_ema[rows] = light_log(light)
+        if self.tracks_light_log:
+            log_now = light_log(light)
+            if advance:
+                self.light_log_ema[rows] += self.light_ema_alpha * (log_now - self.light_log_ema[rows])
+            else:
+                self.light_log_ema[rows] = log_now
         pos = self.drones.pos[rows]
         yaw = self.drones.euler[rows, 2]
         noise_std = self.config.observation.goal_noise_std_m
