@@ -209,8 +209,9 @@ def test_report_overlays_the_flight_on_its_simulated_episode(
     policy = load_int8_policy(ROOT / "policies" / ENV / "policy_int8.tflite")
     comparison = compare_flight(load_flight_log(log_path), policy, load_scenario(ENV))
     assert comparison.sim_outcome == comparison.flown_outcome == "success"
-    # The app's flight covers the simulated episode but its last step: fly saw the goal up to 30 ms earlier.
-    assert len(comparison.error_m) == len(comparison.sim_m) - 1
+    # The app's flight covers the simulated episode, but for its last step when fly, judging every 10 ms sample, saw
+    # the goal before that step's period ended: how soon fly takes over after it (on the wall clock) decides which.
+    assert len(comparison.sim_m) - 1 <= len(comparison.error_m) <= len(comparison.sim_m)
     assert comparison.error_m.max() < 1e-6  # a virtual flight is its simulated episode
     out = tmp_path / "flight.html"
     cmd = [sys.executable, "-m", "tinyrl", "report", "--flight-log", str(log_path), "--env", ENV, "-o", str(out)]
