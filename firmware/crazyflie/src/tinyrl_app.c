@@ -50,7 +50,8 @@
  * (CONFIG_TINYRL_LIGHT_*, turned into these macros by src/Kbuild): TINYRL_LIGHT_LOG_VARS, {"group", "name"} pairs
  * of a deck driver's log variables, or TINYRL_LIGHT_ADC_PINS, &DECK_GPIO_* pins read with analogRead (12-bit
  * counts); one per sensor in the scenario's sensors.light order. Reading = (raw - TINYRL_LIGHT_OFFSET) *
- * TINYRL_LIGHT_SCALE, in the simulator's intensity units. None configured: the app refuses to fly (fault TINYRL_FAULT_LIGHT). */
+ * TINYRL_LIGHT_SCALE, in the simulator's intensity units. None configured: the app refuses to fly (fault
+ * TINYRL_FAULT_LIGHT). */
 #if defined(TINYRL_OBS_LIGHT_OFFSET) || defined(TINYRL_OBS_LIGHT_BEARING_OFFSET) || \
     defined(TINYRL_OBS_LIGHT_SIDE_OFFSET) || defined(TINYRL_OBS_LIGHT_TREND_OFFSET)
 #define TINYRL_USES_LIGHT 1
