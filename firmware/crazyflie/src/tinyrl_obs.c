@@ -275,7 +275,8 @@ void tinyrl_action_at_start(float start_z_m, float *fed_back)
         fed_back[i] = 0.0f;
     }
 #if !TINYRL_ACTION_DISCRETE
-    fed_back[3] = tinyrl_clip(2.0f * (start_z_m - TINYRL_Z_MIN_M) / (TINYRL_Z_MAX_M - TINYRL_Z_MIN_M) - 1.0f, -1.0f, 1.0f);
+    const float z_span_m = TINYRL_Z_MAX_M - TINYRL_Z_MIN_M;
+    fed_back[3] = tinyrl_clip(2.0f * (start_z_m - TINYRL_Z_MIN_M) / z_span_m - 1.0f, -1.0f, 1.0f);
 #else
     (void)start_z_m; /* no action taken yet: all zeros */
 #endif

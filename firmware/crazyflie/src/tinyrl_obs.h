@@ -31,7 +31,7 @@ typedef struct {
     float goal_heading_m[3];                 /**< Goal minus estimated position, heading frame (m). */
     float light[TINYRL_LIGHT_COUNT];         /**< Light sensor readings (intensity units), sensors.light order. */
     float prev_action[TINYRL_ACTION_WIDTH];  /**< The previous action as fed back ([-1, 1], or one-hot). */
-    float geofence_m[4];                     /**< Distance to the arena edge along heading front, back, left, right (m). */
+    float geofence_m[4];                     /**< Distance to the arena edge ahead, behind, left, right (m). */
     float action_ema[TINYRL_ACTION_WIDTH];   /**< Moving average of the fed-back actions (TINYRL_ACTION_EMA_ALPHA). */
     float ranges_ema_m[4];                   /**< Moving average of ranges_m[0..3] (TINYRL_RANGES_EMA_ALPHA) (m). */
     float light_log_ema;                     /**< Moving average of tinyrl_light_log(light) (TINYRL_LIGHT_EMA_ALPHA). */
