@@ -65,6 +65,8 @@
 #define TINYRL_PI_F 3.14159265358979f
 /* The flow deck driver's own outlier limit (zranger2.c RANGE_OUTLIER_LIMIT, mm): the Kalman filter ignores these. */
 #define TINYRL_DOWN_OUTLIER_MM 5000.0f
+/* The height range a continuous action's fourth component spans, [-1, 1] onto [Z_MIN, Z_MAX] (m). */
+#define TINYRL_Z_SPAN_M (TINYRL_Z_MAX_M - TINYRL_Z_MIN_M)
 
 static inline float tinyrl_clip(float x, float lo, float hi)
 {
@@ -265,7 +267,7 @@ void tinyrl_action_to_hover(const float *output, float hold_z_m, tinyrl_hover *h
     hover->vx_m_s = fed_back[0] * TINYRL_MAX_SPEED_M_S;
     hover->vy_m_s = fed_back[1] * TINYRL_MAX_SPEED_M_S;
     hover->yaw_rate_deg_s = fed_back[2] * TINYRL_MAX_YAW_RATE_DEG_S;
-    hover->z_m = TINYRL_Z_MIN_M + (fed_back[3] + 1.0f) * 0.5f * (TINYRL_Z_MAX_M - TINYRL_Z_MIN_M);
+    hover->z_m = TINYRL_Z_MIN_M + (fed_back[3] + 1.0f) * 0.5f * TINYRL_Z_SPAN_M;
 #endif
 }
 
@@ -275,8 +277,7 @@ void tinyrl_action_at_start(float start_z_m, float *fed_back)
         fed_back[i] = 0.0f;
     }
 #if !TINYRL_ACTION_DISCRETE
-    const float z_span_m = TINYRL_Z_MAX_M - TINYRL_Z_MIN_M;
-    fed_back[3] = tinyrl_clip(2.0f * (start_z_m - TINYRL_Z_MIN_M) / z_span_m - 1.0f, -1.0f, 1.0f);
+    fed_back[3] = tinyrl_clip(2.0f * (start_z_m - TINYRL_Z_MIN_M) / TINYRL_Z_SPAN_M - 1.0f, -1.0f, 1.0f);
 #else
     (void)start_z_m; /* no action taken yet: all zeros */
 #endif
