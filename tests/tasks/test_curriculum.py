@@ -126,7 +126,7 @@ def test_a_slot_changes_level_at_its_next_reset_only():
 
 
 def test_without_curriculum_the_pool_and_draws_are_the_scenarios_own():
-    config = load_scenario("obstacle-course", {"course_pool_size": 12})
+    config = load_scenario("obstacle-course", {"course_pool_size": 12, "curriculum": None})
     vec = TinyRLVecEnv(config, n_envs=4, seed=0)
     assert vec.task.courses == course_pool(config) and vec.task.level_ranges == {}
     vec.set_progress(0.5)

@@ -28,8 +28,12 @@ DRONES = 8
 @pytest.mark.parametrize(
     ("algo", "scenario", "left_out"),
     [
-        ("sac", "obstacle-course", []),
-        ("td3", "obstacle-course", ["train.hyperparameters.ent_coef", "train.policy_kwargs.log_std_init"]),
+        ("sac", "obstacle-course", ["train.critic_features"]),
+        (
+            "td3",
+            "obstacle-course",
+            ["train.hyperparameters.ent_coef", "train.policy_kwargs.log_std_init", "train.critic_features"],
+        ),
         ("dqn", "source-seeking", ["train.hyperparameters.ent_coef"]),
     ],
 )

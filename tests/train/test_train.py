@@ -156,14 +156,16 @@ def test_flags_override_and_bad_algo_is_clear():
 
 
 def test_switching_algo_keeps_the_settings_it_takes_and_names_the_rest():
-    # obstacle-course is tuned for PPO: hyperparameters {ent_coef: 0.003}, policy_kwargs {log_std_init: -0.5}.
+    # obstacle-course is tuned for PPO: hyperparameters {ent_coef: 0.003}, policy_kwargs {log_std_init: -0.5}, and
+    # critic_features for PPO's critic.
     same, left_out = resolve_config(RunOptions(env="obstacle-course", algo="ppo"))
     assert left_out == [] and same == effective_config(RunOptions(env="obstacle-course"))
+    assert same.train.critic_features
     sac, left_out = resolve_config(RunOptions(env="obstacle-course", algo="sac"))
-    assert left_out == [] and sac.train.hyperparameters == {"ent_coef": 0.003}
-    assert sac.train.policy_kwargs == {"log_std_init": -0.5}
+    assert left_out == ["train.critic_features"] and sac.train.hyperparameters == {"ent_coef": 0.003}
+    assert sac.train.policy_kwargs == {"log_std_init": -0.5} and sac.train.critic_features == ()
     td3, left_out = resolve_config(RunOptions(env="obstacle-course", algo="td3"))
-    assert left_out == ["train.hyperparameters.ent_coef", "train.policy_kwargs.log_std_init"]
+    assert left_out == ["train.hyperparameters.ent_coef", "train.policy_kwargs.log_std_init", "train.critic_features"]
     assert td3.train.hyperparameters == {} and td3.train.policy_kwargs == {}
     dqn, left_out = resolve_config(RunOptions(env="source-seeking", algo="dqn"))
     assert left_out == ["train.hyperparameters.ent_coef"] and dqn.train.hyperparameters == {"learning_rate": "lin_3e-4"}

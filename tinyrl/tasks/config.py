@@ -18,6 +18,7 @@ from tinyrl.config import StrictModel, read_data_file, validate
 from tinyrl.errors import ConfigError
 from tinyrl.sim.params import QuadrotorConfig
 from tinyrl.sim.sensors import FlowDeckConfig, GyroConfig, LightSensorConfig, MultiRangerConfig
+from tinyrl.tasks.critic import CRITIC_FEATURES
 from tinyrl.tasks.curriculum import CurriculumStage, check_stages
 from tinyrl.tasks.features import FEATURES
 from tinyrl.tasks.generator import MIX, CourseGeneratorConfig
@@ -166,6 +167,9 @@ class TrainConfig(StrictModel):
     """Generator level of the validation courses that pick the best checkpoint, or ``mix`` (every level in turn);
     ``None``: the scenario's ``difficulty``."""
     checkpoint_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000
+    critic_features: tuple[str, ...] = ()
+    """Simulator knowledge only PPO's critic sees in training (see :mod:`tinyrl.tasks.critic`), e.g.
+    ``[geodesic_distance, geodesic_direction]``; the actor, which is exported, sees only ``observation``."""
 
 
 #: Fewest policy steps an episode may last: shorter ones end before a policy can act (and a 0-step hover episode
@@ -212,6 +216,11 @@ class ScenarioConfig(StrictModel):
         unknown = [f for f in self.observation.features if f not in FEATURES]
         if unknown:
             raise ValueError(f"observation.features: unknown {unknown}; known: {sorted(FEATURES)}")
+        unknown = [f for f in self.train.critic_features if f not in CRITIC_FEATURES]
+        if unknown:
+            raise ValueError(f"train.critic_features: unknown {unknown}; known: {sorted(CRITIC_FEATURES)}")
+        if self.train.critic_features and self.train.algo != "ppo":
+            raise ValueError(f"train.critic_features: only PPO's critic takes them, not {self.train.algo.upper()}'s")
         if "light_bearing" in self.observation.features and self.sensors.light.normals is None:
             raise ValueError("observation.features: light_bearing needs sensors.light.normals (photodiode directions)")
         ratio = self.drone.physics_rate_hz / self.policy_rate_hz

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from tinyrl.errors import ConfigError
 from tinyrl.sim.course import Course
 from tinyrl.sim.drone import Quadrotors
 from tinyrl.sim.noise import PerDroneNoise
@@ -25,6 +26,7 @@ from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, LightSensor, MultiRan
 from tinyrl.sim.world import World
 from tinyrl.tasks.actions import action_map
 from tinyrl.tasks.config import ScenarioConfig
+from tinyrl.tasks.critic import CriticFrame, critic_observation
 from tinyrl.tasks.curriculum import curriculum_levels, slot_difficulties
 from tinyrl.tasks.features import (
     LIGHT_FEATURES,
@@ -181,6 +183,16 @@ class BatchedTask:
             if self.geodesic
             else StraightDistance()
         )
+        #: Geodesic field of the critic's inputs (:mod:`tinyrl.tasks.critic`): progress's own when it is geodesic.
+        self.critic_field: GoalDistance | None = None
+        if config.train.critic_features:
+            if not self.rule.goal_is_course_goal:
+                raise ConfigError(f"train.critic_features: the {config.task} task's goal is not a course's goal")
+            self.critic_field = (
+                self.progress
+                if self.geodesic
+                else GeodesicDistance(self.courses, n, self.radius_m, config.reward.geodesic_resolution_m)
+            )
 
     # ------------------------------------------------------------------ seeding and reset
     def set_progress(self, progress: float) -> None:
@@ -235,6 +247,8 @@ class BatchedTask:
             self.goal_m[i] = self.rule.goal_m(course, start_pos[j])
             self.hover_z_m[i] = start_pos[j, 2]
             self.progress.load(int(i), course)
+            if self.critic_field is not None and self.critic_field is not self.progress:
+                self.critic_field.load(int(i), course)
         self.gust_n[idx] = 0.0
         self.gust_countdown_s[idx] = 0.0
         self.drones.external_force_n[idx] = self.wind_n[idx]
@@ -413,6 +427,14 @@ class BatchedTask:
             self.light_log_ema[rows],
         )
         return build_observation(frame, self.config)
+
+    def critic_observation(self, rows: np.ndarray) -> np.ndarray:
+        """``(len(rows), critic_size)`` critic inputs of ``rows`` now, from the true state (no delay, no noise)."""
+        if self.critic_field is None:
+            raise ValueError(f"scenario {self.config.name} has no train.critic_features")
+        d = self.drones
+        frame = CriticFrame(self.critic_field, rows, d.pos[rows], self.goal_m[rows], d.euler[rows, 2])
+        return critic_observation(frame, self.config)
 
     def _delayed(self, fresh: np.ndarray) -> np.ndarray:
         """Push this step's observations into the delay line; each drone reads its own latency back."""

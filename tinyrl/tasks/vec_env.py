@@ -13,6 +13,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig, load_scenario
 from tinyrl.tasks.core import BatchedTask
+from tinyrl.tasks.critic import critic_size
 from tinyrl.tasks.env import action_space, observation_space, resolve_courses, step_info
 
 
@@ -25,6 +26,8 @@ class TinyRLVecEnv(VecEnv):
         courses: Courses to fly (objects or a course file); the scenario's generated pool if None.
         randomize: Domain randomization (default: the scenario's setting).
         seed: Seed of slot 0 (slot ``k`` gets ``seed + k``); random if None.
+        critic_inputs: Append the scenario's ``train.critic_features`` (:mod:`tinyrl.tasks.critic`) to every
+            observation, for training an asymmetric actor-critic; off, observations are what the policy sees.
     """
 
     def __init__(
@@ -34,11 +37,14 @@ class TinyRLVecEnv(VecEnv):
         courses: Sequence[Course] | str | Path | None = None,
         randomize: bool | None = None,
         seed: int | None = None,
+        critic_inputs: bool = False,
     ) -> None:
         self.config = load_scenario(config)
         self.task = BatchedTask(self.config, n_envs, resolve_courses(courses), randomize=randomize)
         self.render_mode = None
-        super().__init__(n_envs, observation_space(self.config, self.task.obs_dim), action_space(self.config))
+        self.critic_inputs = critic_inputs and bool(self.config.train.critic_features)
+        size = self.task.obs_dim + (critic_size(self.config) if self.critic_inputs else 0)
+        super().__init__(n_envs, observation_space(self.config, size), action_space(self.config))
         base = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else seed
         self.task.seed_slots(range(n_envs), [base + k for k in range(n_envs)])
         self._actions: np.ndarray | None = None
@@ -50,7 +56,7 @@ class TinyRLVecEnv(VecEnv):
             self.task.seed_slots(list(seeded), list(seeded.values()))
         self._reset_seeds()
         self._reset_options()
-        return self.task.reset_slots(np.arange(self.num_envs))
+        return self._with_critic(self.task.reset_slots(np.arange(self.num_envs)), np.arange(self.num_envs))
 
     def set_progress(self, progress: float) -> None:
         """Training progress (fraction of ``train.steps`` done): picks each slot's level under a curriculum."""
@@ -66,17 +72,25 @@ class TinyRLVecEnv(VecEnv):
         result = self.task.step(self._actions)
         done = result.terminated | result.truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        obs = result.obs
+        # Critic inputs of a finished flight come from its last state, before the reset moves the drone.
+        last = self._with_critic(result.obs, np.arange(self.num_envs))
+        obs = last
         finished = np.flatnonzero(done)
         if finished.size:
-            obs = obs.copy()
-            obs[finished] = self.task.reset_slots(finished)
+            obs = last.copy()
+            obs[finished] = self._with_critic(self.task.reset_slots(finished), finished)
             for i in finished:
                 info = step_info(result, i)
-                info["terminal_observation"] = result.obs[i]
+                info["terminal_observation"] = last[i]
                 info["TimeLimit.truncated"] = bool(result.truncated[i])
                 infos[i] = info
         return obs, result.reward, done, infos
+
+    def _with_critic(self, obs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``obs`` of ``rows``, followed by their critic inputs when ``critic_inputs`` is on."""
+        if not self.critic_inputs:
+            return obs
+        return np.concatenate((obs, self.task.critic_observation(rows)), axis=1)
 
     def close(self) -> None:
         """Release the simulator."""

@@ -34,6 +34,7 @@ from tinyrl.config import read_data_file
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_bytes, atomic_write_text, fsync_path
 from tinyrl.tasks.config import ScenarioConfig, load_scenario, scenario_from_data
+from tinyrl.tasks.features import observation_size
 from tinyrl.train import algos
 
 CHECKPOINT_RE = re.compile(r"step_(\d+)\.zip$")
@@ -106,11 +107,14 @@ def resolve_config(options: RunOptions) -> tuple[ScenarioConfig, list[str]]:
             "hyperparameters": algos.algo_arguments(options.algo),
             "policy_kwargs": algos.policy_arguments(options.algo),
         }
-        kept = {}
+        kept: dict[str, Any] = {}
         for section, names in takes.items():
             values: dict[str, Any] = getattr(t, section)
             kept[section] = {k: v for k, v in values.items() if k in names}
             left_out += [f"train.{section}.{k}" for k in values if k not in names]
+        if t.critic_features and options.algo != "ppo":  # only PPO's critic takes them
+            kept["critic_features"] = ()
+            left_out.append("train.critic_features")
         scenario = scenario.model_copy(update={"train": t.model_copy(update=kept)})
     flags = {
         k: v
@@ -230,11 +234,17 @@ def make_model(config: ScenarioConfig, env: Any, run_dir: Path) -> Any:
     """A fresh SB3 model for the scenario's training settings."""
     import torch
 
+    from tinyrl.train.asymmetric import AsymmetricActorCriticPolicy
+
     t = config.train
     kwargs = algos.resolve_schedules({**algos.DEFAULTS[t.algo], **t.hyperparameters})
     policy_kwargs = {"net_arch": list(t.net_arch), "activation_fn": torch.nn.ReLU, **t.policy_kwargs}
+    policy: Any = "MlpPolicy"
+    if t.critic_features:  # env was made with critic_inputs: the critic's columns follow the observation
+        policy = AsymmetricActorCriticPolicy
+        policy_kwargs["actor_inputs"] = observation_size(config)
     return algos.algo_class(t.algo)(
-        "MlpPolicy",
+        policy,
         env,
         policy_kwargs=policy_kwargs,
         seed=t.seed,

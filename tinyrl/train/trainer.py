@@ -241,7 +241,7 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
     state.commands.append(" ".join(["python", *sys.argv]))
     runs.save_state(run_dir, state)
     t = config.train
-    env = TinyRLVecEnv(config, n_envs=t.n_envs, seed=t.seed + state.num_timesteps)
+    env = TinyRLVecEnv(config, n_envs=t.n_envs, seed=t.seed + state.num_timesteps, critic_inputs=True)
     env.set_progress(state.num_timesteps / t.steps)  # the first reset (of a resumed run too) flies its stage
     model = _load_or_create(config, env, run_dir, state, console)
     console.print(
