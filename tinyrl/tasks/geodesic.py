@@ -2,7 +2,8 @@
 
 Rewarding progress in straight-line distance makes a wall between drone and goal a trap: every way around
 it first moves the drone away. Progress along the shortest obstacle-free path has no such trap. The
-distance field is privileged simulator knowledge used only in the reward, never in observations.
+distance field is privileged simulator knowledge: used in the reward and in the critic's training inputs
+(:mod:`tinyrl.tasks.critic`), never in what the policy observes.
 """
 
 from __future__ import annotations
