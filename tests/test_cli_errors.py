@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +18,17 @@ POLICY = ROOT / "policies" / "obstacle-course"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
+    # A user's shell: without the TF_* settings this test process's own imports of TensorFlow helpers left behind.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     # The timeout is a hang guard only: every command here fails before any long work.
     return subprocess.run(
-        [sys.executable, "-m", "tinyrl", *args], capture_output=True, text=True, timeout=600, check=False, cwd=ROOT
+        [sys.executable, "-m", "tinyrl", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+        env=env,
     )
 
 
@@ -55,9 +65,10 @@ def test_an_os_error_names_its_file(monkeypatch, capsys):
 
 def test_an_unknown_hyperparameter_fails_before_the_run_folder_exists(tmp_path):
     scenario = (ROOT / "envs" / "obstacle-course.yaml").read_text()
-    assert "hyperparameters: {ent_coef: 0.003}" in scenario
+    broken, n = re.subn(r"hyperparameters: \{[^}]*\}", "hyperparameters: {bogus_knob: 3}", scenario)
+    assert n == 1
     bad = tmp_path / "bad.yaml"
-    bad.write_text(scenario.replace("hyperparameters: {ent_coef: 0.003}", "hyperparameters: {bogus_knob: 3}"))
+    bad.write_text(broken)
     result = run("train", "--env", str(bad), "--steps", "1000", "--out", str(tmp_path / "runs"), "--no-progress")
     assert result.returncode == 2
     assert "train.hyperparameters: bogus_knob is not a ppo hyperparameter" in one_line(result.stderr)

@@ -273,7 +273,10 @@ def main(args: list[str] | None = None) -> None:
     SIGTERM 143, both after the command has stopped every process it started.
     """
     # TensorFlow (pulled in by quantization and TensorBoard) logs start-up banners to stderr; keep errors only.
+    # Its oneDNN banner is printed before the log level applies, so only turning oneDNN off silences it; the
+    # student is trained with oneDNN off anyway (reproducible sums, tinyrl/compress/student.py).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     argv = list(sys.argv[1:] if args is None else args)
     debug = DEBUG_FLAG in argv
     argv = [a for a in argv if a != DEBUG_FLAG]
