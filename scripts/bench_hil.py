@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.compress.artefacts import INT8_FILE
 from tinyrl.hil.bridge import latency_summary
 from tinyrl.hil.link import HilLink
 from tinyrl.hil.run import run_hil
 from tinyrl.tasks.config import load_scenario
+
+quiet_tensorflow()  # before anything loads TensorFlow
 
 SHIPPED = Path("policies/obstacle-course") / INT8_FILE
 

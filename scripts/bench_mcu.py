@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.compress.artefacts import INT8_FILE
 from tinyrl.export import export_policy
 from tinyrl.export.targets import MCU_TARGETS, TARGETS
 from tinyrl.io import atomic_write_bytes
+
+quiet_tensorflow()  # before anything loads TensorFlow
 
 DEFAULT_SIZES = ["16,16,16,4", "16,32,32,4", "16,64,64,4"]
 POLICIES = Path("policies")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.errors import Terminated, TinyRLError
 from tinyrl.processes import sigterm_as_interrupt, sigterm_received
 
@@ -272,11 +272,7 @@ def main(args: list[str] | None = None) -> None:
     raised (exit 1), unless ``--debug`` is given, which shows the traceback of the latter. Ctrl-C exits 130 and
     SIGTERM 143, both after the command has stopped every process it started.
     """
-    # TensorFlow (pulled in by quantization and TensorBoard) logs start-up banners to stderr; keep errors only.
-    # Its oneDNN banner is printed before the log level applies, so only turning oneDNN off silences it; the
-    # student is trained with oneDNN off anyway (reproducible sums, tinyrl/compress/student.py).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    quiet_tensorflow()  # TensorBoard loads TensorFlow too, whose start-up banners would bury a one-line error
     argv = list(sys.argv[1:] if args is None else args)
     debug = DEBUG_FLAG in argv
     argv = [a for a in argv if a != DEBUG_FLAG]

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-# Before TensorFlow loads: its C++ logging reads this once.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -14,7 +9,10 @@ from functools import cache
 import numpy as np
 import pytest
 
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.compress.quantize import convert_random_mlp, random_mlp_spec
+
+quiet_tensorflow()  # before anything loads TensorFlow
 
 
 @cache

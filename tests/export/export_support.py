@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import shutil
 from collections.abc import Callable
 from functools import cache
@@ -13,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.compress.quantize import convert_random_mlp
 from tinyrl.export import ExportResult, export_policy
 from tinyrl.export.footprint import find_arm_tools
+
+quiet_tensorflow()  # before anything loads TensorFlow
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_DEFAULT = REPO / "policies" / "obstacle-course" / "policy_int8.tflite"

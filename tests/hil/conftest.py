@@ -5,15 +5,16 @@ Tests fly the obstacle-course policy; those marked ``hil_cases.EVERY_HEAD`` fly 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import pytest
 from hil_cases import DEFAULT_ENV
+
+from tinyrl.common.tensorflow_env import quiet_tensorflow
+
+quiet_tensorflow()  # before anything loads TensorFlow
 
 if TYPE_CHECKING:
     from tinyrl.hil.qemu import QemuSession

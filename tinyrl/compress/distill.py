@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinyrl.common.policy import Head, Policy, PolicyError
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.io import atomic_write_bytes, atomic_write_text
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.tasks.core import BatchedTask
@@ -477,7 +478,7 @@ def write_distill_outputs(
     Returns:
         The ``distill.json`` contents.
     """
-    from tinyrl.compress.student import STUDENT_FILE, quiet_tensorflow, save_student, student_to_mlp
+    from tinyrl.compress.student import STUDENT_FILE, save_student, student_to_mlp
 
     quiet_tensorflow()
     import tensorflow as tf

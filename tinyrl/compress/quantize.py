@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.errors import ModelError
 from tinyrl.io import atomic_write_bytes
 
@@ -26,11 +26,6 @@ __all__ = ["build_keras_mlp", "convert_keras_mlp", "convert_random_mlp", "quanti
 OutputActivation = Literal["linear", "tanh"]
 
 _CALIBRATION_BATCH = 256  # samples per representative-dataset step; min/max calibration does not depend on it
-
-
-def _quiet_tensorflow() -> None:
-    # C++ logging is read when TensorFlow first loads; only set a default so a user's choice wins.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def convert_keras_mlp(model: keras.Model, representative: np.ndarray) -> bytes:
@@ -49,7 +44,7 @@ def convert_keras_mlp(model: keras.Model, representative: np.ndarray) -> bytes:
     Raises:
         ModelError: ``representative`` has the wrong shape or is not finite, or the converter rejects the model.
     """
-    _quiet_tensorflow()
+    quiet_tensorflow()
     import tensorflow as tf
 
     rep = np.asarray(representative, dtype=np.float32)
@@ -141,7 +136,7 @@ def build_keras_mlp(
     Returns:
         An uncompiled ``keras.Model`` mapping ``(None, in_features)`` float32 to ``(None, out_features)``.
     """
-    _quiet_tensorflow()
+    quiet_tensorflow()
     import keras
 
     if len(layer_sizes) < 2 or min(layer_sizes) < 1:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinyrl.common.policy import MlpPolicy, PolicyError
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.io import atomic_write_text
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def qat_finetune(
     Returns:
         A copy of ``model`` with the fine-tuned weights.
     """
-    from tinyrl.compress.student import configure_determinism, quiet_tensorflow, student_head
+    from tinyrl.compress.student import configure_determinism, student_head
 
     quiet_tensorflow()
     import keras
@@ -236,8 +237,6 @@ def quantize_student(
         PolicyError: Bad student, calibration data or output suffix.
         ModelError: The converter rejects the model.
     """
-    from tinyrl.compress.student import quiet_tensorflow
-
     quiet_tensorflow()
     import keras
     import tensorflow as tf

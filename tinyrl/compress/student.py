@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinyrl.common.policy import Head, MlpPolicy, PolicyError
+from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.errors import ModelError
 
 #: The float student's file in a policy folder and in ``tinyrl distill``'s output.
@@ -47,7 +48,6 @@ __all__ = [
     "load_student",
     "mlp_to_student",
     "parse_arch",
-    "quiet_tensorflow",
     "save_student",
     "sidecar_path",
     "student_head",
@@ -56,15 +56,6 @@ __all__ = [
 
 HEAD_PREFIX = "head_"
 STUDENT_HEADS: tuple[Head, ...] = ("clip", "argmax")
-
-
-def quiet_tensorflow() -> None:
-    """Default TensorFlow's environment before it loads: no C++ info logs, no oneDNN kernels."""
-    # Read once when TensorFlow loads; only defaults, so a user's choice wins. oneDNN's fused CPU kernels may sum
-    # in a different order from run to run of the thread pool; the plain Eigen kernels keep training repeatable
-    # (and TensorFlow stops announcing oneDNN on stderr).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def configure_determinism(seed: int) -> None:
