@@ -78,6 +78,17 @@ def algo_arguments(name: str) -> set[str]:
     return set(inspect.signature(algo_class(name).__init__).parameters) - _RESERVED - {"self"}
 
 
+#: Hyperparameters PPO and the off-policy algorithms both take, with another meaning: PPO's ``n_steps`` is each drone's
+#: rollout and its ``batch_size`` a minibatch of that rollout; theirs are the n-step return and the replay sample.
+FAMILY_MEANING = frozenset({"n_steps", "batch_size"})
+
+
+def carried_arguments(from_name: str, to_name: str) -> set[str]:
+    """Hyperparameters set for ``from_name`` that keep their meaning for ``to_name`` (which takes them)."""
+    same_family = (from_name in OFF_POLICY) == (to_name in OFF_POLICY)
+    return algo_arguments(to_name) - (set() if same_family else FAMILY_MEANING)
+
+
 def policy_arguments(name: str) -> set[str]:
     """Arguments the MLP policy of ``name`` takes (what ``train.policy_kwargs`` may hold)."""
     policy = algo_class(name).policy_aliases["MlpPolicy"]

@@ -92,9 +92,10 @@ def resolve_config(options: RunOptions) -> tuple[ScenarioConfig, list[str]]:
     """The effective config, and the scenario settings that switching algorithm with ``--algo`` left out.
 
     ``--algo`` naming another algorithm than the scenario's keeps those of the scenario's ``train.hyperparameters``
-    and ``train.policy_kwargs`` that the new algorithm takes and leaves out the rest (e.g. PPO's ``n_steps`` for
-    SAC, ``log_std_init`` for TD3's deterministic policy): they were set for the scenario's algorithm, and SB3
-    would refuse them. The left-out names come back as ``train.hyperparameters.NAME`` / ``train.policy_kwargs.NAME``.
+    and ``train.policy_kwargs`` that the new algorithm takes with the same meaning, and leaves out the rest (e.g.
+    PPO's ``n_steps``, a rollout, for SAC, whose ``n_steps`` is an n-step return; ``log_std_init`` for TD3's
+    deterministic policy): they were set for the scenario's algorithm, and SB3 would refuse or misread them. The
+    left-out names come back as ``train.hyperparameters.NAME`` / ``train.policy_kwargs.NAME``.
 
     Raises:
         ConfigError: A bad scenario or flag, or an algorithm that cannot drive the scenario's actions.
@@ -104,7 +105,7 @@ def resolve_config(options: RunOptions) -> tuple[ScenarioConfig, list[str]]:
     t = scenario.train
     if options.algo in algos.DEFAULTS and options.algo != t.algo:
         takes = {
-            "hyperparameters": algos.algo_arguments(options.algo),
+            "hyperparameters": algos.carried_arguments(t.algo, options.algo),
             "policy_kwargs": algos.policy_arguments(options.algo),
         }
         kept: dict[str, Any] = {}

@@ -232,7 +232,10 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
     else:
         config, left_out = runs.resolve_config(options)
         if left_out:
-            console.print(f"--algo {config.train.algo} takes no {', '.join(left_out)}: left out", soft_wrap=True)
+            console.print(
+                f"--algo {config.train.algo} leaves out {', '.join(left_out)}: set for the scenario's algorithm",
+                soft_wrap=True,
+            )
         run_dir = options.run_dir or runs.new_run_dir(options.out, config.name)
         run_dir.mkdir(parents=True, exist_ok=True)
         runs.write_config(run_dir, config)
