@@ -2,6 +2,11 @@
 
 __version__ = "0.1.0"
 
-from tinyrl.tasks import register_envs
+from tinyrl.common.tensorflow_env import tensorboard_without_tensorflow
+
+# Before anything imports SB3 (the tasks' vector env does): training and evaluation never load TensorFlow.
+tensorboard_without_tensorflow()
+
+from tinyrl.tasks import register_envs  # noqa: E402
 
 register_envs()
