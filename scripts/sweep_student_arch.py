@@ -6,6 +6,10 @@ pick the default ``tinyrl distill --arch`` by (smallest student within a point o
 
     python scripts/sweep_student_arch.py --env obstacle-course --teacher policies/obstacle-course \
         --arch 16,16 --arch 24,24 --arch 32,32 --arch 48,48 --out runs/sweep
+
+``--difficulty medium,hard`` scores every policy on each named level (``tinyrl eval --difficulty``'s unseen
+courses): the row's ``teacher_success``, ``student_success`` and ``int8_success`` are the first level's, and
+``levels`` holds each level's three. Without it, the scenario's own level is scored.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from tinyrl.common.evaluate import evaluate
+from tinyrl.common.evaluate import eval_difficulty, eval_levels, evaluate
+from tinyrl.common.policy import Policy
 from tinyrl.compress.artefacts import load_policy
 from tinyrl.compress.distill import DistillOptions, distill, write_distill_outputs
 from tinyrl.compress.shrink import quantize_student
@@ -36,13 +41,29 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=200, help="Final closed-loop episodes per policy.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/sweep"), help="Folder for one subfolder per arch.")
+    parser.add_argument(
+        "--difficulty", default=None, help="Comma-separated levels to score on, e.g. medium,hard (default: own)."
+    )
     args = parser.parse_args()
     archs = args.arch or ["16,16", "24,24", "32,32", "48,48", "64,64"]
 
     try:
         config = load_scenario(args.env)
+        levels = [level or None for level in args.difficulty.split(",")] if args.difficulty else [None]
+        for level in levels:
+            eval_levels(config, level)  # an unknown level fails before any distillation
+
+        def score(policy: Policy) -> dict[str, float]:
+            """Success on each level's unseen courses, the same courses and episode seeds for every policy."""
+            return {
+                eval_difficulty(config, level): evaluate(
+                    policy, config, None, args.episodes, seed=args.seed, difficulty=level
+                ).success_rate
+                for level in levels
+            }
+
         teacher = load_policy(args.teacher)
-        teacher_success = evaluate(teacher, config, None, args.episodes, seed=args.seed).success_rate
+        teacher_success = score(teacher)
         rows = []
         for text in archs:
             arch = parse_arch(text)
@@ -60,17 +81,20 @@ def main() -> int:
             result = distill(config, teacher, options)
             summary = write_distill_outputs(result, folder, options, {"env": args.env, "teacher": args.teacher})
             meta = quantize_student(folder / "student.keras", folder / "policy_int8.tflite", seed=args.seed)
-            float_success = evaluate(load_policy(folder / "student.keras"), config, None, args.episodes, seed=args.seed)
-            int8_success = evaluate(
-                load_policy(folder / "policy_int8.tflite"), config, None, args.episodes, seed=args.seed
-            )
+            student = score(load_policy(folder / "student.keras"))
+            int8 = score(load_policy(folder / "policy_int8.tflite"))
+            first = next(iter(teacher_success))
             row = {
                 "arch": list(arch),
                 "parameters": summary["parameters"],
                 "int8_bytes": meta["parameter_bytes"],
-                "teacher_success": teacher_success,
-                "student_success": float_success.success_rate,
-                "int8_success": int8_success.success_rate,
+                "teacher_success": teacher_success[first],
+                "student_success": student[first],
+                "int8_success": int8[first],
+                "levels": {
+                    name: {"teacher": teacher_success[name], "student": student[name], "int8": int8[name]}
+                    for name in teacher_success
+                },
                 "int8_vs_float": meta["agreement_with_float_student"],
                 "seconds": round(time.perf_counter() - start, 1),
                 "folder": str(folder),
