@@ -1,7 +1,10 @@
+import math
+
 import numpy as np
+import pytest
 
 from tinyrl.sim.course import Arena, Box, Course, Goal, Start
-from tinyrl.tasks.geodesic import distance_field
+from tinyrl.tasks.geodesic import _relax, distance_field
 
 OPEN = Course(
     arena=Arena(x=(-3, 3), y=(-1.5, 1.5), z=(0, 2.5)),
@@ -34,3 +37,31 @@ def test_wall_forces_the_detour_through_its_gap():
     # Inside the inflated wall the distance is still finite and sensible.
     inside = field.lookup(np.array([[0.0, -0.5]]))[0]
     assert np.isfinite(inside) and inside < 10
+
+
+def _sweeps(dist, cell_m, update):
+    """Reference: Bellman-Ford sweeps of dist[v] = min(dist[v], dist[u] + hop) over v in ``update``, plain loops."""
+    hops = {(1, 0): cell_m[0], (0, 1): cell_m[1], (1, 1): math.hypot(*cell_m), (1, -1): math.hypot(*cell_m)}
+    hops |= {(-dx, -dy): step for (dx, dy), step in hops.items()}
+    nx, ny = dist.shape
+    while True:
+        best = dist.copy()
+        for i, j in zip(*np.nonzero(update), strict=True):
+            for (dx, dy), step in hops.items():
+                if 0 <= i - dx < nx and 0 <= j - dy < ny:
+                    best[i, j] = min(best[i, j], dist[i - dx, j - dy] + step)
+        if np.array_equal(best, dist):
+            return dist
+        dist = best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_relaxation_is_bellman_ford_to_the_bit(seed):
+    rng = np.random.default_rng(seed)
+    cell_m = rng.uniform(0.05, 0.15, size=2)
+    dist = np.full((13, 9), np.inf)
+    sources = rng.random(dist.shape) < 0.05
+    dist[sources] = rng.uniform(0.0, 3.0, size=int(sources.sum()))
+    dist[6, 4] = 0.0
+    update = rng.random(dist.shape) < 0.7
+    np.testing.assert_array_equal(_relax(dist.copy(), cell_m, update), _sweeps(dist.copy(), cell_m, update))
