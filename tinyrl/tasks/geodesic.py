@@ -53,7 +53,9 @@ def _relax(dist: np.ndarray, cell_m: np.ndarray, update: np.ndarray) -> np.ndarr
     cells = np.arange(nx * ny).reshape(nx, ny)
     into_update = update.ravel()
     diagonal_m = math.hypot(*cell_m)
-    rows, cols, weights = [], [], []
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
     for (dx, dy), step_m in (((1, 0), cell_m[0]), ((0, 1), cell_m[1]), ((1, 1), diagonal_m), ((1, -1), diagonal_m)):
         for sx, sy in ((dx, dy), (-dx, -dy)):
             src = cells[max(-sx, 0) : nx - max(sx, 0), max(-sy, 0) : ny - max(sy, 0)].ravel()
