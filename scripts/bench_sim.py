@@ -8,7 +8,8 @@ Stages, each measured for N = 1, 16, 64, 256 drones:
 - ``env`` (with ``--env NAME``): env-steps/s of the batched vector env with random actions, auto-resets
   included, at the scenario's policy rate.
 
-The flight stages run on ``--backend`` (``auto``: numba when installed); the env uses the default backend.
+Every stage runs on ``--backend`` (``auto``: numba when installed), the flight model and the ray casts alike;
+``numpy`` measures the reference code, a baseline to run side by side.
 
 Usage: python scripts/bench_sim.py [--env obstacle-course] [--backend auto|numba|numpy] [--seconds 1.0]
        [--sizes 1 16 64 256]
@@ -30,7 +31,7 @@ from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tinyrl.sim import drone  # noqa: E402
+from tinyrl.sim import drone, geometry  # noqa: E402
 from tinyrl.sim.drone import Quadrotors  # noqa: E402
 
 
@@ -110,8 +111,9 @@ def main() -> None:
     parser.add_argument("--env", default=None, help="also measure this scenario's vector env (envs/NAME.yaml)")
     parser.add_argument("--backend", default="auto", choices=["auto", *drone.BACKENDS], help="simulator backend")
     args = parser.parse_args()
-    # The env builds its Quadrotors with backend "auto": point that at the requested backend.
+    # The env builds its Quadrotors and casts its rays with backend "auto": point that at the requested backend.
     drone.DEFAULT_BACKEND = drone.DEFAULT_BACKEND if args.backend == "auto" else args.backend
+    geometry.RAY_BACKEND = geometry.RAY_BACKEND if args.backend == "auto" else args.backend
     results = {}
     for n in args.sizes:
         quads, setpoints = make_flight(n, backend=args.backend)
@@ -129,6 +131,7 @@ def main() -> None:
                 "unit": "steps_per_s",
                 "env": args.env,
                 "backend": probe.backend,
+                "ray_backend": geometry.RAY_BACKEND,
                 "policy_rate_hz": 100.0,
                 "physics_steps_per_policy_step": probe.physics_steps_per_policy,
                 "numpy": np.__version__,

@@ -23,6 +23,15 @@ import numpy as np
 
 from tinyrl.sim.course import Box, Course, Cylinder
 
+try:
+    from tinyrl.sim import fast_geometry
+except ImportError:  # pragma: no cover - depends on the environment
+    fast_geometry = None  # type: ignore[assignment]
+
+RAY_BACKENDS = ("numpy", "numba")
+#: What ``backend="auto"`` casts with: the compiled loop when numba is installed.
+RAY_BACKEND = "numba" if fast_geometry is not None else "numpy"
+
 # Stand-in for a zero direction component or a zero horizontal direction: divisions then give ±1e20, which
 # puts a slab at ±infinity when the origin is between its planes and out of reach when it is not.
 _TINY = 1e-20
@@ -40,32 +49,52 @@ class PackedObstacles:
 
     ``cyl[name]`` has shape ``(C, n_slots)`` for ``x, y, z`` (centre, m), ``r`` (radius, m), ``h`` (half
     height, m); ``box[name]`` has shape ``(B, n_slots)`` for ``x, y, z``, ``hx, hy, hz`` (half extents, m)
-    and ``cos, sin`` of the yaw. ``count[s]`` is the number of real obstacles in slot ``s``.
+    and ``cos, sin`` of the yaw. ``count[s]`` is the number of real obstacles in slot ``s``. The named arrays are
+    views of ``cyl_table`` ``(5, C, n_slots)`` and ``box_table`` ``(8, B, n_slots)``, fields in that order (the
+    compiled ray cast takes the tables whole).
     """
 
     def __init__(self, n_slots: int) -> None:
         self.n_slots = n_slots
-        self.cyl = {k: np.full((0, n_slots), v, dtype=_DTYPE) for k, v in _CYL_FIELDS.items()}
-        self.box = {k: np.full((0, n_slots), v, dtype=_DTYPE) for k, v in _BOX_FIELDS.items()}
+        self.cyl_table = self._table(_CYL_FIELDS, 0, n_slots)
+        self.box_table = self._table(_BOX_FIELDS, 0, n_slots)
         self.count = np.zeros(n_slots, dtype=np.intp)
 
     @staticmethod
-    def _fill(arrays: dict[str, np.ndarray], fills: dict[str, float], slot: int, rows: dict[str, list[float]]) -> None:
+    def _table(fills: dict[str, float], rows: int, n_slots: int) -> np.ndarray:
+        """A padding-only table ``(len(fills), rows, n_slots)``."""
+        return np.broadcast_to(
+            np.array(list(fills.values()), dtype=_DTYPE)[:, None, None], (len(fills), rows, n_slots)
+        ).copy()
+
+    @property
+    def cyl(self) -> dict[str, np.ndarray]:
+        """Cylinder fields by name, each ``(C, n_slots)`` (views: writing one writes the table)."""
+        return dict(zip(_CYL_FIELDS, self.cyl_table, strict=True))
+
+    @property
+    def box(self) -> dict[str, np.ndarray]:
+        """Box fields by name, each ``(B, n_slots)`` (views: writing one writes the table)."""
+        return dict(zip(_BOX_FIELDS, self.box_table, strict=True))
+
+    @classmethod
+    def _fill(cls, table: np.ndarray, fills: dict[str, float], slot: int, rows: dict[str, list[float]]) -> np.ndarray:
+        """``table`` with ``slot``'s obstacles replaced by ``rows`` (field → values), widened if they need it."""
         n = len(next(iter(rows.values())))
-        have = next(iter(arrays.values())).shape[0]
+        have = table.shape[1]
         if n > have:  # widen every slot; the new rows are padding
-            for k, a in arrays.items():
-                arrays[k] = np.concatenate((a, np.full((n - have, a.shape[1]), fills[k], dtype=_DTYPE)))
-        for k, a in arrays.items():
-            a[:, slot] = fills[k]
-            a[:n, slot] = rows[k]
+            table = np.concatenate((table, cls._table(fills, n - have, table.shape[2])), axis=1)
+        for i, (k, fill) in enumerate(fills.items()):
+            table[i, :, slot] = fill
+            table[i, :n, slot] = rows[k]
+        return table
 
     def set_course(self, slot: int, course: Course | None) -> None:
         """Replace the obstacles of ``slot`` (``None`` empties it); arrays widen when a course needs more."""
         cyls = [o for o in course.obstacles if isinstance(o, Cylinder)] if course else []
         boxes = [o for o in course.obstacles if isinstance(o, Box)] if course else []
-        self._fill(
-            self.cyl,
+        self.cyl_table = self._fill(
+            self.cyl_table,
             _CYL_FIELDS,
             slot,
             {
@@ -76,8 +105,8 @@ class PackedObstacles:
                 "h": [o.height_m / 2 for o in cyls],
             },
         )
-        self._fill(
-            self.box,
+        self.box_table = self._fill(
+            self.box_table,
             _BOX_FIELDS,
             slot,
             {
@@ -170,6 +199,7 @@ def ray_distances(
     origins_m: np.ndarray,
     directions: np.ndarray,
     max_range_m: float,
+    backend: str = "auto",
 ) -> np.ndarray:
     """Distance (m) along each ray to the first obstacle or the floor, ``max_range_m`` if nothing is closer.
 
@@ -180,6 +210,8 @@ def ray_distances(
             origin (cheaper).
         directions: ``(M, R, 3)`` ray directions (normalized here).
         max_range_m: Range limit.
+        backend: ``"numba"`` (the compiled loop of :mod:`tinyrl.sim.fast_geometry`, the same distances), ``"numpy"``
+            (the reference) or ``"auto"`` (:data:`RAY_BACKEND`).
 
     Returns:
         ``(M, R)`` float64 distances in ``[0, max_range_m]``; 0 for a ray starting inside an obstacle.
@@ -195,10 +227,19 @@ def ray_distances(
     dist = np.minimum(floor, max_range_m).T.astype(_DTYPE, order="C")  # (R, M), see _ray_cylinders
     o = tuple(o64[..., i].T.astype(_DTYPE, order="C") for i in range(3))
     d = tuple(d64[..., i].T.astype(_DTYPE, order="C") for i in range(3))
-    if obs.cyl["x"].shape[0]:
-        np.minimum(dist, _ray_cylinders(_take(obs.cyl, slots), o, d), out=dist)
-    if obs.box["x"].shape[0]:
-        np.minimum(dist, _ray_boxes(_take(obs.box, slots), o, d), out=dist)
+    backend = RAY_BACKEND if backend == "auto" else backend
+    if backend not in RAY_BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected 'auto' or one of {RAY_BACKENDS}")
+    if backend == "numba":
+        if fast_geometry is None:
+            raise ValueError("backend 'numba' needs numba installed")
+        cells = np.arange(dist.shape[1]) if slots is None else slots
+        fast_geometry.nearest_entries(np.stack(o), np.stack(d), obs.cyl_table, obs.box_table, cells, dist)
+    else:
+        if obs.cyl["x"].shape[0]:
+            np.minimum(dist, _ray_cylinders(_take(obs.cyl, slots), o, d), out=dist)
+        if obs.box["x"].shape[0]:
+            np.minimum(dist, _ray_boxes(_take(obs.box, slots), o, d), out=dist)
     return np.maximum(dist, 0.0, out=dist).T.astype(float)
 
 
