@@ -25,10 +25,10 @@ def distill_command(
     arch: Annotated[
         str,
         typer.Option(
-            help="Hidden widths of the student, comma-separated (24,24: the smallest measured to stay within "
-            "1 point of the obstacle-course teacher)."
+            help="Hidden widths of the student, comma-separated (32,32: the smallest measured to stay within "
+            "2 points of the obstacle-course teacher on every level)."
         ),
-    ] = "24,24",
+    ] = "32,32",
     iterations: Annotated[int, typer.Option(min=1, help="DAgger iterations (1 = behaviour cloning only).")] = 6,
     steps: Annotated[int, typer.Option(min=1, help="Env steps collected per iteration.")] = 25_600,
     n_drones: Annotated[int, typer.Option("--n-drones", min=1, help="Drones simulated at once.")] = 128,

@@ -65,7 +65,7 @@ AGREEMENT_TOLERANCE = 0.05
 class DistillOptions:
     """Settings of :func:`distill` (``tinyrl distill`` flags)."""
 
-    arch: tuple[int, ...] = (24, 24)
+    arch: tuple[int, ...] = (32, 32)
     """Hidden widths of the student (ReLU). 16→32→32→4 is 1,764 parameters: ~1.9 KB as int8 + int32 biases."""
     iterations: int = 6
     """DAgger iterations; iteration 0 is behaviour cloning on teacher rollouts."""
