@@ -2,7 +2,9 @@
 
 The fast backend of :class:`tinyrl.sim.world.World`: obstacles of every slot are packed into padded arrays,
 and each query handles all drones, all rays and all obstacles in a few dozen elementwise NumPy operations,
-without a Python loop over drones. PyBullet's ray test is the reference it is checked against.
+without a Python loop over drones. PyBullet's ray test is the reference it is checked against. Ray casts run
+by default in :mod:`tinyrl.sim.fast_geometry`, a compiled loop over drones, rays and obstacles that repeats this
+module's float32 arithmetic (the same distances, ~3x faster); the NumPy code here stays the reference.
 
 Speed notes (measured, 2-core machine): arrays are obstacle-major, ``(K, slots)``, so the "nearest obstacle"
 reduction runs over the first axis (NumPy reduces a short last axis ~10x slower); one array per vector
