@@ -272,7 +272,7 @@ def main(args: list[str] | None = None) -> None:
     raised (exit 1), unless ``--debug`` is given, which shows the traceback of the latter. Ctrl-C exits 130 and
     SIGTERM 143, both after the command has stopped every process it started.
     """
-    quiet_tensorflow()  # TensorBoard loads TensorFlow too, whose start-up banners would bury a one-line error
+    quiet_tensorflow()  # the compress commands load TensorFlow, whose start-up banners would bury a one-line error
     argv = list(sys.argv[1:] if args is None else args)
     debug = DEBUG_FLAG in argv
     argv = [a for a in argv if a != DEBUG_FLAG]
