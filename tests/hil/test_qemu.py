@@ -312,12 +312,15 @@ def test_each_episode_starts_with_a_fresh_supervisor_watchdog(
     shipped_policy_dir: Path, qemu_session: QemuSession, config: ScenarioConfig
 ) -> None:
     """Episode 0 loses its actions until the watchdog stops the motors; episode 1 flies exactly like the host."""
-    from tinyrl.common.evaluate import evaluate
+    from tinyrl.common.evaluate import eval_courses, evaluate
     from tinyrl.hil.bridge import fly_episodes
     from tinyrl.sim.supervisor import MOTORS_OFF_AFTER_S
 
     # Episode 0 loses the actions of steps 20 to 20 + n_lost - 1 (0-based; stamps one higher), more than the 2 s
     # after which the motors stop; the drone (seed 1) falls without motors, and episode 1 starts with every action.
+    # The courses have no obstacles, so only that fall can end episode 0: flying blind into a pillar first would
+    # carry the rest of the lost actions into episode 1, whatever policy is shipped.
+    courses = [c.model_copy(update={"obstacles": []}) for c in eval_courses(config, 2, seed=1)]
     first, n_lost = 20, int(MOTORS_OFF_AFTER_S / config.dt_s) + 5
     lost = frozenset(range(first + 1, first + 1 + n_lost))
     proxy = FaultyProxy(qemu_session.port, act_faults={stamp: ("drop",) for stamp in lost})
@@ -326,7 +329,7 @@ def test_each_episode_starts_with_a_fresh_supervisor_watchdog(
             proxy.url, shipped_policy_dir, _LossAwareLink, timeout_s=REPLY_TIMEOUT_S, retries=0, lost_stamps=lost
         )
         try:
-            report = fly_episodes(link, policy, config, episodes=2, seed=1)
+            report = fly_episodes(link, policy, config, courses, episodes=2, seed=1)
         finally:
             link.close()
     finally:
@@ -336,7 +339,7 @@ def test_each_episode_starts_with_a_fresh_supervisor_watchdog(
     flown = report.summary["episode_results"]
     assert flown[0]["outcome"] == "collision"  # motors off stays off for the rest of the flight: the drone falls
     assert sup["missed_setpoints"] == n_lost == proxy.to_host.drops  # every lost action fell in episode 0
-    host = evaluate(policy, config, episodes=2, seed=1).episode_results[1]
+    host = evaluate(policy, config, courses, episodes=2, seed=1).episode_results[1]
     assert flown[1] == host.__dict__, "episode 1 re-armed: flown in hover with every action, like the host"
     assert report.mismatches == 0
 
