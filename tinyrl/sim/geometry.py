@@ -227,8 +227,10 @@ def ray_distances(
     dz = d64[..., 2]
     floor = np.where(dz < 0.0, np.maximum(o64[..., 2], 0.0) / -np.minimum(dz, -_TINY), np.inf)
     dist = np.minimum(floor, max_range_m).T.astype(_DTYPE, order="C")  # (R, M), see _ray_cylinders
-    o = tuple(o64[..., i].T.astype(_DTYPE, order="C") for i in range(3))
-    d = tuple(d64[..., i].T.astype(_DTYPE, order="C") for i in range(3))
+    # Components first, (3, R, M): the compiled loop takes the stacks, the NumPy path their contiguous rows.
+    o_stack = o64.transpose(2, 1, 0).astype(_DTYPE, order="C")
+    d_stack = d64.transpose(2, 1, 0).astype(_DTYPE, order="C")
+    o, d = tuple(o_stack), tuple(d_stack)
     backend = RAY_BACKEND if backend == "auto" else backend
     if backend not in RAY_BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected 'auto' or one of {RAY_BACKENDS}")
@@ -236,7 +238,7 @@ def ray_distances(
         if fast_geometry is None:
             raise ValueError("backend 'numba' needs numba installed")
         cells = np.arange(dist.shape[1]) if slots is None else slots
-        fast_geometry.nearest_entries(np.stack(o), np.stack(d), obs.cyl_table, obs.box_table, cells, dist)
+        fast_geometry.nearest_entries(o_stack, d_stack, obs.cyl_table, obs.box_table, cells, dist)
     else:
         if obs.cyl["x"].shape[0]:
             np.minimum(dist, _ray_cylinders(_take(obs.cyl, slots), o, d), out=dist)

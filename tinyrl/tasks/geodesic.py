@@ -47,7 +47,7 @@ def _relax(dist: np.ndarray, cell_m: np.ndarray, update: np.ndarray) -> np.ndarr
     The fixed point of ``dist[v] = min(dist[v], dist[u] + hop(u, v))`` for ``v`` in ``update``: cells outside
     ``update`` keep their distance and only relay it. Dijkstra from a virtual source whose edge to each finite cell
     weighs that cell's distance: every distance is one float addition onto a neighbour's, as in Bellman-Ford sweeps,
-    and float addition is monotonic, so the result is the same to the bit, in ~1/5 of the time.
+    and float addition is monotonic, so the result is the same to the bit, in ~1/3 of the time.
     """
     nx, ny = dist.shape
     cells = np.arange(nx * ny).reshape(nx, ny)
