@@ -64,6 +64,7 @@ def main() -> int:
 
         teacher = load_policy(args.teacher)
         teacher_success = score(teacher)
+        first = next(iter(teacher_success))  # the level the row's top-level figures are from
         rows = []
         for text in archs:
             arch = parse_arch(text)
@@ -83,7 +84,6 @@ def main() -> int:
             meta = quantize_student(folder / "student.keras", folder / "policy_int8.tflite", seed=args.seed)
             student = score(load_policy(folder / "student.keras"))
             int8 = score(load_policy(folder / "policy_int8.tflite"))
-            first = next(iter(teacher_success))
             row = {
                 "arch": list(arch),
                 "parameters": summary["parameters"],
