@@ -264,3 +264,22 @@ def test_light_bearing_feature_points_at_the_light_all_around(light_xy, bearing)
     np.testing.assert_allclose(obs[1:3], bearing, atol=0.02)
     with pytest.raises(ConfigError, match=r"light_bearing needs sensors\.light\.normals"):
         scenario("source-seeking", observation={"features": ["light_bearing"]}, sensors={"light": {"normals": None}})
+
+
+@pytest.mark.parametrize("mode", ["continuous", "discrete"])
+def test_yaw_rate_reward_prices_the_commanded_turn(mode):
+    def rewards(weight, action):
+        config = scenario(
+            "obstacle-course", action={"mode": mode}, randomization={"enabled": False}, reward={"yaw_rate": weight}
+        )
+        env = TinyRLEnv(config, courses=[OPEN])
+        env.reset(seed=0)
+        return np.array([env.step(action)[1] for _ in range(20)])
+
+    if mode == "continuous":
+        turn, straight, rate_deg_s = np.array([0, 0, -0.5, 0], np.float32), np.zeros(4, np.float32), 45.0
+    else:
+        turn, straight, rate_deg_s = 2, 0, 60.0  # rotate_right, forward
+    priced = rewards(-0.02, turn) - rewards(0.0, turn)
+    np.testing.assert_allclose(priced, -0.02 * np.radians(rate_deg_s), rtol=1e-6)
+    np.testing.assert_array_equal(rewards(-0.02, straight), rewards(0.0, straight))

@@ -117,6 +117,8 @@ class RewardConfig(StrictModel):
     """Per step, so dawdling costs."""
     action_rate: float = 0.0
     """Times the squared change of the (scaled) action per step; makes flight smooth."""
+    yaw_rate: float = 0.0
+    """Times the commanded yaw rate's magnitude (rad/s), per step: a price on turning, against spinning on the spot."""
     hover_error: float = 0.0
     """Per metre of distance from the hover point, per step (hover task)."""
     proximity: float = 0.0

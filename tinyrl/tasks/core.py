@@ -338,6 +338,8 @@ class BatchedTask:
         reward += rw.hover_error * dist
         if rw.action_rate:
             reward += rw.action_rate * np.square(fed_back - self.prev_action).sum(axis=1)
+        if rw.yaw_rate:
+            reward += rw.yaw_rate * np.radians(np.abs(setpoints[:, 2]))
         self.prev_dist_m = shaped
         self.prev_action[:] = fed_back
         self.action_ema += self.action_ema_alpha * (fed_back - self.action_ema)
