@@ -166,6 +166,7 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
         action_ema=rng.uniform(-1.0, 1.0, (n, width)),
         ranges_ema=rng.uniform(0.05, config.sensors.multiranger.max_range_m, (n, 4)),
         light_log_ema=rng.uniform(np.log(LIGHT_LOG_FLOOR), 2.0, n),
+        trail_m=np.zeros((n, 2)),  # not built by the app (the export refuses it)
     )
     frame.goal_heading_m[0, :2] = 0.0  # at the goal: bearing reads "ahead"
     frame.light[1] = 0.0  # in the dark: light_bearing's vector is 0
@@ -206,6 +207,7 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
             action_ema=fields["action_ema"],
             ranges_ema=fields["ranges_ema_m"],
             light_log_ema=fields["light_log_ema"][:, 0],
+            trail_m=frame.trail_m,
         ),
         config,
     )

@@ -228,6 +228,34 @@ def test_ranges_ema_feature_lags_the_rangers_toward_a_wall():
     assert obs[4] > obs[0] + 0.02
 
 
+def test_trail_feature_points_where_the_drone_has_been_whichever_way_it_turned():
+    """A world-frame average of the position, read in the heading frame: behind after flying ahead, beside after
+    a quarter turn on the spot."""
+    config = scenario(
+        "obstacle-course",
+        randomization={"enabled": False, "latency_steps": [0, 0]},
+        observation={"features": ["trail"], "trail_tau_s": 1.0, "goal_noise_std_m": 0.0, "max_latency_steps": 0},
+    )
+    env = TinyRLEnv(config, courses=[OPEN])
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(obs, 0.0)  # starts where the drone does
+    drones = env.task.drones
+    alpha = 1.0 - np.exp(-1.0 / config.policy_rate_hz)
+    trail_xy = drones.pos[0, :2].copy()
+    forward, turn_left = [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]
+    for k, action in enumerate([forward] * 25 + [turn_left] * 25):
+        obs, *_ = env.step(np.array(action, dtype=np.float32))
+        trail_xy += alpha * (drones.pos[0, :2] - trail_xy)
+        behind = trail_xy - drones.pos[0, :2]
+        cos, sin = np.cos(drones.euler[0, 2]), np.sin(drones.euler[0, 2])
+        want = np.array([cos * behind[0] + sin * behind[1], -sin * behind[0] + cos * behind[1]]) / 2.0
+        np.testing.assert_allclose(obs, want, atol=1e-5, err_msg=f"step {k}")
+        if k == 24:
+            assert obs[0] < -0.2 and abs(obs[1]) < 0.05  # 1 s ahead: the trail lies behind
+    assert np.degrees(drones.euler[0, 2]) > 60.0
+    assert obs[1] > 0.1 and obs[1] > abs(obs[0])  # turned left: where it came from is now on its left
+
+
 @pytest.mark.parametrize(("light_x_m", "sign"), [(4.5, 1.0), (-0.9, -1.0)])
 def test_light_trend_feature_is_positive_flying_towards_the_light_and_negative_away(light_x_m, sign):
     """The log reading's lead over its low-passed copy: 0 at the start, then its sign says brighter or dimmer."""

@@ -89,6 +89,8 @@ class ObservationConfig(StrictModel):
     """Time constant (s) of the ``ranges_ema`` feature's low-pass over past horizontal ranges."""
     light_ema_tau_s: Positive = 1.0
     """Time constant (s) of the ``light_trend`` feature's low-pass over the log of the total light reading."""
+    trail_tau_s: Positive = 3.0
+    """Time constant (s) of the ``trail`` feature's low-pass over the estimated horizontal position."""
 
 
 class SensorsConfig(StrictModel):

@@ -168,6 +168,8 @@ class BatchedTask:
         self.tracks_light_log = "light_trend" in config.observation.features
         self.light_log_ema = np.zeros(n)
         self.light_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.light_ema_tau_s)
+        self.trail_xy_m = np.zeros((n, 2))
+        self.trail_alpha = ema_alpha(config.policy_rate_hz, config.observation.trail_tau_s)
         self.latency = np.zeros(n, dtype=np.int64)
         self.obs_delay: np.ndarray = np.zeros(
             (config.observation.max_latency_steps + 1, n, self.obs_dim), dtype=np.float32
@@ -416,6 +418,12 @@ class BatchedTask:
             (cos * rel[:, 0] + sin * rel[:, 1], -sin * rel[:, 0] + cos * rel[:, 1], rel[:, 2])
         )
         geofence = _box_exit_distances(est[:, :2], cos, sin, self.world.arena_lo_m[rows], self.world.arena_hi_m[rows])
+        if advance:
+            self.trail_xy_m[rows] += self.trail_alpha * (est[:, :2] - self.trail_xy_m[rows])
+        else:  # a new episode's trail starts where the drone does
+            self.trail_xy_m[rows] = est[:, :2]
+        behind = self.trail_xy_m[rows] - est[:, :2]
+        trail = np.column_stack((cos * behind[:, 0] + sin * behind[:, 1], -sin * behind[:, 0] + cos * behind[:, 1]))
         frame = SensorFrame(
             ranges,
             flow,
@@ -427,6 +435,7 @@ class BatchedTask:
             self.action_ema[rows],
             self.ranges_ema_m[rows],
             self.light_log_ema[rows],
+            trail,
         )
         return build_observation(frame, self.config)
 

@@ -30,6 +30,8 @@ LIGHT_FEATURES = frozenset({"light", "light_bearing", "light_side", "light_trend
 #: Added to the total light reading before its log (intensity units: a unit light about 10 m away), so the noise of
 #: a dark reading does not swing the log.
 LIGHT_LOG_FLOOR = 0.01
+#: ``trail`` divides its offset by this (m): 2 m behind reads 1.0.
+TRAIL_SCALE_M = 2.0
 #: ``light_trend`` is the log reading's lead over its low-passed copy times this: flying at 0.5 m/s towards a light
 #: 3 m away, with a 1 s time constant, the lead is about 0.33 and the feature reads 0.67.
 LIGHT_TREND_GAIN = 2.0
@@ -56,6 +58,10 @@ class SensorFrame:
             ``observation.ranges_ema_tau_s``): what the rangers saw a moment ago.
         light_log_ema: ``(N,)`` exponential moving average of :func:`light_log` of ``light`` (time constant
             ``observation.light_ema_tau_s``): how bright it was a moment ago.
+        trail_m: ``(N, 2)`` exponential moving average of the estimated horizontal position (world frame, time
+            constant ``observation.trail_tau_s``) minus the estimate now, in the heading frame (m): where the drone
+            has been lately. Averaged in the world frame, it survives the drone turning, which a body-frame memory
+            such as ``action_ema`` does not.
     """
 
     ranges_m: np.ndarray
@@ -68,6 +74,7 @@ class SensorFrame:
     action_ema: np.ndarray
     ranges_ema: np.ndarray
     light_log_ema: np.ndarray
+    trail_m: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,10 @@ def _ranges_ema(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return f.ranges_ema / c.sensors.multiranger.max_range_m
 
 
+def _trail(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return np.clip(f.trail_m / TRAIL_SCALE_M, -OBS_LIMIT, OBS_LIMIT)
+
+
 def ema_alpha(rate_hz: float, tau_s: float) -> float:
     """Weight of the newest sample in ``ema += alpha * (x - ema)`` at ``rate_hz`` for time constant ``tau_s``."""
     return 1.0 - math.exp(-1.0 / (rate_hz * tau_s))
@@ -240,6 +251,13 @@ FEATURES: dict[str, Feature] = {
         _geofence,
         "distance to the arena edge (geofence, from the positioning system) front, back, left, right "
         "(heading frame) / multiranger max_range_m, in [0, 1]",
+    ),
+    "trail": Feature(
+        lambda c: 2,
+        _trail,
+        "exponential moving average of the estimated horizontal position (world frame, time constant "
+        f"observation.trail_tau_s) minus the estimate now, heading frame x, y / {TRAIL_SCALE_M} m, clipped ±2: "
+        "where the drone has been lately, whichever way it has turned since",
     ),
 }
 
