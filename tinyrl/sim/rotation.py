@@ -66,6 +66,14 @@ def euler_to_quat(euler: np.ndarray) -> np.ndarray:
     )
 
 
+def world_to_heading_xy(x: np.ndarray, y: np.ndarray, cos_yaw: np.ndarray, sin_yaw: np.ndarray) -> np.ndarray:
+    """Horizontal world vectors ``(x, y)`` (M,) in the heading frame of yaws given by ``cos_yaw``, ``sin_yaw`` (M,).
+
+    Returns ``(M, 2)``: forward, left (the world turned by -yaw).
+    """
+    return np.column_stack((cos_yaw * x + sin_yaw * y, -sin_yaw * x + cos_yaw * y))
+
+
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton products ``a ⊗ b`` (N, 4) of quaternions (N, 4) xyzw."""
     ax, ay, az, aw = a[:, 0], a[:, 1], a[:, 2], a[:, 3]

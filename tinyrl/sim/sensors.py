@@ -25,7 +25,7 @@ import pydantic
 
 from tinyrl.config import StrictModel
 from tinyrl.sim.noise import Noise, as_noise
-from tinyrl.sim.rotation import quat_to_rotmat
+from tinyrl.sim.rotation import quat_to_rotmat, world_to_heading_xy
 from tinyrl.sim.world import World
 
 NonNegative = Annotated[float, pydantic.Field(ge=0, allow_inf_nan=False)]
@@ -244,7 +244,7 @@ class FlowDeck(_Sensor):
         vel = _need(kin.velocity_m_s, "velocity_m_s")[rows]
         yaw = np.arctan2(rot[:, 1, 0], rot[:, 0, 0])
         cos, sin = np.cos(yaw), np.sin(yaw)
-        v = np.stack((cos * vel[:, 0] + sin * vel[:, 1], -sin * vel[:, 0] + cos * vel[:, 1]), axis=1)
+        v = world_to_heading_xy(vel[:, 0], vel[:, 1], cos, sin)
         if c.velocity_noise_std_m_s > 0:
             v = v + c.velocity_noise_std_m_s * noise.normal(rows, (2,))
         return v

@@ -22,6 +22,7 @@ from tinyrl.errors import ConfigError
 from tinyrl.sim.course import Course
 from tinyrl.sim.drone import Quadrotors
 from tinyrl.sim.noise import PerDroneNoise
+from tinyrl.sim.rotation import world_to_heading_xy
 from tinyrl.sim.sensors import FlowDeck, Gyro, Kinematics, LightSensor, MultiRanger
 from tinyrl.sim.world import World
 from tinyrl.tasks.actions import action_map
@@ -414,16 +415,14 @@ class BatchedTask:
         est = pos + noise_std * self.noise.normal(rows, (3,)) if noise_std else pos
         rel = self.goal_m[rows] - est
         cos, sin = np.cos(yaw), np.sin(yaw)
-        goal_heading = np.column_stack(
-            (cos * rel[:, 0] + sin * rel[:, 1], -sin * rel[:, 0] + cos * rel[:, 1], rel[:, 2])
-        )
+        goal_heading = np.column_stack((world_to_heading_xy(rel[:, 0], rel[:, 1], cos, sin), rel[:, 2]))
         geofence = _box_exit_distances(est[:, :2], cos, sin, self.world.arena_lo_m[rows], self.world.arena_hi_m[rows])
         if advance:
             self.trail_xy_m[rows] += self.trail_alpha * (est[:, :2] - self.trail_xy_m[rows])
         else:  # a new episode's trail starts where the drone does
             self.trail_xy_m[rows] = est[:, :2]
         behind = self.trail_xy_m[rows] - est[:, :2]
-        trail = np.column_stack((cos * behind[:, 0] + sin * behind[:, 1], -sin * behind[:, 0] + cos * behind[:, 1]))
+        trail = world_to_heading_xy(behind[:, 0], behind[:, 1], cos, sin)
         frame = SensorFrame(
             ranges,
             flow,

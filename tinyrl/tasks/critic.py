@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyrl.sim.rotation import world_to_heading_xy
+
 if TYPE_CHECKING:  # for annotations only: the config module imports this one to check feature names
     from tinyrl.tasks.config import ScenarioConfig
     from tinyrl.tasks.progress import GoalDistance
@@ -71,7 +73,7 @@ def _direction(f: CriticFrame, c: ScenarioConfig) -> np.ndarray:
     norm = np.maximum(np.hypot(gx, gy), 1e-6)  # flat (at the goal, deep inside an obstacle): no direction
     dx, dy = -gx / norm, -gy / norm
     cos, sin = np.cos(f.yaw_rad), np.sin(f.yaw_rad)
-    return np.column_stack((cos * dx + sin * dy, -sin * dx + cos * dy))
+    return world_to_heading_xy(dx, dy, cos, sin)
 
 
 CRITIC_FEATURES: dict[str, CriticFeature] = {
