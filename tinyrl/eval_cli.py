@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinyrl.cli_options import EnvOption
+from tinyrl.common.paths import portable_path
 
 if TYPE_CHECKING:
     from tinyrl.sim.course import Course
@@ -158,7 +159,13 @@ def _write_eval_json(
     """An eval's JSON: what was flown, then ``body``; one line on stdout, or an indented file written atomically."""
     from tinyrl.io import atomic_write_text
 
-    data = {"policy": str(policy), "env": config.name, "seed": seed, "difficulty": level, "randomize": randomize}
+    data = {
+        "policy": portable_path(policy),
+        "env": config.name,
+        "seed": seed,
+        "difficulty": level,
+        "randomize": randomize,
+    }
     data.update(body)
     if _json_to_stdout(json_out):
         sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")

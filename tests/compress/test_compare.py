@@ -13,11 +13,13 @@ from typer.testing import CliRunner
 
 from tinyrl.cli import app
 from tinyrl.common.policy import MlpPolicy, PolicyError
-from tinyrl.compress.compare import compare, update_manifest
+from tinyrl.compress.compare import compare
 from tinyrl.compress.distill import DistillOptions, distill, write_distill_outputs
 from tinyrl.compress.shrink import quantize_student
+from tinyrl.errors import ConfigError
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
+from tinyrl.train.ship import update_manifest
 
 ROOT = Path(__file__).parents[2]
 
@@ -96,5 +98,5 @@ def test_compare_errors(hover_folder, tmp_path):
     with pytest.raises(PolicyError, match="observations"):  # hover policies in the obstacle course
         compare(folder, load_scenario("obstacle-course", {"course_pool_size": 5}), episodes=1)
     (tmp_path / "manifest.json").write_text("[1, 2]")
-    with pytest.raises(PolicyError, match="JSON object"):
+    with pytest.raises(ConfigError, match="JSON object"):
         update_manifest(tmp_path, "compression", {})

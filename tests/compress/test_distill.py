@@ -129,7 +129,7 @@ def test_quantize_writes_full_int8_tflite_with_sidecar(distilled):
     assert interpreter.get_output_details()[0]["dtype"] == np.int8
     meta = json.loads((folder / "policy_int8.json").read_text())
     assert meta["head"] == "clip" and meta["tensorflow"] == tf.__version__ and meta["seed"] == 0
-    assert meta["calibration"]["samples"] == 9000 and meta["calibration"]["source"].endswith("calibration.npz")
+    assert meta["calibration"] == {"source": "<calibration.npz>", "samples": 9000}  # no folder of this machine
 
 
 def test_tflite_loader_follows_the_float_student(distilled):
@@ -212,6 +212,24 @@ def test_bad_inputs_raise_clear_errors(distilled, tmp_path):
         )
 
 
+def test_distill_cli_records_no_folder_of_this_machine(distilled, tmp_path):
+    """``distill.json`` names its teacher and scenario file without this machine's folders; a quantize that would
+    need that scenario file (no calibration set next to the student) asks for ``--env`` instead of guessing."""
+    folder, env, _, _, _ = distilled
+    out = tmp_path / "student"
+    args = ["distill", "--env", str(env), "--teacher", str(folder), "-o", str(out), "--iterations", "1"]
+    result = CliRunner().invoke(
+        app, [*args, "--steps", "256", "--n-drones", "8", "--epochs", "1", "--eval-episodes", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "distill.json").read_text())
+    assert (recorded["teacher"], recorded["env"]) == (f"<{folder.name}>", f"<{env.name}>")
+    assert str(tmp_path) not in json.dumps(recorded) and str(folder) not in json.dumps(recorded)
+    (out / "calibration.npz").unlink()
+    with pytest.raises(PolicyError, match=r"pass --calibration FILE\.npz or --env NAME"):
+        quantize_student(out / "student.keras", out / "policy_int8.tflite")
+
+
 def test_quantize_takes_a_small_teacher_as_it_is(tmp_path):
     """A teacher ``.npz`` (the paper's DQN: ReLU, argmax) is quantized without a student: its own weights, int8."""
     from tinyrl.compress.student import mlp_to_student, student_to_mlp
@@ -228,6 +246,7 @@ def test_quantize_takes_a_small_teacher_as_it_is(tmp_path):
     out = tmp_path / "policy_int8.tflite"
     result = CliRunner().invoke(app, ["quantize", str(tmp_path / "teacher.npz"), "--env", str(env), "-o", str(out)])
     assert result.exit_code == 0, result.output
+    assert str(tmp_path) not in out.with_suffix(".json").read_text()  # no folder of this machine in the sidecar
     int8 = load_policy(out)
     assert isinstance(int8, Int8Policy) and int8.head == "argmax"
     assert [int8.obs_dim, *(layer.out_features for layer in int8.model.layers)] == teacher.layer_sizes

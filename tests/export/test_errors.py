@@ -133,4 +133,5 @@ def test_cli_one_line_error_exit_2_and_table(tmp_path: Path, tflite_file: Tflite
     ok = CliRunner().invoke(app, ["export", str(tflite_file((7, 3), "linear", 21)), "-o", str(out), "--target", "host"])
     assert ok.exit_code == 0, ok.output
     assert "weights + biases" in ok.output and "ARM footprint" in ok.output
+    assert str(tmp_path) not in (out / "report.json").read_text()  # the model's source without this machine's folders
     assert issubclass(ExportError, TinyRLError)

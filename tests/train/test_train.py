@@ -72,6 +72,7 @@ def test_tiny_training_end_to_end_and_eval(tmp_path):
     first = subprocess.run([*cmd, "--json", "/dev/stdout"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     result = json.loads(first.stdout.strip().splitlines()[-1])
+    assert str(tmp_path) not in first.stdout.strip().splitlines()[-1]
     assert result["episodes"] == 5 and {"success_rate", "collision_rate", "timeout_rate"} <= result.keys()
     again = subprocess.run([*cmd, "--json", str(tmp_path / "e.json")], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinyrl.cli_options import EnvOption
+from tinyrl.common.paths import portable_path
 
 err_console = Console(stderr=True)
 
@@ -70,7 +71,7 @@ def distill_command(
 
     result = distill(config, policy, options, on_iteration=report if progress else None)
     summary = write_distill_outputs(
-        result, output, options, {"env": env, "scenario": config.name, "teacher": str(teacher)}
+        result, output, options, {"env": portable_path(env), "scenario": config.name, "teacher": portable_path(teacher)}
     )
     teacher_success = summary["teacher_success_rate"]
     typer.echo(
@@ -129,9 +130,10 @@ def compare_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")] = None,
 ) -> None:
     """Compare teacher, float student and int8: size, action agreement, closed-loop success; updates manifest.json."""
-    from tinyrl.compress.compare import compare, update_manifest
+    from tinyrl.compress.compare import compare
     from tinyrl.io import atomic_write_text
     from tinyrl.tasks.config import load_scenario
+    from tinyrl.train.ship import update_manifest
 
     config = load_scenario(env)
     result = compare(policy_dir, config, episodes=episodes, seed=seed, agreement_steps=agreement_steps, progress=True)

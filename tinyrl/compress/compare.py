@@ -8,7 +8,6 @@ only by the policy. The result is merged into ``POLICY_DIR/manifest.json`` under
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,9 @@ import numpy as np
 
 from tinyrl.common.policy import MlpPolicy, Policy, PolicyError
 from tinyrl.compress.artefacts import ARTEFACTS
-from tinyrl.io import atomic_write_text
 from tinyrl.tasks.config import ScenarioConfig
 
-__all__ = ["ARTEFACTS", "Row", "compare", "update_manifest"]
+__all__ = ["ARTEFACTS", "Row", "compare"]
 
 #: Seed offset of the agreement rollouts (kept apart from distillation and evaluation streams).
 AGREEMENT_SEED_OFFSET = 3_000_000
@@ -126,23 +124,3 @@ def compare(
             ).to_dict()
         )
     return {"env": config.name, "episodes": episodes, "seed": seed, "agreement_samples": len(obs), "rows": rows}
-
-
-def update_manifest(policy_dir: str | Path, key: str, value: Any) -> Path:
-    """Set ``manifest.json[key] = value`` in ``policy_dir``, keeping every other entry; atomic write.
-
-    Raises:
-        PolicyError: An existing ``manifest.json`` is not a JSON object.
-    """
-    path = Path(policy_dir) / "manifest.json"
-    data: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text())
-        except ValueError as exc:
-            raise PolicyError(f"{path}: not valid JSON ({exc}); fix or remove it") from None
-        if not isinstance(data, dict):
-            raise PolicyError(f"{path}: expected a JSON object, found {type(data).__name__}")
-    data[key] = value
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-    return path

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinyrl.common.paths import names_another_machine, portable_path
 from tinyrl.common.policy import MlpPolicy, PolicyError
 from tinyrl.common.tensorflow_env import quiet_tensorflow
 from tinyrl.io import atomic_write_text
@@ -40,6 +41,8 @@ def _config_from_distill(student_path: Path, env: str | None) -> Any:
         try:
             env = json.loads(meta.read_text())["env"]
         except (OSError, ValueError, KeyError):
+            env = None
+        if not isinstance(env, str) or names_another_machine(env):
             raise PolicyError(
                 f"no calibration set for {student_path} (no calibration.npz next to it) and no scenario to roll it "
                 "out in: pass --calibration FILE.npz or --env NAME"
@@ -91,7 +94,7 @@ def calibration_set(
     if calibration is not None or default.is_file():
         path = Path(calibration) if calibration is not None else default
         obs, actions = load_calibration(path)
-        source = str(path)
+        source = portable_path(path)
     else:
         config = _config_from_distill(student_path, env)
         obs, _, _ = collect_rollouts(config, max_samples, actor=student_to_mlp(model), seed=seed, randomize=True)
@@ -264,7 +267,7 @@ def quantize_student(
     meta: dict[str, Any] = {
         "kind": "tinyrl-int8-mlp",
         "head": head,
-        "student": str(student_path),
+        "student": portable_path(student_path),
         "layer_sizes": [qmodel.in_features, *(layer.out_features for layer in qmodel.layers)],
         "parameter_bytes": qmodel.parameter_bytes,
         "input": {"scale": qmodel.input.scale, "zero_point": qmodel.input.zero_point},

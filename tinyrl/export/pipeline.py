@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from tinyrl.common.paths import portable_path
 from tinyrl.compress.artefacts import INT8_FILE
 from tinyrl.compress.model import QuantizedMLP
 from tinyrl.compress.tflite_reader import load_tflite
@@ -273,9 +274,9 @@ def export_policy(
             "generator": "tinyrl.export",
             "target": limits.name,
             "rounding": rounding,
-            "env": env,
+            "env": None if env is None else portable_path(env),
             "files": sorted([*files, REPORT_FILE]),
-            "model": model_summary(quantized, sha256, str(path)),
+            "model": model_summary(quantized, sha256, portable_path(path)),
             "limits": {
                 "max_width": limits.max_width,
                 "max_scratch_bytes": limits.max_scratch_bytes,

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinyrl.cli_options import EnvOption
+from tinyrl.common.paths import portable_path
 
 
 def hil_command(
@@ -58,7 +59,7 @@ def hil_command(
         retries=retries,
         progress=True,
     )
-    data = {"policy": str(policy), "env": config.name, "seed": seed, **report.to_dict()}
+    data = {"policy": portable_path(policy), "env": config.name, "seed": seed, **report.to_dict()}
     to_stdout = json_out is not None and str(json_out) in ("/dev/stdout", "-")
     console = Console(stderr=to_stdout)
     table = Table(title=f"HIL: {policy} on {config.name}, {episodes} episodes, seed {seed}")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from tinyrl.common.paths import portable_path
 from tinyrl.common.policy import TEACHER_FILE, MlpPolicy
 from tinyrl.errors import ConfigError
 from tinyrl.io import atomic_write_bytes
@@ -35,31 +36,30 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def update_manifest(folder: Path, key: str, value: Any) -> None:
-    """Set one top-level section of ``manifest.json``, keeping the others (atomic write)."""
+def update_manifest(folder: str | Path, key: str, value: Any) -> Path:
+    """Set one top-level section of ``manifest.json``, keeping the others (atomic write); returns its path.
+
+    Raises:
+        ConfigError: An existing ``manifest.json`` is not a JSON object.
+    """
+    folder = Path(folder)
     manifest = read_manifest(folder)
     manifest[key] = value
-    atomic_write_bytes(folder / "manifest.json", runs.json_bytes(manifest))
-
-
-#: The checkout this package runs from: paths inside it are recorded relative to it.
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+    path = folder / "manifest.json"
+    atomic_write_bytes(path, runs.json_bytes(manifest))
+    return path
 
 
 def portable_command(command: str) -> str:
     """``command`` as a manifest records it: no folder of the machine that trained it.
 
-    Absolute paths inside the checkout become relative to it; others become ``<name>`` (an output folder does not
-    change the result, and a scenario file is shipped as ``config.yaml``).
+    Each absolute path becomes :func:`~tinyrl.common.paths.portable_path`'s form (an output folder does not change
+    the result, and a scenario file is shipped as ``config.yaml``).
     """
     out = []
     for token in command.split(" "):
         flag, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
-        if value.startswith("/"):
-            path = PurePosixPath(value)
-            inside = path.is_relative_to(_REPO_ROOT.as_posix())
-            value = path.relative_to(_REPO_ROOT.as_posix()).as_posix() if inside else f"<{path.name or 'root'}>"
-        out.append(f"{flag}{eq}{value}")
+        out.append(f"{flag}{eq}{portable_path(value)}")
     return " ".join(out)
 
 
