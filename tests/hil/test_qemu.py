@@ -19,6 +19,7 @@ from tinyrl.hil.link import HilLink, Reply
 if TYPE_CHECKING:
     from tinyrl.compress.student import Int8Policy
     from tinyrl.hil.qemu import QemuSession
+    from tinyrl.sim.course import Course
     from tinyrl.tasks.config import ScenarioConfig
 
 # QEMU and the ARM toolchain are part of the set-up: without them these tests fail (`make setup`), never skip.
@@ -87,6 +88,7 @@ def test_cli_flies_episodes_like_the_host(
         ],
     )
     assert result.exit_code == 0, result.output
+    assert str(shipped_policy_dir) not in out.read_text()  # no folder of this machine in the report
     report = json.loads(out.read_text())
     assert report["episodes"] == EPISODES
     assert report["mismatches"] == 0
@@ -308,6 +310,13 @@ def test_dead_link_fails_cleanly_after_retries(shipped_policy_dir: Path, qemu_se
         proxy.close()
 
 
+def _open_field(course: Course, margin_m: float) -> Course:
+    """``course`` without obstacles, its arena widened by ``margin_m`` on each horizontal side."""
+    (x0, x1), (y0, y1) = course.arena.x, course.arena.y
+    arena = course.arena.model_copy(update={"x": (x0 - margin_m, x1 + margin_m), "y": (y0 - margin_m, y1 + margin_m)})
+    return course.model_copy(update={"obstacles": [], "arena": arena})
+
+
 def test_each_episode_starts_with_a_fresh_supervisor_watchdog(
     shipped_policy_dir: Path, qemu_session: QemuSession, config: ScenarioConfig
 ) -> None:
@@ -318,9 +327,10 @@ def test_each_episode_starts_with_a_fresh_supervisor_watchdog(
 
     # Episode 0 loses the actions of steps 20 to 20 + n_lost - 1 (0-based; stamps one higher), more than the 2 s
     # after which the motors stop; the drone (seed 1) falls without motors, and episode 1 starts with every action.
-    # The courses have no obstacles, so only that fall can end episode 0: flying blind into a pillar first would
-    # carry the rest of the lost actions into episode 1, whatever policy is shipped.
-    courses = [c.model_copy(update={"obstacles": []}) for c in eval_courses(config, 2, seed=1)]
+    # Only that fall may end episode 0, whatever policy is shipped: ending it sooner would carry the rest of the lost
+    # actions into episode 1. So the courses have no obstacles to fly blind into, and an arena 30 m wider on every
+    # side than the drone can coast in the supervisor's level-out.
+    courses = [_open_field(c, margin_m=30.0) for c in eval_courses(config, 2, seed=1)]
     first, n_lost = 20, int(MOTORS_OFF_AFTER_S / config.dt_s) + 5
     lost = frozenset(range(first + 1, first + 1 + n_lost))
     proxy = FaultyProxy(qemu_session.port, act_faults={stamp: ("drop",) for stamp in lost})

@@ -235,6 +235,7 @@ def test_trail_feature_points_where_the_drone_has_been_whichever_way_it_turned()
         "obstacle-course",
         randomization={"enabled": False, "latency_steps": [0, 0]},
         observation={"features": ["trail"], "trail_tau_s": 1.0, "goal_noise_std_m": 0.0, "max_latency_steps": 0},
+        action={"max_yaw_rate_deg_s": 90.0},  # a full-rate turn of 1 s is a quarter turn
     )
     env = TinyRLEnv(config, courses=[OPEN])
     obs, _ = env.reset(seed=0)
@@ -305,7 +306,8 @@ def test_yaw_rate_reward_prices_the_commanded_turn(mode):
         return np.array([env.step(action)[1] for _ in range(20)])
 
     if mode == "continuous":
-        turn, straight, rate_deg_s = np.array([0, 0, -0.5, 0], np.float32), np.zeros(4, np.float32), 45.0
+        turn, straight = np.array([0, 0, -0.5, 0], np.float32), np.zeros(4, np.float32)
+        rate_deg_s = 0.5 * scenario("obstacle-course").action.max_yaw_rate_deg_s
     else:
         turn, straight, rate_deg_s = 2, 0, 60.0  # rotate_right, forward
     priced = rewards(-0.02, turn) - rewards(0.0, turn)
