@@ -167,6 +167,7 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
         ranges_ema=rng.uniform(0.05, config.sensors.multiranger.max_range_m, (n, 4)),
         light_log_ema=rng.uniform(np.log(LIGHT_LOG_FLOOR), 2.0, n),
         trail_m=np.zeros((n, 2)),  # not built by the app (the export refuses it)
+        panorama_m=np.zeros((n, config.observation.panorama_sectors)),  # nor is this
     )
     frame.goal_heading_m[0, :2] = 0.0  # at the goal: bearing reads "ahead"
     frame.light[1] = 0.0  # in the dark: light_bearing's vector is 0
@@ -208,6 +209,7 @@ def test_observation_and_setpoint_match_simulator(tmp_path: Path, env: str) -> N
             ranges_ema=fields["ranges_ema_m"],
             light_log_ema=fields["light_log_ema"][:, 0],
             trail_m=frame.trail_m,
+            panorama_m=frame.panorama_m,
         ),
         config,
     )

@@ -91,6 +91,10 @@ class ObservationConfig(StrictModel):
     """Time constant (s) of the ``light_trend`` feature's low-pass over the log of the total light reading."""
     trail_tau_s: Positive = 3.0
     """Time constant (s) of the ``trail`` feature's low-pass over the estimated horizontal position."""
+    panorama_sectors: Annotated[int, pydantic.Field(ge=4, le=32)] = 8
+    """Sectors of the ``panorama`` feature (each 360 / n degrees; at least 4, so no two rangers share one)."""
+    panorama_fade_m_s: Positive = 1.0
+    """How fast (m/s) a ``panorama`` sector forgets the farthest reading it holds."""
 
 
 class SensorsConfig(StrictModel):

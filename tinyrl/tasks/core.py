@@ -38,6 +38,7 @@ from tinyrl.tasks.features import (
     observation_size,
 )
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
+from tinyrl.tasks.panorama import panorama_in_heading, panorama_start, panorama_update
 from tinyrl.tasks.progress import GeodesicDistance, GoalDistance, StraightDistance
 from tinyrl.tasks.rules import task_rule
 
@@ -171,6 +172,10 @@ class BatchedTask:
         self.light_ema_alpha = ema_alpha(config.policy_rate_hz, config.observation.light_ema_tau_s)
         self.trail_xy_m = np.zeros((n, 2))
         self.trail_alpha = ema_alpha(config.policy_rate_hz, config.observation.trail_tau_s)
+        #: Only the panorama feature reads it: other scenarios skip its update on every step.
+        self.tracks_panorama = "panorama" in config.observation.features
+        self.panorama_m = np.zeros((n, config.observation.panorama_sectors))
+        self.panorama_fade_m = config.observation.panorama_fade_m_s / config.policy_rate_hz
         self.latency = np.zeros(n, dtype=np.int64)
         self.obs_delay: np.ndarray = np.zeros(
             (config.observation.max_latency_steps + 1, n, self.obs_dim), dtype=np.float32
@@ -423,6 +428,15 @@ class BatchedTask:
             self.trail_xy_m[rows] = est[:, :2]
         behind = self.trail_xy_m[rows] - est[:, :2]
         trail = world_to_heading_xy(behind[:, 0], behind[:, 1], cos, sin)
+        if not self.tracks_panorama:
+            panorama = self.panorama_m[rows]
+        else:
+            horizontal = ranges[:, :4]
+            if advance:
+                self.panorama_m[rows] = panorama_update(self.panorama_m[rows], horizontal, yaw, self.panorama_fade_m)
+            else:  # a new episode knows only its first readings
+                self.panorama_m[rows] = panorama_start(horizontal, yaw, self.panorama_m.shape[1])
+            panorama = panorama_in_heading(self.panorama_m[rows], yaw)
         frame = SensorFrame(
             ranges,
             flow,
@@ -435,6 +449,7 @@ class BatchedTask:
             self.ranges_ema_m[rows],
             self.light_log_ema[rows],
             trail,
+            panorama,
         )
         return build_observation(frame, self.config)
 

@@ -62,6 +62,8 @@ class SensorFrame:
             constant ``observation.trail_tau_s``) minus the estimate now, in the heading frame (m): where the drone
             has been lately. Averaged in the world frame, it survives the drone turning, which a body-frame memory
             such as ``action_ema`` does not.
+        panorama_m: ``(N, S)`` the farthest recent horizontal range in each of ``observation.panorama_sectors``
+            heading-frame sectors, sector 0 ahead, counter-clockwise (m; :mod:`tinyrl.tasks.panorama`).
     """
 
     ranges_m: np.ndarray
@@ -75,6 +77,7 @@ class SensorFrame:
     ranges_ema: np.ndarray
     light_log_ema: np.ndarray
     trail_m: np.ndarray
+    panorama_m: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,10 @@ def _trail(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return np.clip(f.trail_m / TRAIL_SCALE_M, -OBS_LIMIT, OBS_LIMIT)
 
 
+def _panorama(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return f.panorama_m / c.sensors.multiranger.max_range_m
+
+
 def ema_alpha(rate_hz: float, tau_s: float) -> float:
     """Weight of the newest sample in ``ema += alpha * (x - ema)`` at ``rate_hz`` for time constant ``tau_s``."""
     return 1.0 - math.exp(-1.0 / (rate_hz * tau_s))
@@ -258,6 +265,13 @@ FEATURES: dict[str, Feature] = {
         "exponential moving average of the estimated horizontal position (world frame, time constant "
         f"observation.trail_tau_s) minus the estimate now, heading frame x, y / {TRAIL_SCALE_M} m, clipped ±2: "
         "where the drone has been lately, whichever way it has turned since",
+    ),
+    "panorama": Feature(
+        lambda c: c.observation.panorama_sectors,
+        _panorama,
+        "the farthest horizontal range seen lately in each of observation.panorama_sectors sectors around the "
+        "drone (kept in the world frame, fading at observation.panorama_fade_m_s, read in the heading frame: "
+        "sector 0 ahead, counter-clockwise) / max_range_m, in [0, 1]: where it could see through, as it spins",
     ),
 }
 
