@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyrl.common.paths import REPO_ROOT
 from tinyrl.errors import TinyRLError
 from tinyrl.export import export_policy
 from tinyrl.processes import die_with_this_thread
@@ -22,7 +23,7 @@ from tinyrl.processes import die_with_this_thread
 __all__ = ["AppBuild", "DeployError", "app_sizes", "build_app", "check_firmware_base", "flash"]
 
 #: The app's folder in a TinyRL checkout.
-APP_DIR = Path(__file__).resolve().parents[2] / "firmware" / "crazyflie"
+APP_DIR = REPO_ROOT / "firmware" / "crazyflie"
 #: Submodules of crazyflie-firmware the build needs.
 SUBMODULES = ("vendor/FreeRTOS/include", "vendor/CMSIS/CMSIS", "vendor/libdw1000/inc")
 #: What a build writes that `make cload` (or `tinyrl deploy --uri`) would flash.

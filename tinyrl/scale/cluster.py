@@ -19,9 +19,9 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from tinyrl.common.paths import REPO_ROOT
 from tinyrl.errors import ConfigError, TinyRLError
 from tinyrl.processes import descendants, keep_sigterm_handler, kill_survivors
 
@@ -122,7 +122,7 @@ def resolve_address(backend: str, address: str | None) -> str | None:
 
 
 def _package_root() -> str:
-    return str(Path(__file__).resolve().parents[2])  # the folder holding the tinyrl package
+    return str(REPO_ROOT)  # the folder holding the tinyrl package
 
 
 @contextlib.contextmanager

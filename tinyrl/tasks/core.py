@@ -428,15 +428,14 @@ class BatchedTask:
             self.trail_xy_m[rows] = est[:, :2]
         behind = self.trail_xy_m[rows] - est[:, :2]
         trail = world_to_heading_xy(behind[:, 0], behind[:, 1], cos, sin)
-        if not self.tracks_panorama:
-            panorama = self.panorama_m[rows]
-        else:
-            horizontal = ranges[:, :4]
+        world = self.panorama_m[rows]
+        if self.tracks_panorama:
             if advance:
-                self.panorama_m[rows] = panorama_update(self.panorama_m[rows], horizontal, yaw, self.panorama_fade_m)
+                world = panorama_update(world, ranges[:, :4], yaw, self.panorama_fade_m)
             else:  # a new episode knows only its first readings
-                self.panorama_m[rows] = panorama_start(horizontal, yaw, self.panorama_m.shape[1])
-            panorama = panorama_in_heading(self.panorama_m[rows], yaw)
+                world = panorama_start(ranges[:, :4], yaw, self.panorama_m.shape[1])
+            self.panorama_m[rows] = world
+        panorama = panorama_in_heading(world, yaw) if self.tracks_panorama else world
         frame = SensorFrame(
             ranges,
             flow,
