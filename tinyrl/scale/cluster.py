@@ -121,10 +121,6 @@ def resolve_address(backend: str, address: str | None) -> str | None:
     return os.environ.get("RAY_ADDRESS") or None if backend == "ray" else None
 
 
-def _package_root() -> str:
-    return str(REPO_ROOT)  # the folder holding the tinyrl package
-
-
 @contextlib.contextmanager
 def ray_session(address: str | None = None) -> Iterator[Session]:
     """Connect to Ray for the duration of a ``with`` block.
@@ -146,7 +142,7 @@ def ray_session(address: str | None = None) -> Iterator[Session]:
     if address is None:
         os.environ.pop("RAY_ADDRESS", None)  # ray.init() would join that cluster instead of starting ours
         # Workers start from the raylet's environment: make them import this very tinyrl (e.g. a git worktree).
-        root = _package_root()
+        root = str(REPO_ROOT)  # the folder holding the tinyrl package
         paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
         if root not in paths:
             os.environ["PYTHONPATH"] = os.pathsep.join([root, *[p for p in paths if p]])

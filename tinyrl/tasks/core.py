@@ -428,14 +428,14 @@ class BatchedTask:
             self.trail_xy_m[rows] = est[:, :2]
         behind = self.trail_xy_m[rows] - est[:, :2]
         trail = world_to_heading_xy(behind[:, 0], behind[:, 1], cos, sin)
-        world = self.panorama_m[rows]
+        panorama = self.panorama_m[rows]
         if self.tracks_panorama:
             if advance:
-                world = panorama_update(world, ranges[:, :4], yaw, self.panorama_fade_m)
+                world = panorama_update(panorama, ranges[:, :4], yaw, self.panorama_fade_m)
             else:  # a new episode knows only its first readings
                 world = panorama_start(ranges[:, :4], yaw, self.panorama_m.shape[1])
             self.panorama_m[rows] = world
-        panorama = panorama_in_heading(world, yaw) if self.tracks_panorama else world
+            panorama = panorama_in_heading(world, yaw)
         frame = SensorFrame(
             ranges,
             flow,
