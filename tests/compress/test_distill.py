@@ -255,3 +255,34 @@ def test_quantize_takes_a_small_teacher_as_it_is(tmp_path):
     assert action_agreement(int8.act(obs), teacher.act(obs), discrete=True)["same_action"] > 0.9
     with pytest.raises(PolicyError, match="a student's head"):
         mlp_to_student(MlpPolicy(shape.weights, shape.biases, "relu", "tanh"))
+
+
+def test_argmax_head_is_centred_before_int8(tmp_path):
+    """A Q-network's shared state value (large, the same for every action) must not eat the int8 output's steps."""
+    from tinyrl.compress.student import centre_argmax_head, mlp_to_student, student_to_mlp
+
+    env = tiny_env_file(tmp_path, "source-seeking-paper")
+    config = load_scenario(env)
+    shape = random_teacher(observation_size(config), 3, seed=4)
+    # Every action's output gets the same 100x larger term: the argmax (the policy) is unchanged. Quantized without
+    # centring, the int8 copy picks the teacher's action on about 40 % of these states.
+    value_row = 100.0 * np.abs(shape.weights[-1]).max(axis=0, keepdims=True)
+    last = (shape.weights[-1] + value_row).astype(np.float32)
+    teacher = MlpPolicy((*shape.weights[:-1], last), shape.biases, "relu", "argmax")
+    plain = MlpPolicy(shape.weights, shape.biases, "relu", "argmax")
+    obs, _, _ = collect_rollouts(config, 2000, actor=teacher, seed=77)
+    assert np.array_equal(teacher.act(obs), plain.act(obs))
+
+    centred = mlp_to_student(teacher)
+    centre_argmax_head(centred)
+    q = student_to_mlp(centred).forward(obs)
+    np.testing.assert_allclose(q.mean(axis=1), 0.0, atol=1e-4)
+    assert np.array_equal(q.argmax(axis=1), teacher.act(obs))
+    with pytest.raises(PolicyError, match="only an argmax head"):
+        centre_argmax_head(mlp_to_student(MlpPolicy(shape.weights, shape.biases, "relu", "clip")))
+
+    teacher.save(tmp_path / "teacher.npz")
+    meta = quantize_student(tmp_path / "teacher.npz", tmp_path / "policy_int8.tflite", env=str(env))
+    assert meta["outputs_centred"] is True
+    int8 = load_policy(tmp_path / "policy_int8.tflite")
+    assert action_agreement(int8.act(obs), teacher.act(obs), discrete=True)["same_action"] > 0.97

@@ -219,8 +219,9 @@ def quantize_student(
     """Quantize a ``.keras`` student to a full-integer int8 ``.tflite`` plus its sidecar JSON.
 
     int8 input and output, per-channel int8 weights, int32 biases (:func:`tinyrl.compress.quantize
-    .quantize_keras_mlp`). The sidecar (``output`` with suffix ``.json``) records the action head, the TensorFlow
-    version, the seed and the calibration source; the ``.tflite`` loader of
+    .quantize_keras_mlp`); an argmax head is centred first (:func:`~tinyrl.compress.student.centre_argmax_head`:
+    the same actions, a finer int8 output). The sidecar (``output`` with suffix ``.json``) records the action head,
+    the TensorFlow version, the seed and the calibration source; the ``.tflite`` loader of
     :func:`tinyrl.compress.artefacts.load_policy` reads the head from it.
 
     Args:
@@ -246,7 +247,13 @@ def quantize_student(
 
     from tinyrl.compress.distill import action_agreement
     from tinyrl.compress.quantize import quantize_keras_mlp
-    from tinyrl.compress.student import Int8Policy, configure_determinism, sidecar_path, student_head
+    from tinyrl.compress.student import (
+        Int8Policy,
+        centre_argmax_head,
+        configure_determinism,
+        sidecar_path,
+        student_head,
+    )
     from tinyrl.compress.student import student_to_mlp as to_mlp
     from tinyrl.compress.tflite_reader import load_tflite
 
@@ -256,6 +263,9 @@ def quantize_student(
     configure_determinism(seed)
     model = load_float_model(student_path)
     head = student_head(model)
+    discrete = head == "argmax"
+    if discrete:
+        centre_argmax_head(model)
     obs, actions, source = calibration_set(model, student_path, calibration, env, seed=seed, max_samples=max_samples)
     float_model = model
     if qat:
@@ -263,7 +273,6 @@ def quantize_student(
     quantize_keras_mlp(model, obs, out_path)
     qmodel = load_tflite(out_path)
     int8 = Int8Policy(qmodel, head)
-    discrete = head == "argmax"
     meta: dict[str, Any] = {
         "kind": "tinyrl-int8-mlp",
         "head": head,
@@ -272,6 +281,8 @@ def quantize_student(
         "parameter_bytes": qmodel.parameter_bytes,
         "input": {"scale": qmodel.input.scale, "zero_point": qmodel.input.zero_point},
         "output": {"scale": qmodel.output.scale, "zero_point": qmodel.output.zero_point},
+        # An argmax head's outputs are quantized minus their mean over the actions (centre_argmax_head).
+        "outputs_centred": discrete,
         "calibration": {"source": source, "samples": len(obs)},
         "qat": {"enabled": qat, "epochs": qat_epochs if qat else 0},
         "seed": seed,

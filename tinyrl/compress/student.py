@@ -187,6 +187,23 @@ def mlp_to_student(policy: MlpPolicy) -> keras.Model:
     return model
 
 
+def centre_argmax_head(model: keras.Model) -> None:
+    """Subtract each state's mean over the actions from an argmax head's outputs, in place (weights and bias).
+
+    The argmax, and so every action, stays the same in float; what shrinks is the range the int8 output must cover.
+    A Q-network's outputs share a state value that varies far more across states than the gaps between the actions
+    do, and per-tensor int8 spends its 256 steps on that range: centred, the steps resolve the gaps the argmax reads.
+
+    Raises:
+        PolicyError: The model's head is not ``argmax``.
+    """
+    if student_head(model) != "argmax":
+        raise PolicyError("only an argmax head can be centred: its actions do not depend on a shared offset")
+    layer = _dense_layers(model)[-1]
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel - kernel.mean(axis=1, keepdims=True), bias - bias.mean()])
+
+
 def save_student(model: keras.Model, path: str | Path) -> Path:
     """Save a ``.keras`` atomically: write a temporary ``.keras`` in the same folder, then rename it.
 
