@@ -286,3 +286,19 @@ def test_argmax_head_is_centred_before_int8(tmp_path):
     assert meta["outputs_centred"] is True
     int8 = load_policy(tmp_path / "policy_int8.tflite")
     assert action_agreement(int8.act(obs), teacher.act(obs), discrete=True)["same_action"] > 0.97
+
+
+def test_qat_keeps_a_q_networks_actions(tmp_path):
+    """Fine-tuning under simulated int8 must not cost a DQN teacher (no teacher actions: it fits its own outputs)
+    the agreement plain int8 conversion keeps."""
+    import shutil
+
+    teacher = tmp_path / "teacher.npz"
+    shutil.copy(ROOT / "policies" / "source-seeking-paper" / "teacher.npz", teacher)
+    env = str(ROOT / "policies" / "source-seeking-paper" / "config.yaml")
+    agreement = {}
+    for qat in (False, True):
+        out = tmp_path / f"qat_{qat}.tflite"
+        meta = quantize_student(teacher, out, env=env, qat=qat, qat_epochs=2, max_samples=5000)
+        agreement[qat] = meta["agreement_with_float_student"]["same_action"]
+    assert agreement[True] >= agreement[False] - 0.01 and agreement[True] > 0.95, agreement

@@ -8,7 +8,9 @@ Quantization-aware fine-tuning (``qat=True``): ``tensorflow_model_optimization``
 fine-tunes with its own fake quantization, mirroring the TFLite int8 scheme — per-output-channel symmetric int8
 weights (round to nearest, straight-through gradient) and per-tensor int8 activations with ranges fixed from the
 calibration set (``tf.quantization.fake_quant_with_min_max_args``). Targets are the teacher's actions from the
-calibration file, or else the float student's own outputs. The fine-tuned float weights are then converted as usual.
+calibration file (cross-entropy for an argmax head), or else the float student's own outputs (squared error, an argmax
+head's too: cross-entropy on a Q-network's outputs would stretch them past the output range fixed before the
+fine-tuning, where int8 saturates and ties). The fine-tuned float weights are then converted as usual.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ def qat_finetune(
     Args:
         model: The float student (unchanged).
         observations: ``(S, obs_dim)`` training and range-calibration observations.
-        targets: Teacher actions ``(S, 4)`` or ``(S,)`` indices; the float student's outputs if None.
+        targets: Teacher actions ``(S, 4)`` or ``(S,)`` indices; the float student's outputs ``(S, out_dim)`` if
+            None (an argmax head fits them too, not their argmax).
         epochs: Passes over the data.
         batch_size: Rows per step.
         learning_rate: Adam learning rate.
@@ -145,7 +148,7 @@ def qat_finetune(
     x_all = np.asarray(observations, dtype=np.float32)
     if targets is None:
         raw = model.predict(x_all, batch_size=1024, verbose=0)
-        targets = np.argmax(raw, axis=1) if head == "argmax" else np.clip(raw, -1.0, 1.0)
+        targets = raw if head == "argmax" else np.clip(raw, -1.0, 1.0)
 
     # Activation ranges as TFLite's calibrator finds them: min/max of each tensor over the data (always covering 0).
     ranges = []
@@ -177,7 +180,7 @@ def qat_finetune(
             x = fake_quant(x, *ranges[i + 1])
         return x
 
-    discrete = head == "argmax"
+    discrete = head == "argmax" and np.asarray(targets).ndim == 1  # action indices, not outputs to fit
     optimizer = keras.optimizers.Adam(learning_rate)
     variables = [*kernels, *biases]
 
