@@ -106,3 +106,44 @@ def test_algo_smoke_run_yields_policies_that_act(tmp_path, algo, scenario, left_
             np.testing.assert_allclose(final, expected, atol=1e-5)
         obs, _, _, _ = vec.step(final)
     vec.close()
+
+
+def test_argmax_preference_is_part_of_every_policy_the_run_validates_and_ships(tmp_path):
+    """``train.argmax_preference`` sits in the output bias of the final and the best teacher: both pick
+    ``argmax(Q + offsets)`` of a checkpoint's Q-network, not SB3's own greedy action."""
+    import torch
+
+    shipped = yaml.safe_load((ROOT / "envs" / "source-seeking-paper.yaml").read_text())["train"]
+    hyper = {**shipped["hyperparameters"], **OFF_POLICY, "batch_size": 64}
+    preference = {"rotate_left": 0.5}
+    env = tiny_scenario(
+        tmp_path,
+        "source-seeking-paper",
+        steps=1024,
+        eval_every_steps=512,
+        checkpoint_every_steps=512,
+        hyperparameters=hyper,
+        argmax_preference=preference,
+    )
+    cmd = ["--env", str(env), "--out", str(tmp_path / "runs"), "--eval-episodes", "2", "--no-progress"]
+    out = subprocess.run(
+        [sys.executable, "-m", "tinyrl", "train", *cmd], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "source-seeking-paper").iterdir()
+    config = read_config(run_dir)
+    assert config.train.argmax_preference == preference
+    offsets = np.array([preference.get(name, 0.0) for name in config.action.discrete_actions], dtype=np.float32)
+    vec = TinyRLVecEnv(config, n_envs=DRONES, seed=5)
+    obs = np.concatenate([vec.reset(), *(vec.step(np.zeros(DRONES, dtype=np.int64))[0] for _ in range(4))])
+    vec.close()
+    q_values = []  # of each kept checkpoint, the last one's last
+    for ckpt in checkpoints(run_dir):
+        with torch.no_grad():
+            q_values.append(algo_class("dqn").load(ckpt, device="cpu").q_net(torch.as_tensor(obs)).numpy())
+    final = load_policy(run_dir / "teacher.npz")
+    np.testing.assert_allclose(final.forward(obs), q_values[-1] + offsets, atol=1e-5)
+    np.testing.assert_array_equal(final.act(obs), np.argmax(q_values[-1] + offsets, axis=1))
+    assert (np.argmax(q_values[-1], axis=1) != final.act(obs)).any()  # the preference changes some decisions here
+    best = load_policy(run_dir / "best" / "teacher.npz").forward(obs)  # the validated pick: some checkpoint's
+    assert any(np.allclose(best, q + offsets, atol=1e-5) for q in q_values)

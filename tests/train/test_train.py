@@ -261,3 +261,16 @@ def test_linear_schedules_survive_a_checkpoint_and_bad_ones_are_clear(tmp_path):
     with pytest.raises(ConfigError, match="ent_coef"):
         resolve_schedules({"ent_coef": "lin_0.01"})
     assert resolve_schedules({"ent_coef": "auto"}) == {"ent_coef": "auto"}  # SAC's own string option
+
+
+def test_argmax_preference_names_discrete_actions_only():
+    from tinyrl.train.algos import argmax_offsets
+
+    with pytest.raises(ConfigError, match="unknown action turn_around; the scenario's discrete actions: forward"):
+        load_scenario("source-seeking", {"train": {"argmax_preference": {"turn_around": 0.1}}})
+    with pytest.raises(ConfigError, match="only discrete actions"):
+        load_scenario("obstacle-course", {"train": {"argmax_preference": {"forward": 0.1}}})
+    with pytest.raises(ConfigError, match="argmax_preference"):
+        load_scenario("source-seeking", {"train": {"argmax_preference": {"forward": float("nan")}}})
+    config = load_scenario("source-seeking", {"train": {"argmax_preference": {"rotate_right": -0.5}}})
+    np.testing.assert_array_equal(argmax_offsets(config), [0.0, 0.0, -0.5])  # forward, rotate_left, rotate_right

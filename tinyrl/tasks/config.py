@@ -175,6 +175,11 @@ class TrainConfig(StrictModel):
     """Generator level of the validation courses that pick the best checkpoint, or ``mix`` (every level in turn);
     ``None``: the scenario's ``difficulty``."""
     checkpoint_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000
+    argmax_preference: dict[str, Annotated[float, pydantic.Field(allow_inf_nan=False)]] = {}
+    """Discrete actions: added to the named action's output before the argmax, in the units of the outputs (a DQN's
+    Q-values: the reward's), e.g. ``{forward: 0.01}``: another action must beat it by more than that to be picked.
+    Part of every policy that is validated, shipped and exported (the output layer's bias), not of the training
+    updates."""
     critic_features: tuple[str, ...] = ()
     """Simulator knowledge only PPO's critic sees in training (see :mod:`tinyrl.tasks.critic`), e.g.
     ``[geodesic_distance, geodesic_direction]``; the actor, which is exported, sees only ``observation``."""
@@ -229,6 +234,15 @@ class ScenarioConfig(StrictModel):
             raise ValueError(f"train.critic_features: unknown {unknown}; known: {sorted(CRITIC_FEATURES)}")
         if self.train.critic_features and self.train.algo != "ppo":
             raise ValueError(f"train.critic_features: only PPO's critic takes them, not {self.train.algo.upper()}'s")
+        if self.train.argmax_preference:
+            if self.action.mode != "discrete":
+                raise ValueError("train.argmax_preference: only discrete actions are picked by an argmax")
+            unknown = sorted(set(self.train.argmax_preference) - set(self.action.discrete_actions))
+            if unknown:
+                raise ValueError(
+                    f"train.argmax_preference: unknown action {', '.join(unknown)}; the scenario's discrete actions: "
+                    f"{', '.join(self.action.discrete_actions)}"
+                )
         if "light_bearing" in self.observation.features and self.sensors.light.normals is None:
             raise ValueError("observation.features: light_bearing needs sensors.light.normals (photodiode directions)")
         ratio = self.drone.physics_rate_hz / self.policy_rate_hz

@@ -10,6 +10,7 @@ import numpy as np
 
 from tinyrl.common.policy import Activation, Head, MlpPolicy, PolicyError
 from tinyrl.errors import ConfigError
+from tinyrl.tasks.config import ScenarioConfig
 
 #: Defaults per algorithm; ``train.hyperparameters`` in the scenario YAML and flags override them.
 #: PPO: large batches from many drones and few epochs keep the learner off the simulator's core
@@ -153,8 +154,24 @@ def resolve_schedules(hyperparameters: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def mlp_from_sb3(model: Any) -> MlpPolicy:
-    """The deterministic path of an SB3 PPO/A2C, SAC, TD3 or DQN MLP policy as an :class:`MlpPolicy`."""
+def argmax_offsets(config: ScenarioConfig) -> np.ndarray | None:
+    """Each discrete action's ``train.argmax_preference`` (0 where unnamed), ``None`` when the scenario names none.
+
+    Returns:
+        ``(A,)`` float32 in the order of ``action.discrete_actions``, or ``None``.
+    """
+    preference = config.train.argmax_preference
+    if not preference:
+        return None
+    return np.array([preference.get(name, 0.0) for name in config.action.discrete_actions], dtype=np.float32)
+
+
+def mlp_from_sb3(model: Any, output_offsets: np.ndarray | None = None) -> MlpPolicy:
+    """The deterministic path of an SB3 PPO/A2C, SAC, TD3 or DQN MLP policy as an :class:`MlpPolicy`.
+
+    ``output_offsets`` ``(A,)`` (see :func:`argmax_offsets`) is added to the output layer's bias of an argmax head:
+    the policy then picks ``argmax(outputs + offsets)`` wherever it runs, in float, int8 and on the MCU.
+    """
     import torch
 
     policy = model.policy
@@ -179,4 +196,10 @@ def mlp_from_sb3(model: Any) -> MlpPolicy:
     with torch.no_grad():
         weights = tuple(lin.weight.detach().cpu().numpy().astype(np.float32) for lin in linears)
         biases = tuple(lin.bias.detach().cpu().numpy().astype(np.float32) for lin in linears)
+    if output_offsets is not None:
+        if head != "argmax" or output_offsets.shape != biases[-1].shape:
+            raise PolicyError(
+                f"output offsets {output_offsets.shape} fit an argmax head of {biases[-1].shape[0]} actions only"
+            )
+        biases = (*biases[:-1], (biases[-1] + output_offsets).astype(np.float32))
     return MlpPolicy(weights, biases, activation, head)

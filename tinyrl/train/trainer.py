@@ -21,7 +21,7 @@ from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
 from tinyrl.train import faults
 from tinyrl.train import run as runs
-from tinyrl.train.algos import mlp_from_sb3
+from tinyrl.train.algos import argmax_offsets, mlp_from_sb3
 from tinyrl.train.background import BackgroundEvaluator, Evaluator, InlineEvaluator, Snapshot
 
 
@@ -40,6 +40,7 @@ class _Monitor:
         fault: faults.Fault | None = None,
     ) -> None:
         self.config, self.run_dir, self.state = config, run_dir, state
+        self.offsets = argmax_offsets(config)  # part of every policy validated and shipped
         self.total_steps, self.keep = total_steps, keep_checkpoints
         self.progress = progress
         self.bar = progress.add_task(
@@ -112,7 +113,8 @@ class _Monitor:
     def submit(self, model: Any) -> None:
         """Hand the current weights to the evaluator."""
         self.last_submitted = model.num_timesteps
-        self.evaluator.submit(Snapshot(model.num_timesteps, round(self.wall_time_s(), 2), mlp_from_sb3(model)))
+        policy = mlp_from_sb3(model, self.offsets)
+        self.evaluator.submit(Snapshot(model.num_timesteps, round(self.wall_time_s(), 2), policy))
 
     def final_evaluations(self, model: Any) -> None:
         """Evaluate the final weights (unless already done) and wait for every outstanding report."""
@@ -285,7 +287,7 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
                 raise
     finally:
         evaluator.close()
-    final = mlp_from_sb3(model)
+    final = mlp_from_sb3(model, argmax_offsets(config))
     final.save(run_dir / TEACHER_FILE, {"steps": model.num_timesteps})
     best_path = runs.best_teacher_path(run_dir)
     chosen = MlpPolicy.load(best_path) if best_path.is_file() else final
