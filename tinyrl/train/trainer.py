@@ -287,7 +287,7 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
                 raise
     finally:
         evaluator.close()
-    final = mlp_from_sb3(model, argmax_offsets(config))
+    final = mlp_from_sb3(model, monitor.offsets)
     final.save(run_dir / TEACHER_FILE, {"steps": model.num_timesteps})
     best_path = runs.best_teacher_path(run_dir)
     chosen = MlpPolicy.load(best_path) if best_path.is_file() else final
