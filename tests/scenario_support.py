@@ -1,6 +1,10 @@
 """Tiny training scenarios and seeded random policies shared by the training and scale-out tests."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -10,6 +14,18 @@ from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.features import observation_size
 
 ROOT = Path(__file__).parents[1]
+
+
+def ship_run(run_dir: Path, dest: Path) -> dict[str, Any]:
+    """``tinyrl ship RUN -o DEST`` in a process of its own; returns the manifest it wrote."""
+    shipped = subprocess.run(
+        [sys.executable, "-m", "tinyrl", "ship", str(run_dir), "-o", str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    return json.loads((dest / "manifest.json").read_text())
 
 
 def tiny_scenario(tmp_path: Path, name: str = "obstacle-course", **train) -> Path:

@@ -9,7 +9,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
-from scenario_support import ROOT, leaning_mlp, tiny_scenario
+from scenario_support import ROOT, leaning_mlp, ship_run, tiny_scenario
 
 from tinyrl.common.evaluate import evaluate, wilson_interval
 from tinyrl.common.policy import MlpPolicy, PolicyError
@@ -52,14 +52,7 @@ def test_tiny_training_end_to_end_and_eval(tmp_path):
     for ckpt in ckpts:
         assert zipfile.ZipFile(ckpt).testzip() is None
 
-    shipped = subprocess.run(
-        [sys.executable, "-m", "tinyrl", "ship", str(run_dir), "-o", str(tmp_path / "policy")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert shipped.returncode == 0, shipped.stderr[-2000:]
-    manifest = json.loads((tmp_path / "policy" / "manifest.json").read_text())
+    manifest = ship_run(run_dir, tmp_path / "policy")
     assert manifest["teacher"]["seed"] == 3 and manifest["teacher"]["steps"] >= 4096
     assert "scripts/train.py" in manifest["teacher"]["commands"][0]
     assert str(tmp_path) not in json.dumps(manifest)  # no folder of this machine in a shipped artefact

@@ -180,6 +180,13 @@ class TrainConfig(StrictModel):
     Q-values: the reward's), e.g. ``{forward: 0.01}``: another action must beat it by more than that to be picked.
     Part of every policy that is validated, shipped and exported (the output layer's bias), not of the training
     updates."""
+    learners: Annotated[int, pydantic.Field(ge=1)] = 1
+    """Independent learners trained one after another, the first from ``seed``, the others from seeds derived from
+    it; the run keeps the one whose best validated policy flies best on ``selection_episodes`` unseen courses of
+    their own (neither the training pool's, the validation's nor ``tinyrl eval``'s). Runs of one config differ by
+    several points from seed to seed: more learners buy a better worst case with training time."""
+    selection_episodes: Annotated[int, pydantic.Field(gt=0)] = 1000
+    """Courses (of ``eval_difficulty``) that pick among the ``learners``."""
     critic_features: tuple[str, ...] = ()
     """Simulator knowledge only PPO's critic sees in training (see :mod:`tinyrl.tasks.critic`), e.g.
     ``[geodesic_distance, geodesic_direction]``; the actor, which is exported, sees only ``observation``."""

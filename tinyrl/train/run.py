@@ -9,6 +9,8 @@ Run folder::
     tb/                    TensorBoard logs
     checkpoints/step_*.zip the last few SB3 checkpoints (+ replay buffer for off-policy algorithms)
     best/teacher.npz       best policy by validation success rate (weights only; see tinyrl.common.policy)
+    learners/K/            with ``train.learners`` > 1: learner K's own run folder; the run's teachers and
+                           metrics are then those of the learner that flew best on the selection courses
     teacher.npz            the final policy
     metrics.json           final evaluation on unseen courses
     trajectories.png       top-down view of evaluation flights
@@ -40,6 +42,8 @@ from tinyrl.train import algos
 CHECKPOINT_RE = re.compile(r"step_(\d+)\.zip$")
 #: Validation courses (for picking ``best/``) and final test courses come from different generator seeds.
 VALIDATION_SEED = 2_000_000
+#: The courses that pick among a run's learners (``train.learners``), again others.
+SELECTION_SEED = 3_000_000
 
 
 @dataclass
@@ -81,6 +85,9 @@ class RunState:
     finished: bool = False
     commands: list[str] = field(default_factory=list)
     """Command lines that started and resumed the run."""
+    learners: list[dict[str, Any]] = field(default_factory=list)
+    """With ``train.learners`` > 1, once all are trained: each learner's seed, folder, steps, wall time, best
+    validation and selection success, and whether the run kept it."""
 
 
 def effective_config(options: RunOptions) -> ScenarioConfig:
@@ -280,6 +287,28 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+def learner_seed(seed: int, learner: int) -> int:
+    """The seed of a run's learner ``learner``: the run's own for the first, derived from it for the others.
+
+    Derived, not ``seed + learner``, so the learners of seed 0 are not those of seed 1.
+    """
+    if learner == 0:
+        return seed
+    return int(np.random.SeedSequence([seed & 0xFFFFFFFF, learner]).generate_state(1)[0] % 2**31)
+
+
+def learner_dir(run_dir: Path, learner: int) -> Path:
+    """Learner ``learner``'s run folder inside a run of several learners."""
+    return run_dir / "learners" / str(learner)
+
+
+def learner_config(config: ScenarioConfig, learner: int) -> ScenarioConfig:
+    """The config learner ``learner`` of a run trains with: one learner, its own seed."""
+    t = config.train
+    update = {"learners": 1, "seed": learner_seed(t.seed, learner)}
+    return config.model_copy(update={"train": t.model_copy(update=update)})
 
 
 def resume_dir(path: Path) -> Path:

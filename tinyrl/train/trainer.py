@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,14 @@ class _Monitor:
         progress: Progress,
         evaluator: Evaluator,
         fault: faults.Fault | None = None,
+        label: str = "training",
     ) -> None:
         self.config, self.run_dir, self.state = config, run_dir, state
         self.offsets = argmax_offsets(config)  # part of every policy validated and shipped
         self.total_steps, self.keep = total_steps, keep_checkpoints
         self.progress = progress
         self.bar = progress.add_task(
-            "training", total=total_steps, completed=state.num_timesteps, succ="-", rew="-", sps="-"
+            label, total=total_steps, completed=state.num_timesteps, succ="-", rew="-", sps="-"
         )
         self.successes: collections.deque[bool] = collections.deque(maxlen=256)
         self.returns: collections.deque[float] = collections.deque(maxlen=256)
@@ -210,27 +212,29 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
         ConfigError: a malformed ``$TINYRL_FAULT``.
     """
     with sigterm_as_interrupt():
+        console = console or Console()
+        faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)  # a malformed one before any folder is made
+        if options.resume is not None:
+            learners = runs.read_config(runs.resume_dir(options.resume)).train.learners
+        else:
+            learners = runs.effective_config(options).train.learners
+        if learners > 1:
+            return _train_learners(options, console)
         return _train(options, console)
 
 
-def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
-    """The body of :func:`train`, with SIGTERM already turned into an interrupt."""
-    import torch
+def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, ScenarioConfig, runs.RunState]:
+    """The run folder, config and state of a new run, or of the one ``options.resume`` names.
 
-    from tinyrl.tasks.vec_env import TinyRLVecEnv
-
-    # One torch thread (docs/design.md, "Training": 2 threads train 3x slower): the simulator and the learner take
-    # turns on one core, and the validation evaluations run on the other (tinyrl.train.background).
-    torch.set_num_threads(1)
-    fault = faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)  # before any folder is made
-    console = console or Console()
+    A new run's folder holds its config and state before anything else happens; the command line is recorded unless
+    the run has finished.
+    """
     if options.resume is not None:
         run_dir = runs.resume_dir(options.resume)
         config = runs.read_config(run_dir)
         state = runs.load_state(run_dir)
         if state.finished:
-            console.print(f"{run_dir} has already finished")
-            return run_dir
+            return run_dir, config, state
     else:
         config, left_out = runs.resolve_config(options)
         if left_out:
@@ -242,9 +246,25 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
         run_dir.mkdir(parents=True, exist_ok=True)
         runs.write_config(run_dir, config)
         state = runs.RunState()
-        runs.save_state(run_dir, state)
     state.commands.append(" ".join(["python", *sys.argv]))
     runs.save_state(run_dir, state)
+    return run_dir, config, state
+
+
+def _train(options: runs.RunOptions, console: Console, label: str = "training") -> Path:
+    """Train (or resume) one learner in its run folder; the body of :func:`train`, SIGTERM already an interrupt."""
+    import torch
+
+    from tinyrl.tasks.vec_env import TinyRLVecEnv
+
+    # One torch thread (docs/design.md, "Training": 2 threads train 3x slower): the simulator and the learner take
+    # turns on one core, and the validation evaluations run on the other (tinyrl.train.background).
+    torch.set_num_threads(1)
+    fault = faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)
+    run_dir, config, state = _open_run(options, console)
+    if state.finished:
+        console.print(f"{run_dir} has already finished")
+        return run_dir
     t = config.train
     env = TinyRLVecEnv(config, n_envs=t.n_envs, seed=t.seed + state.num_timesteps, critic_inputs=True)
     env.set_progress(state.num_timesteps / t.steps)  # the first reset (of a resumed run too) flies its stage
@@ -268,7 +288,9 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
     evaluator = evaluator_cls(config, validation, runs.VALIDATION_SEED)
     try:  # the evaluation worker stops on every way out: done, error, Ctrl-C, SIGTERM
         with progress:
-            monitor = _Monitor(config, run_dir, state, t.steps, options.keep_checkpoints, progress, evaluator, fault)
+            monitor = _Monitor(
+                config, run_dir, state, t.steps, options.keep_checkpoints, progress, evaluator, fault, label
+            )
             monitor.on_evaluation = options.on_evaluation
             progress.update(monitor.bar, **monitor.fields(state.num_timesteps))
             try:
@@ -294,6 +316,112 @@ def _train(options: runs.RunOptions, console: Console | None = None) -> Path:
     finish(run_dir, config, chosen, state, monitor.wall_time_s(), options.final_eval_episodes, console, fault)
     env.close()
     return run_dir
+
+
+def _train_learners(options: runs.RunOptions, console: Console) -> Path:
+    """Train (or resume) a run's ``train.learners`` learners one after another and keep the best.
+
+    Each learner is a run of its own in ``RUN/learners/K/`` (resumed where it stopped, skipped once finished). The
+    best validated policy of each then flies the same ``train.selection_episodes`` courses (generator seed
+    :data:`runs.SELECTION_SEED`), and the run takes the teachers of the one that succeeds most often (the first of
+    equals).
+
+    Raises:
+        ConfigError: a run with an ``on_evaluation`` hook (a sweep's trial trains one learner).
+    """
+    if options.on_evaluation is not None:
+        raise ConfigError("train.learners > 1 cannot run as a sweep's trial: each trial trains one learner")
+    run_dir, config, state = _open_run(options, console)
+    if state.finished:
+        console.print(f"{run_dir} has already finished")
+        return run_dir
+    t = config.train
+    console.print(
+        f"[bold]{config.name}[/]: {t.learners} learners of {t.steps:,} steps each; the one that flies best on "
+        f"{t.selection_episodes} selection courses is kept → {run_dir}"
+    )
+    for k in range(t.learners):
+        folder = runs.learner_dir(run_dir, k)
+        if runs.load_state(folder).finished:
+            continue
+        if (folder / "config.yaml").is_file():
+            learner = replace(options, resume=folder, run_dir=None)
+        else:
+            learner = replace(
+                options,
+                env=runs.learner_config(config, k),
+                algo=None,
+                steps=None,
+                seed=None,
+                n_envs=None,
+                overrides=None,
+                resume=None,
+                run_dir=folder,
+            )
+        try:
+            _train(learner, console, label=f"learner {k + 1}/{t.learners}")
+        except KeyboardInterrupt:
+            console.print(f"the run of {t.learners} learners continues with --resume {run_dir}")
+            raise
+    started = time.perf_counter()
+    courses = eval_courses(config, t.selection_episodes, runs.SELECTION_SEED, difficulty=t.eval_difficulty)
+    entries: list[dict[str, Any]] = []
+    for k in range(t.learners):
+        folder = runs.learner_dir(run_dir, k)
+        learned = runs.load_state(folder)
+        report = evaluate(
+            MlpPolicy.load(runs.shipped_teacher(folder)),
+            config,
+            courses,
+            t.selection_episodes,
+            seed=runs.SELECTION_SEED,
+            progress=options.progress,
+        )
+        entries.append(
+            {
+                "learner": k,
+                "seed": runs.read_config(folder).train.seed,
+                "folder": folder.relative_to(run_dir).as_posix(),
+                "steps": learned.num_timesteps,
+                "wall_time_s": round(learned.wall_time_s, 2),
+                "best_validation_success": max((e["success_rate"] for e in learned.evaluations), default=None),
+                "selection_success": report.success_rate,
+            }
+        )
+        console.print(
+            f"learner {k + 1}/{t.learners} (seed {entries[-1]['seed']}): success {report.success_rate:.1%} on "
+            f"{t.selection_episodes} selection courses"
+        )
+    chosen = max(range(t.learners), key=lambda k: entries[k]["selection_success"])
+    for entry in entries:
+        entry["kept"] = entry["learner"] == chosen
+    _take_learner(run_dir, state, entries, chosen)
+    wall_time_s = sum(e["wall_time_s"] for e in entries) + time.perf_counter() - started
+    console.print(f"keeping learner {chosen + 1}/{t.learners}")
+    policy = MlpPolicy.load(runs.shipped_teacher(run_dir))
+    finish(run_dir, config, policy, state, wall_time_s, options.final_eval_episodes, console)
+    return run_dir
+
+
+def _take_learner(run_dir: Path, state: runs.RunState, entries: list[dict[str, Any]], chosen: int) -> None:
+    """Copy learner ``chosen``'s teachers into the run and record every learner's evaluations in its state.
+
+    The learning curve runs through the learners in turn: each evaluation's steps and wall time count from the
+    run's start, with the learner it belongs to.
+    """
+    folder = runs.learner_dir(run_dir, chosen)
+    note = {"learner": chosen, "selection_success": entries[chosen]["selection_success"]}
+    MlpPolicy.load(runs.shipped_teacher(folder)).save(runs.best_teacher_path(run_dir), note)
+    MlpPolicy.load(folder / TEACHER_FILE).save(run_dir / TEACHER_FILE, note)
+    steps, wall_s, curve = 0, 0.0, []
+    for entry in entries:
+        for e in runs.load_state(runs.learner_dir(run_dir, entry["learner"])).evaluations:
+            curve.append({**e, "steps": e["steps"] + steps, "wall_time_s": round(e["wall_time_s"] + wall_s, 2)})
+            curve[-1]["learner"] = entry["learner"]
+        steps, wall_s = steps + entry["steps"], wall_s + entry["wall_time_s"]
+    state.learners, state.evaluations, state.num_timesteps = entries, curve, steps
+    state.best_success_rate = entries[chosen]["best_validation_success"] or -1.0
+    runs.save_state(run_dir, state)
 
 
 def _load_or_create(config: ScenarioConfig, env: Any, run_dir: Path, state: runs.RunState, console: Console) -> Any:
