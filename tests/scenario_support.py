@@ -29,7 +29,8 @@ def ship_run(run_dir: Path, dest: Path) -> dict[str, Any]:
 
 
 def tiny_scenario(tmp_path: Path, name: str = "obstacle-course", **train) -> Path:
-    """``envs/NAME.yaml`` with a 20-course pool, 16 drones and a few thousand steps; ``train`` overrides more."""
+    """``envs/NAME.yaml`` with a 20-course pool, 16 drones, a few thousand steps and one learner; ``train`` overrides
+    more."""
     data = yaml.safe_load((ROOT / "envs" / f"{name}.yaml").read_text())
     data["course_pool_size"] = 20
     data["train"] = {
@@ -39,6 +40,7 @@ def tiny_scenario(tmp_path: Path, name: str = "obstacle-course", **train) -> Pat
         "eval_every_steps": 2048,
         "eval_episodes": 4,
         "checkpoint_every_steps": 1024,
+        "learners": 1,
         "hyperparameters": {"n_steps": 64, "batch_size": 256} if data["train"]["algo"] == "ppo" else {},
         **train,
     }

@@ -338,7 +338,7 @@ def _train_learners(options: runs.RunOptions, console: Console) -> Path:
     t = config.train
     console.print(
         f"[bold]{config.name}[/]: {t.learners} learners of {t.steps:,} steps each; the one that flies best on "
-        f"{t.selection_episodes} selection courses is kept → {run_dir}"
+        f"{t.selection_episodes:,} selection courses is kept → {run_dir}"
     )
     for k in range(t.learners):
         folder = runs.learner_dir(run_dir, k)
@@ -390,7 +390,7 @@ def _train_learners(options: runs.RunOptions, console: Console) -> Path:
         )
         console.print(
             f"learner {k + 1}/{t.learners} (seed {entries[-1]['seed']}): success {report.success_rate:.1%} on "
-            f"{t.selection_episodes} selection courses"
+            f"{t.selection_episodes:,} selection courses"
         )
     chosen = max(range(t.learners), key=lambda k: entries[k]["selection_success"])
     for entry in entries:
