@@ -42,7 +42,8 @@ def run_cli(*args, cwd, timeout=600, fault: str | None = None, extra_env: dict |
 
 
 def test_two_trial_sweep_equals_the_same_runs_done_alone(tmp_path):
-    env = tiny_scenario(tmp_path)
+    # A scenario of two learners: each trial trains one (the sweep compares the trials itself).
+    env = tiny_scenario(tmp_path, learners=2)
     space = write_space(tmp_path, SEED_SPACE, **NO_EARLY_STOP)
     options = SweepOptions(
         env=str(env), trials=2, space=space, out=tmp_path / "sweeps", final_eval_episodes=6, progress=False
@@ -56,12 +57,13 @@ def test_two_trial_sweep_equals_the_same_runs_done_alone(tmp_path):
         alone = train(
             RunOptions(
                 env=str(env),
-                overrides=overrides(row["config"]),
+                overrides=overrides({**row["config"], "train.learners": 1}),
                 run_dir=tmp_path / f"alone{i}",
                 progress=False,
                 final_eval_episodes=6,
             )
         )
+        assert not (trial_run / "learners").exists()
         swept, single = np.load(trial_run / "teacher.npz"), np.load(alone / "teacher.npz")
         assert sorted(swept.files) == sorted(single.files)
         for name in swept.files:

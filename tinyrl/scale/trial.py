@@ -70,7 +70,9 @@ def run_trial(sampled: dict[str, Any], setup: TrialSetup) -> None:
         options = RunOptions(resume=run_dir)
     else:
         shutil.rmtree(run_dir, ignore_errors=True)  # a start that died before its first checkpoint
-        options = RunOptions(env=setup.base, overrides=overrides(setup.space.decode(sampled)), run_dir=run_dir)
+        # One learner per trial: the sweep itself compares the trials (a scenario's train.learners is for one run).
+        trial = {"train.learners": 1, **setup.space.decode(sampled)}
+        options = RunOptions(env=setup.base, overrides=overrides(trial), run_dir=run_dir)
     _record_attempt(folder, run_dir)
     options.progress = False
     options.final_eval_episodes = setup.final_eval_episodes
