@@ -416,11 +416,12 @@ def _take_learner(run_dir: Path, state: runs.RunState, entries: list[dict[str, A
     steps, wall_s, curve = 0, 0.0, []
     for entry in entries:
         for e in runs.load_state(runs.learner_dir(run_dir, entry["learner"])).evaluations:
-            curve.append({**e, "steps": e["steps"] + steps, "wall_time_s": round(e["wall_time_s"] + wall_s, 2)})
-            curve[-1]["learner"] = entry["learner"]
+            at = {"steps": e["steps"] + steps, "wall_time_s": round(e["wall_time_s"] + wall_s, 2)}
+            curve.append({**e, **at, "learner": entry["learner"]})
         steps, wall_s = steps + entry["steps"], wall_s + entry["wall_time_s"]
     state.learners, state.evaluations, state.num_timesteps = entries, curve, steps
-    state.best_success_rate = entries[chosen]["best_validation_success"] or -1.0
+    best = entries[chosen]["best_validation_success"]
+    state.best_success_rate = -1.0 if best is None else best
     runs.save_state(run_dir, state)
 
 
