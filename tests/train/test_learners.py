@@ -1,13 +1,13 @@
 """A run of several learners (``train.learners``): each trained as a run of its own, the best on fresh courses kept."""
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 from scenario_support import ROOT, ship_run, tiny_scenario
+from test_train import train_with_fault
 
 from tinyrl.common.evaluate import eval_courses, evaluate
 from tinyrl.common.policy import MlpPolicy
@@ -18,10 +18,8 @@ from tinyrl.train.trainer import train
 
 
 def train_cmd(*args: str, fault: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "TINYRL_FAULT"}
-    env = {**env, "COLUMNS": "400", **({"TINYRL_FAULT": fault} if fault else {})}
     cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--eval-episodes", "4", "--no-progress", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    return train_with_fault(cmd, fault, ROOT)
 
 
 def same_weights(a: MlpPolicy, b: MlpPolicy) -> bool:

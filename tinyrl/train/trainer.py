@@ -213,14 +213,14 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     """
     with sigterm_as_interrupt():
         console = console or Console()
-        faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)  # a malformed one before any folder is made
+        fault = faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)  # before any folder is made
         if options.resume is not None:
             learners = runs.read_config(runs.resume_dir(options.resume)).train.learners
         else:
             learners = runs.effective_config(options).train.learners
         if learners > 1:
-            return _train_learners(options, console)
-        return _train(options, console)
+            return _train_learners(options, console, fault)
+        return _train(options, console, fault)
 
 
 def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, ScenarioConfig, runs.RunState]:
@@ -251,7 +251,7 @@ def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, Scenari
     return run_dir, config, state
 
 
-def _train(options: runs.RunOptions, console: Console, label: str = "training") -> Path:
+def _train(options: runs.RunOptions, console: Console, fault: faults.Fault | None, label: str = "training") -> Path:
     """Train (or resume) one learner in its run folder; the body of :func:`train`, SIGTERM already an interrupt."""
     import torch
 
@@ -260,7 +260,6 @@ def _train(options: runs.RunOptions, console: Console, label: str = "training") 
     # One torch thread (docs/design.md, "Training": 2 threads train 3x slower): the simulator and the learner take
     # turns on one core, and the validation evaluations run on the other (tinyrl.train.background).
     torch.set_num_threads(1)
-    fault = faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)
     run_dir, config, state = _open_run(options, console)
     if state.finished:
         console.print(f"{run_dir} has already finished")
@@ -318,7 +317,7 @@ def _train(options: runs.RunOptions, console: Console, label: str = "training") 
     return run_dir
 
 
-def _train_learners(options: runs.RunOptions, console: Console) -> Path:
+def _train_learners(options: runs.RunOptions, console: Console, fault: faults.Fault | None) -> Path:
     """Train (or resume) a run's ``train.learners`` learners one after another and keep the best.
 
     Each learner is a run of its own in ``RUN/learners/K/`` (resumed where it stopped, skipped once finished). The
@@ -359,16 +358,18 @@ def _train_learners(options: runs.RunOptions, console: Console) -> Path:
                 run_dir=folder,
             )
         try:
-            _train(learner, console, label=f"learner {k + 1}/{t.learners}")
+            _train(learner, console, fault, label=f"learner {k + 1}/{t.learners}")
         except KeyboardInterrupt:
             console.print(f"the run of {t.learners} learners continues with --resume {run_dir}")
             raise
     started = time.perf_counter()
     courses = eval_courses(config, t.selection_episodes, runs.SELECTION_SEED, difficulty=t.eval_difficulty)
     entries: list[dict[str, Any]] = []
+    curves: list[list[dict[str, Any]]] = []
     for k in range(t.learners):
         folder = runs.learner_dir(run_dir, k)
         learned = runs.load_state(folder)
+        curves.append(learned.evaluations)
         report = evaluate(
             MlpPolicy.load(runs.shipped_teacher(folder)),
             config,
@@ -395,7 +396,7 @@ def _train_learners(options: runs.RunOptions, console: Console) -> Path:
     chosen = max(range(t.learners), key=lambda k: entries[k]["selection_success"])
     for entry in entries:
         entry["kept"] = entry["learner"] == chosen
-    _take_learner(run_dir, state, entries, chosen)
+    _take_learner(run_dir, state, entries, curves, chosen)
     wall_time_s = sum(e["wall_time_s"] for e in entries) + time.perf_counter() - started
     console.print(f"keeping learner {chosen + 1}/{t.learners}")
     policy = MlpPolicy.load(runs.shipped_teacher(run_dir))
@@ -403,19 +404,25 @@ def _train_learners(options: runs.RunOptions, console: Console) -> Path:
     return run_dir
 
 
-def _take_learner(run_dir: Path, state: runs.RunState, entries: list[dict[str, Any]], chosen: int) -> None:
+def _take_learner(
+    run_dir: Path,
+    state: runs.RunState,
+    entries: list[dict[str, Any]],
+    curves: list[list[dict[str, Any]]],
+    chosen: int,
+) -> None:
     """Copy learner ``chosen``'s teachers into the run and record every learner's evaluations in its state.
 
-    The learning curve runs through the learners in turn: each evaluation's steps and wall time count from the
-    run's start, with the learner it belongs to.
+    ``curves`` holds each learner's evaluations. The learning curve runs through the learners in turn: each
+    evaluation's steps and wall time count from the run's start, with the learner it belongs to.
     """
     folder = runs.learner_dir(run_dir, chosen)
     note = {"learner": chosen, "selection_success": entries[chosen]["selection_success"]}
     MlpPolicy.load(runs.shipped_teacher(folder)).save(runs.best_teacher_path(run_dir), note)
     MlpPolicy.load(folder / TEACHER_FILE).save(run_dir / TEACHER_FILE, note)
     steps, wall_s, curve = 0, 0.0, []
-    for entry in entries:
-        for e in runs.load_state(runs.learner_dir(run_dir, entry["learner"])).evaluations:
+    for entry, evaluations in zip(entries, curves, strict=True):
+        for e in evaluations:
             at = {"steps": e["steps"] + steps, "wall_time_s": round(e["wall_time_s"] + wall_s, 2)}
             curve.append({**e, **at, "learner": entry["learner"]})
         steps, wall_s = steps + entry["steps"], wall_s + entry["wall_time_s"]
