@@ -214,13 +214,13 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     with sigterm_as_interrupt():
         console = console or Console()
         fault = faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)  # before any folder is made
-        if options.resume is not None:
-            learners = runs.read_config(runs.resume_dir(options.resume)).train.learners
-        else:
-            learners = runs.effective_config(options).train.learners
-        if learners > 1:
-            return _train_learners(options, console, fault)
-        return _train(options, console, fault)
+        run_dir, config, state = _open_run(options, console)
+        if state.finished:
+            console.print(f"{run_dir} has already finished")
+            return run_dir
+        if config.train.learners > 1:
+            return _train_learners(run_dir, config, state, options, console, fault)
+        return _train_run(run_dir, config, state, options, console, fault)
 
 
 def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, ScenarioConfig, runs.RunState]:
@@ -228,15 +228,21 @@ def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, Scenari
 
     A new run's folder holds its config and state before anything else happens; the command line is recorded unless
     the run has finished.
+
+    Raises:
+        ConfigError: several learners (``train.learners`` > 1) under a sweep's ``on_evaluation`` hook, whose trial
+            trains one; refused before a new run's folder is made.
     """
     if options.resume is not None:
         run_dir = runs.resume_dir(options.resume)
         config = runs.read_config(run_dir)
+        _refuse_learners_in_a_trial(config, options)
         state = runs.load_state(run_dir)
         if state.finished:
             return run_dir, config, state
     else:
         config, left_out = runs.resolve_config(options)
+        _refuse_learners_in_a_trial(config, options)
         if left_out:
             console.print(
                 f"--algo {config.train.algo} leaves out {', '.join(left_out)}: set for the scenario's algorithm",
@@ -251,8 +257,21 @@ def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, Scenari
     return run_dir, config, state
 
 
-def _train(options: runs.RunOptions, console: Console, fault: faults.Fault | None, label: str = "training") -> Path:
-    """Train (or resume) one learner in its run folder; the body of :func:`train`, SIGTERM already an interrupt."""
+def _refuse_learners_in_a_trial(config: ScenarioConfig, options: runs.RunOptions) -> None:
+    if config.train.learners > 1 and options.on_evaluation is not None:
+        raise ConfigError("train.learners > 1 cannot run as a sweep's trial: each trial trains one learner")
+
+
+def _train_run(
+    run_dir: Path,
+    config: ScenarioConfig,
+    state: runs.RunState,
+    options: runs.RunOptions,
+    console: Console,
+    fault: faults.Fault | None,
+    label: str = "training",
+) -> Path:
+    """Train (or resume) one learner in its open, unfinished run folder; SIGTERM is already an interrupt."""
     import torch
 
     from tinyrl.tasks.vec_env import TinyRLVecEnv
@@ -260,10 +279,6 @@ def _train(options: runs.RunOptions, console: Console, fault: faults.Fault | Non
     # One torch thread (docs/design.md, "Training": 2 threads train 3x slower): the simulator and the learner take
     # turns on one core, and the validation evaluations run on the other (tinyrl.train.background).
     torch.set_num_threads(1)
-    run_dir, config, state = _open_run(options, console)
-    if state.finished:
-        console.print(f"{run_dir} has already finished")
-        return run_dir
     t = config.train
     env = TinyRLVecEnv(config, n_envs=t.n_envs, seed=t.seed + state.num_timesteps, critic_inputs=True)
     env.set_progress(state.num_timesteps / t.steps)  # the first reset (of a resumed run too) flies its stage
@@ -317,23 +332,21 @@ def _train(options: runs.RunOptions, console: Console, fault: faults.Fault | Non
     return run_dir
 
 
-def _train_learners(options: runs.RunOptions, console: Console, fault: faults.Fault | None) -> Path:
-    """Train (or resume) a run's ``train.learners`` learners one after another and keep the best.
+def _train_learners(
+    run_dir: Path,
+    config: ScenarioConfig,
+    state: runs.RunState,
+    options: runs.RunOptions,
+    console: Console,
+    fault: faults.Fault | None,
+) -> Path:
+    """Train (or resume) the ``train.learners`` learners of an open, unfinished run one after another; keep the best.
 
     Each learner is a run of its own in ``RUN/learners/K/`` (resumed where it stopped, skipped once finished). The
     best validated policy of each then flies the same ``train.selection_episodes`` courses (generator seed
     :data:`runs.SELECTION_SEED`), and the run takes the teachers of the one that succeeds most often (the first of
     equals).
-
-    Raises:
-        ConfigError: a run with an ``on_evaluation`` hook (a sweep's trial trains one learner).
     """
-    if options.on_evaluation is not None:
-        raise ConfigError("train.learners > 1 cannot run as a sweep's trial: each trial trains one learner")
-    run_dir, config, state = _open_run(options, console)
-    if state.finished:
-        console.print(f"{run_dir} has already finished")
-        return run_dir
     t = config.train
     console.print(
         f"[bold]{config.name}[/]: {t.learners} learners of {t.steps:,} steps each; the one that flies best on "
@@ -358,7 +371,7 @@ def _train_learners(options: runs.RunOptions, console: Console, fault: faults.Fa
                 run_dir=folder,
             )
         try:
-            _train(learner, console, fault, label=f"learner {k + 1}/{t.learners}")
+            _train_run(*_open_run(learner, console), learner, console, fault, label=f"learner {k + 1}/{t.learners}")
         except KeyboardInterrupt:
             console.print(f"the run of {t.learners} learners continues with --resume {run_dir}")
             raise
