@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from rich.console import Console
@@ -214,16 +214,24 @@ def train(options: runs.RunOptions, console: Console | None = None) -> Path:
     with sigterm_as_interrupt():
         console = console or Console()
         fault = faults.parse_fault(faults.TRAIN_FAULT_VAR, faults.TRAIN_ACTIONS)  # before any folder is made
-        run_dir, config, state = _open_run(options, console)
-        if state.finished:
-            console.print(f"{run_dir} has already finished")
-            return run_dir
-        if config.train.learners > 1:
-            return _train_learners(run_dir, config, state, options, console, fault)
-        return _train_run(run_dir, config, state, options, console, fault)
+        run = _open_run(options, console)
+        if run.state.finished:
+            console.print(f"{run.run_dir} has already finished")
+            return run.run_dir
+        if run.config.train.learners > 1:
+            return _train_learners(run, options, console, fault)
+        return _train_run(run, options, console, fault)
 
 
-def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, ScenarioConfig, runs.RunState]:
+class OpenRun(NamedTuple):
+    """A run folder opened for training, with its config and state."""
+
+    run_dir: Path
+    config: ScenarioConfig
+    state: runs.RunState
+
+
+def _open_run(options: runs.RunOptions, console: Console) -> OpenRun:
     """The run folder, config and state of a new run, or of the one ``options.resume`` names.
 
     A new run's folder holds its config and state before anything else happens; the command line is recorded unless
@@ -239,7 +247,7 @@ def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, Scenari
         _refuse_learners_in_a_trial(config, options)
         state = runs.load_state(run_dir)
         if state.finished:
-            return run_dir, config, state
+            return OpenRun(run_dir, config, state)
     else:
         config, left_out = runs.resolve_config(options)
         _refuse_learners_in_a_trial(config, options)
@@ -254,7 +262,7 @@ def _open_run(options: runs.RunOptions, console: Console) -> tuple[Path, Scenari
         state = runs.RunState()
     state.commands.append(" ".join(["python", *sys.argv]))
     runs.save_state(run_dir, state)
-    return run_dir, config, state
+    return OpenRun(run_dir, config, state)
 
 
 def _refuse_learners_in_a_trial(config: ScenarioConfig, options: runs.RunOptions) -> None:
@@ -263,13 +271,7 @@ def _refuse_learners_in_a_trial(config: ScenarioConfig, options: runs.RunOptions
 
 
 def _train_run(
-    run_dir: Path,
-    config: ScenarioConfig,
-    state: runs.RunState,
-    options: runs.RunOptions,
-    console: Console,
-    fault: faults.Fault | None,
-    label: str = "training",
+    run: OpenRun, options: runs.RunOptions, console: Console, fault: faults.Fault | None, label: str = "training"
 ) -> Path:
     """Train (or resume) one learner in its open, unfinished run folder; SIGTERM is already an interrupt."""
     import torch
@@ -279,6 +281,7 @@ def _train_run(
     # One torch thread (docs/design.md, "Training": 2 threads train 3x slower): the simulator and the learner take
     # turns on one core, and the validation evaluations run on the other (tinyrl.train.background).
     torch.set_num_threads(1)
+    run_dir, config, state = run
     t = config.train
     env = TinyRLVecEnv(config, n_envs=t.n_envs, seed=t.seed + state.num_timesteps, critic_inputs=True)
     env.set_progress(state.num_timesteps / t.steps)  # the first reset (of a resumed run too) flies its stage
@@ -332,14 +335,7 @@ def _train_run(
     return run_dir
 
 
-def _train_learners(
-    run_dir: Path,
-    config: ScenarioConfig,
-    state: runs.RunState,
-    options: runs.RunOptions,
-    console: Console,
-    fault: faults.Fault | None,
-) -> Path:
+def _train_learners(run: OpenRun, options: runs.RunOptions, console: Console, fault: faults.Fault | None) -> Path:
     """Train (or resume) the ``train.learners`` learners of an open, unfinished run one after another; keep the best.
 
     Each learner is a run of its own in ``RUN/learners/K/`` (resumed where it stopped, skipped once finished). The
@@ -347,6 +343,7 @@ def _train_learners(
     :data:`runs.SELECTION_SEED`), and the run takes the teachers of the one that succeeds most often (the first of
     equals).
     """
+    run_dir, config, state = run
     t = config.train
     console.print(
         f"[bold]{config.name}[/]: {t.learners} learners of {t.steps:,} steps each; the one that flies best on "
@@ -371,7 +368,7 @@ def _train_learners(
                 run_dir=folder,
             )
         try:
-            _train_run(*_open_run(learner, console), learner, console, fault, label=f"learner {k + 1}/{t.learners}")
+            _train_run(_open_run(learner, console), learner, console, fault, label=f"learner {k + 1}/{t.learners}")
         except KeyboardInterrupt:
             console.print(f"the run of {t.learners} learners continues with --resume {run_dir}")
             raise
