@@ -31,6 +31,7 @@ from tinyrl.export.footprint import compile_module, find_tools, int8_path, make_
 from tinyrl.export.pipeline import measure_other_core
 from tinyrl.export.report import fits_on_table
 from tinyrl.export.targets import MCU_TARGETS, TARGETS, Core
+from tinyrl.tasks.config import load_scenario
 
 TflitePath = Callable[[tuple[int, ...], str, int], Path]
 ODD_SPEC: tuple[tuple[int, ...], str, int] = ((13, 27, 9, 5), "tanh", 5)  # kernel tails: 1-3 inputs, odd channels
@@ -115,7 +116,8 @@ def test_fits_on_table_of_the_default_export(default_export: ExportResult) -> No
     assert set(report["targets"]) == set(MCU_TARGETS)
     assert all(t["measured"] and t["mismatches"] == 0 for t in report["targets"].values())
     table = report["fits_on"]
-    assert table["policy_rate_hz"] == 25.0 and table["policy_rate_from"].startswith("scenario obstacle-course")
+    rate_hz = load_scenario("obstacle-course").policy_rate_hz
+    assert table["policy_rate_hz"] == rate_hz and table["policy_rate_from"].startswith("scenario obstacle-course")
     assert table["cpi_assumed"] == CPI_ASSUMED == 1.0 and "not cycles" in table["timing"]
     rows = {row["board"]: row for row in table["boards"]}
     assert list(rows) == [b.board for b in load_boards()]
@@ -124,7 +126,7 @@ def test_fits_on_table_of_the_default_export(default_export: ExportResult) -> No
         assert row["basis"] == ("estimate" if board.estimate_from else "measured")
         assert row["instructions_per_inference"] == measured["instructions_per_inference"]
         assert row["us_per_inference"] == pytest.approx(row["instructions_per_inference"] / board.clock_mhz, abs=0.01)
-        assert row["core_percent"] == pytest.approx(row["us_per_inference"] * 25.0 / 1e4, abs=1e-4)
+        assert row["core_percent"] == pytest.approx(row["us_per_inference"] * rate_hz / 1e4, abs=1e-4)
         assert row["fits"] is True  # the shipped policy is ~5 KB of flash and ~130 B of RAM
     crazyflie = rows["Bitcraze Crazyflie 2.1"]
     assert crazyflie["policy_flash_bytes"] == report["policy"]["flash_bytes"]

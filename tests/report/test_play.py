@@ -29,10 +29,10 @@ def test_play_writes_a_deterministic_animated_gif(tmp_path):
     for out in outs:
         result = run("play", "--env", "obstacle-course", "--policy", str(POLICY), "--max-steps", "30", "-o", str(out))
         assert result.returncode == 0, result.stderr
-        assert "stopped after 1.20 s" in result.stdout  # 30 steps at 25 Hz, cut by --max-steps
+        assert "stopped after 3.00 s" in result.stdout  # 30 steps at 10 Hz, cut by --max-steps
     assert outs[0].read_bytes() == outs[1].read_bytes(), "same seed, different GIF"
     frames = gif_frames(outs[0])
-    assert len(frames) == 16  # 31 samples (30 steps at 25 Hz) at 10 fps in real time: every 2nd
+    assert len(frames) == 31  # 31 samples (30 steps at 10 Hz) at 10 fps in real time: every one
     assert frames[0].shape[0] > 100 and frames[0].shape[1] > 100
     assert np.ptp(frames[0]) > 100, "a blank frame"
     assert any(not np.array_equal(frames[0], f) for f in frames[1:]), "the drone never moves"

@@ -55,7 +55,7 @@ def test_behind_a_wall_the_direction_leads_to_the_gap_not_the_goal():
 
 
 def test_vec_env_appends_critic_inputs_only_for_training():
-    config = load_scenario("obstacle-course", {"course_pool_size": 5, "episode_s": 0.2})
+    config = load_scenario("obstacle-course", {"course_pool_size": 5, "episode_s": 0.5})
     k = observation_size(config)
     plain = TinyRLVecEnv(config, n_envs=3, seed=0)
     train = TinyRLVecEnv(config, n_envs=3, seed=0, critic_inputs=True)

@@ -244,14 +244,15 @@ def test_trail_feature_points_where_the_drone_has_been_whichever_way_it_turned()
     alpha = 1.0 - np.exp(-1.0 / config.policy_rate_hz)
     trail_xy = drones.pos[0, :2].copy()
     forward, turn_left = [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]
-    for k, action in enumerate([forward] * 25 + [turn_left] * 25):
+    steps_per_s = round(config.policy_rate_hz)
+    for k, action in enumerate([forward] * steps_per_s + [turn_left] * steps_per_s):
         obs, *_ = env.step(np.array(action, dtype=np.float32))
         trail_xy += alpha * (drones.pos[0, :2] - trail_xy)
         behind = trail_xy - drones.pos[0, :2]
         cos, sin = np.cos(drones.euler[0, 2]), np.sin(drones.euler[0, 2])
         want = np.array([cos * behind[0] + sin * behind[1], -sin * behind[0] + cos * behind[1]]) / 2.0
         np.testing.assert_allclose(obs, want, atol=1e-5, err_msg=f"step {k}")
-        if k == 24:
+        if k == steps_per_s - 1:
             assert obs[0] < -0.2 and abs(obs[1]) < 0.05  # 1 s ahead: the trail lies behind
     assert np.degrees(drones.euler[0, 2]) > 60.0
     assert obs[1] > 0.1 and obs[1] > abs(obs[0])  # turned left: where it came from is now on its left

@@ -9,6 +9,13 @@ from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.core import BatchedTask
 
 
+def _physics_steps_per_period() -> int:
+    task = BatchedTask(load_scenario("obstacle-course"), 1, randomize=False)
+    steps = task.drones.physics_steps_per_policy
+    task.close()
+    return steps
+
+
 def _fly(chunks: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     config = load_scenario("obstacle-course")
     task = BatchedTask(config, 2, randomize=False)
@@ -26,18 +33,21 @@ def _fly(chunks: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
 
 
 def test_a_chunked_step_is_one_step_bit_for_bit_and_calls_back_after_each_chunk() -> None:
+    k = next(d for d in (5, 4, 2) if _physics_steps_per_period() % d == 0)
     pos_1, obs_1, seen_1 = _fly(1)
-    pos_4, obs_4, seen_4 = _fly(4)
-    assert np.array_equal(pos_1, pos_4)
-    assert np.array_equal(obs_1, obs_4)
-    assert len(seen_4) == 4 * len(seen_1) == 120
-    assert np.array_equal(seen_4[3::4], seen_1)  # every fourth chunk ends where a whole period ends
-    assert not np.array_equal(seen_4[0], seen_4[3])  # and the chunks in between are states of their own
+    pos_k, obs_k, seen_k = _fly(k)
+    assert np.array_equal(pos_1, pos_k)
+    assert np.array_equal(obs_1, obs_k)
+    assert len(seen_k) == k * len(seen_1) == k * 30
+    assert np.array_equal(seen_k[k - 1 :: k], seen_1)  # every k-th chunk ends where a whole period ends
+    assert not np.array_equal(seen_k[0], seen_k[k - 1])  # and the chunks in between are states of their own
 
 
 def test_chunks_must_divide_the_physics_steps_of_a_period() -> None:
     task = BatchedTask(load_scenario("obstacle-course"), 1, randomize=False)
     task.reset_slots([0], [0])
-    with pytest.raises(ValueError, match="chunks must divide the 20 physics steps"):
-        task.step(np.zeros((1, 4)), chunks=3)
+    per_period = task.drones.physics_steps_per_policy
+    bad = next(d for d in range(2, per_period) if per_period % d)
+    with pytest.raises(ValueError, match=f"chunks must divide the {per_period} physics steps"):
+        task.step(np.zeros((1, 4)), chunks=bad)
     task.close()

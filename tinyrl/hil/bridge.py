@@ -6,7 +6,7 @@ comparable with a host-only run of the same int8 policy. The device is the polic
 quantize the observation (TFLite QUANTIZE), send it as OBS, wait for ACT, compare the device's int8 action with the
 host reference (:func:`tinyrl.compress.reference.run_int8`, TFLite Micro rounding), dequantize it, apply the
 policy's head (clip / argmax) like :class:`~tinyrl.compress.student.Int8Policy`, and step the simulator with it. The
-loop is free-running: it steps as fast as the link answers, not at the policy's 25 Hz.
+loop is free-running: it steps as fast as the link answers, not at the scenario's policy rate.
 
 A step whose ACT never arrives (the link gave up after its retries) is a setpoint the drone did not get: the
 simulated drone keeps flying the last one, and the firmware supervisor's watchdog (:mod:`tinyrl.sim.supervisor`)
