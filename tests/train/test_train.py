@@ -151,17 +151,17 @@ def test_flags_override_and_bad_algo_is_clear():
 
 def test_switching_algo_keeps_the_settings_it_takes_and_names_the_rest():
     # obstacle-course is tuned for PPO: hyperparameters {ent_coef: 0.003, n_steps: 64, batch_size: 4096,
-    # learning_rate: ...}, policy_kwargs {log_std_init: -0.5}, and critic_features for PPO's critic. SAC and TD3 take
-    # an n_steps and a batch_size too, but as an n-step return and a replay sample, not a rollout and its minibatch;
-    # every one of them takes a learning rate.
+    # learning_rate: ..., gamma: ...}, policy_kwargs {log_std_init: -0.5}, and critic_features for PPO's critic. SAC
+    # and TD3 take an n_steps and a batch_size too, but as an n-step return and a replay sample, not a rollout and its
+    # minibatch; every one of them takes a learning rate and a discount.
     same, left_out = resolve_config(RunOptions(env="obstacle-course", algo="ppo"))
     assert left_out == [] and same == effective_config(RunOptions(env="obstacle-course"))
     assert same.train.critic_features
-    rate = {"learning_rate": same.train.hyperparameters["learning_rate"]}
+    shared = {key: same.train.hyperparameters[key] for key in ("learning_rate", "gamma")}
     ppo_only = ["train.hyperparameters.n_steps", "train.hyperparameters.batch_size"]
     sac, left_out = resolve_config(RunOptions(env="obstacle-course", algo="sac"))
     assert left_out == [*ppo_only, "train.critic_features"]
-    assert sac.train.hyperparameters == {"ent_coef": 0.003, **rate}
+    assert sac.train.hyperparameters == {"ent_coef": 0.003, **shared}
     assert sac.train.policy_kwargs == {"log_std_init": -0.5} and sac.train.critic_features == ()
     td3, left_out = resolve_config(RunOptions(env="obstacle-course", algo="td3"))
     assert left_out == [
@@ -170,7 +170,7 @@ def test_switching_algo_keeps_the_settings_it_takes_and_names_the_rest():
         "train.policy_kwargs.log_std_init",
         "train.critic_features",
     ]
-    assert td3.train.hyperparameters == rate and td3.train.policy_kwargs == {}
+    assert td3.train.hyperparameters == shared and td3.train.policy_kwargs == {}
     dqn, left_out = resolve_config(RunOptions(env="source-seeking", algo="dqn"))
     assert left_out == ["train.hyperparameters.ent_coef"] and dqn.train.hyperparameters == {"learning_rate": "lin_3e-4"}
 
