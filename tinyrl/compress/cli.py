@@ -30,7 +30,7 @@ def distill_command(
             "2 points of the obstacle-course teacher on every level)."
         ),
     ] = "32,32",
-    iterations: Annotated[int, typer.Option(min=1, help="DAgger iterations (1 = behaviour cloning only).")] = 6,
+    iterations: Annotated[int, typer.Option(min=1, help="DAgger iterations (1 = behaviour cloning only).")] = 20,
     steps: Annotated[int, typer.Option(min=1, help="Env steps collected per iteration.")] = 25_600,
     n_drones: Annotated[int, typer.Option("--n-drones", min=1, help="Drones simulated at once.")] = 128,
     beta: Annotated[float, typer.Option(min=0.0, max=1.0, help="Teacher mixing: beta**i at iteration i.")] = 0.5,

@@ -67,8 +67,9 @@ class DistillOptions:
 
     arch: tuple[int, ...] = (32, 32)
     """Hidden widths of the student (ReLU). 16→32→32→4 is 1,764 parameters: ~1.9 KB as int8 + int32 biases."""
-    iterations: int = 6
-    """DAgger iterations; iteration 0 is behaviour cloning on teacher rollouts."""
+    iterations: int = 20
+    """DAgger iterations; iteration 0 is behaviour cloning on teacher rollouts. More of the student's own states
+    kept lifting it on the obstacle course's hard courses (6: 78.5 %, 12: 81.0 %, 20: 82.5 %; teacher 84.5 %)."""
     n_drones: int = 128
     """Drones simulated at once in the rollouts."""
     steps_per_iteration: int = 25_600
