@@ -123,6 +123,21 @@ def _link(url: str, policy_dir: Path, link_type: type[HilLink] = HilLink, **kwar
     return link, policy
 
 
+def _long_flight_seed(policy_dir: Path, config: ScenarioConfig, steps: int) -> int:
+    """The first episode seed from 1 whose host int8 flight lasts at least ``steps`` policy steps.
+
+    A fault scheduled after the episode's end would never happen, and how long a flight lasts is the shipped policy's.
+    """
+    from tinyrl.common.evaluate import evaluate
+    from tinyrl.compress.student import load_int8_policy
+
+    policy = load_int8_policy(policy_dir / "policy_int8.tflite")
+    for seed in range(1, 101):
+        if evaluate(policy, config, episodes=1, seed=seed).episode_results[0].time_s >= steps * config.dt_s:
+            return seed
+    raise AssertionError(f"no episode seed in 1..100 flies {steps} steps with this policy")
+
+
 def _count(schedule: Schedule, fault: str) -> int:
     return sum(f == fault for faults in schedule.values() for f in faults)
 
@@ -140,18 +155,21 @@ def test_faults_never_apply_a_corrupt_action(
     """Scheduled flips, drops and duplicates both ways: the same flight as the host's, every fault counted exactly."""
     from tinyrl.hil.bridge import fly_episodes
 
+    seed = _long_flight_seed(shipped_policy_dir, config, max(*OBS_FAULTS, *ACT_FAULTS))
     proxy = FaultyProxy(qemu_session.port, obs_faults=OBS_FAULTS, act_faults=ACT_FAULTS, seed=11)
     try:
         link, policy = _link(proxy.url, shipped_policy_dir, timeout_s=REPLY_TIMEOUT_S)
         try:
-            report = fly_episodes(link, policy, config, episodes=1, seed=1)
+            report = fly_episodes(link, policy, config, episodes=1, seed=seed)
             stats = link.stats()
         finally:
             link.close()
     finally:
         proxy.close()
     assert report.mismatches == 0
-    assert [e["outcome"] for e in report.summary["episode_results"]] == _host_outcomes(shipped_policy_dir, config, 1, 1)
+    assert [e["outcome"] for e in report.summary["episode_results"]] == _host_outcomes(
+        shipped_policy_dir, config, 1, seed
+    )
     up, down = proxy.to_mcu, proxy.to_host
     # Every scheduled fault happened (the episode is long enough to reach the last stamp).
     assert (up.drops, up.flips, up.dups) == tuple(_count(OBS_FAULTS, f) for f in ("drop", "flip", "dup"))
@@ -197,9 +215,13 @@ def test_silent_device_is_levelled_out_then_stopped_by_the_supervisor_watchdog(
     shipped_policy_dir: Path, qemu_session: QemuSession, config: ScenarioConfig
 ) -> None:
     """ACTs lost for 80 steps in a row: the drone flies the last setpoint, levels out, then its motors stop."""
+    from tinyrl.common.evaluate import eval_courses
     from tinyrl.hil.bridge import fly_episodes
     from tinyrl.sim.supervisor import LEVEL_OUT_AFTER_S, MOTORS_OFF_AFTER_S
 
+    # Only the fall may end the episode, whatever policy is shipped: no obstacle to coast into while levelling out,
+    # and an arena wider than the coast.
+    courses = [_open_field(c, margin_m=30.0) for c in eval_courses(config, 1, seed=1)]
     lost = frozenset(range(FIRST_SILENT_STEP + 1, FIRST_SILENT_STEP + 1 + SILENT_STEPS))
     proxy = FaultyProxy(qemu_session.port, act_faults={stamp: ("drop",) for stamp in lost})
     try:
@@ -207,7 +229,7 @@ def test_silent_device_is_levelled_out_then_stopped_by_the_supervisor_watchdog(
             proxy.url, shipped_policy_dir, _LossAwareLink, timeout_s=REPLY_TIMEOUT_S, retries=0, lost_stamps=lost
         )
         try:
-            report = fly_episodes(link, policy, config, episodes=1, seed=1)
+            report = fly_episodes(link, policy, config, courses, episodes=1, seed=1)
         finally:
             link.close()
     finally:
