@@ -15,8 +15,10 @@ from rich.table import Table
 
 from tinyrl.cli_options import EnvOption
 from tinyrl.common.paths import portable_path
+from tinyrl.compress.options import DistillOptions
 
 err_console = Console(stderr=True)
+_DISTILL = DistillOptions()  # the flags' defaults
 
 
 def distill_command(
@@ -29,21 +31,27 @@ def distill_command(
             help="Hidden widths of the student, comma-separated (32,32: the smallest measured to stay within "
             "2 points of the obstacle-course teacher on every level)."
         ),
-    ] = "32,32",
-    iterations: Annotated[int, typer.Option(min=1, help="DAgger iterations (1 = behaviour cloning only).")] = 20,
-    steps: Annotated[int, typer.Option(min=1, help="Env steps collected per iteration.")] = 25_600,
-    n_drones: Annotated[int, typer.Option("--n-drones", min=1, help="Drones simulated at once.")] = 128,
-    beta: Annotated[float, typer.Option(min=0.0, max=1.0, help="Teacher mixing: beta**i at iteration i.")] = 0.5,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the dataset per iteration.")] = 10,
+    ] = ",".join(map(str, _DISTILL.arch)),
+    iterations: Annotated[
+        int, typer.Option(min=1, help="DAgger iterations (1 = behaviour cloning only).")
+    ] = _DISTILL.iterations,
+    steps: Annotated[
+        int, typer.Option(min=1, help="Env steps collected per iteration.")
+    ] = _DISTILL.steps_per_iteration,
+    n_drones: Annotated[int, typer.Option("--n-drones", min=1, help="Drones simulated at once.")] = _DISTILL.n_drones,
+    beta: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Teacher mixing: beta**i at iteration i.")
+    ] = _DISTILL.beta,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the dataset per iteration.")] = _DISTILL.epochs,
     eval_episodes: Annotated[
         int, typer.Option(min=0, help="Closed-loop episodes per iteration on unseen courses (0: skip).")
-    ] = 50,
-    seed: Annotated[int, typer.Option(help="Seed of rollouts, initial weights and batch order.")] = 0,
+    ] = _DISTILL.eval_episodes,
+    seed: Annotated[int, typer.Option(help="Seed of rollouts, initial weights and batch order.")] = _DISTILL.seed,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Distil a teacher into a small Keras student with DAgger (writes student.keras, distill.json, calibration.npz)."""
     from tinyrl.compress.artefacts import load_policy
-    from tinyrl.compress.distill import DistillOptions, distill, write_distill_outputs
+    from tinyrl.compress.distill import distill, write_distill_outputs
     from tinyrl.compress.student import parse_arch
     from tinyrl.tasks.config import load_scenario
 
