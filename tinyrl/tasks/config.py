@@ -22,6 +22,7 @@ from tinyrl.tasks.critic import CRITIC_FEATURES
 from tinyrl.tasks.curriculum import CurriculumStage, check_stages
 from tinyrl.tasks.features import FEATURES
 from tinyrl.tasks.generator import MIX, CourseGeneratorConfig
+from tinyrl.tasks.replay import CourseReplayConfig
 
 Positive = Annotated[float, pydantic.Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, pydantic.Field(ge=0, allow_inf_nan=False)]
@@ -218,6 +219,9 @@ class ScenarioConfig(StrictModel):
     ``curriculum``, this many per level."""
     course_pool_seed: int = 0
     """Seed of the training course pool; evaluation uses other seeds, so its courses are unseen."""
+    course_replay: CourseReplayConfig | None = None
+    """Training replays the pool's courses it fails more often (see :mod:`tinyrl.tasks.replay`); ``None``: every
+    draw is uniform within the slot's level."""
     hover_tolerance_m: Positive = 0.05
     """Hover: success when the drone stays within this distance of the hover point from ``hover_settle_s`` on."""
     hover_settle_s: NonNegative = 1.0

@@ -40,6 +40,7 @@ from tinyrl.tasks.features import (
 from tinyrl.tasks.generator import CourseGeneratorConfig, generate_courses
 from tinyrl.tasks.panorama import panorama_in_heading, panorama_start, panorama_update
 from tinyrl.tasks.progress import GeodesicDistance, GoalDistance, StraightDistance
+from tinyrl.tasks.replay import CourseReplay
 from tinyrl.tasks.rules import task_rule
 
 # Below this height the drone has hit the floor.
@@ -110,6 +111,7 @@ class BatchedTask:
         courses: Courses to draw from; the scenario's generated training pool if None (with the scenario's
             ``curriculum``, if any: see :meth:`set_progress`).
         randomize: Domain randomization on (default: ``config.randomization.enabled``); off for evaluation.
+            With the scenario's ``course_replay`` and its own pool, it replays the courses it fails more often.
     """
 
     def __init__(
@@ -133,6 +135,12 @@ class BatchedTask:
         self.slot_range = [(0, len(self.courses))] * n
         self.slot_level: tuple[str, ...] = ()
         self.set_progress(0.0)
+        #: Failure scores of the training pool's courses (:mod:`tinyrl.tasks.replay`); None: uniform draws.
+        self.replay = (
+            CourseReplay(len(self.courses), config.course_replay)
+            if courses is None and config.course_replay is not None
+            else None
+        )
         self.randomize = config.randomization.enabled if randomize is None else randomize
         self.dt_s = config.dt_s
         self.drones = Quadrotors(n, config.drone, policy_rate_hz=config.policy_rate_hz)
@@ -234,7 +242,10 @@ class BatchedTask:
         for j, i in enumerate(idx):
             rng = self.rngs[i]
             first, stop = self.slot_range[i]
-            k = first + int(rng.integers(stop - first))
+            if self.replay is not None:
+                k = self.replay.draw(rng, first, stop)
+            else:
+                k = first + int(rng.integers(stop - first))
             if course_indices is not None:
                 k = int(course_indices[j])
             course = self.courses[k]
@@ -341,6 +352,9 @@ class BatchedTask:
         success, reached = self.rule.judge(self.steps, dist, self.goal_radius_m, timeout, collision | left)
         terminated = collision | left | reached
         truncated = timeout & ~terminated
+        if self.replay is not None:
+            done = np.flatnonzero(terminated | truncated)
+            self.replay.record(self.course_index[done], success[done])
 
         reward = rw.progress * (self.prev_dist_m - shaped) + rw.time
         reward += rw.hover_error * dist
