@@ -95,7 +95,7 @@ def test_replay_draws_no_new_courses_once_every_flown_course_is_failed():
 def test_evaluation_courses_and_scenarios_without_replay_keep_uniform_draws():
     config, vec = replay_task(0)
     assert BatchedTask(config, 2, courses=course_pool(config)[:3]).replay is None
-    plain = load_scenario("obstacle-course", {"course_pool_size": 12, "curriculum": None})
+    plain = load_scenario("obstacle-course", {"course_pool_size": 12, "curriculum": None, "course_replay": None})
     assert BatchedTask(plain, 2).replay is None
     # share 0 consumes the stream differently but draws uniformly: every course comes round.
     _, uniform = replay_task(5, share=0.0, n=8)
