@@ -45,7 +45,8 @@ def test_the_random_stream_does_not_depend_on_the_scores():
     failed.failure[7] = 1.0
     a, b = np.random.default_rng(3), np.random.default_rng(3)
     for _ in range(50):
-        failed.draw(a, 0, 10), fresh.draw(b, 0, 10)
+        failed.draw(a, 0, 10)
+        fresh.draw(b, 0, 10)
     assert a.random() == b.random()
 
 
@@ -80,7 +81,8 @@ def test_training_replays_the_courses_it_failed_and_the_run_is_deterministic_per
     np.testing.assert_array_equal(again.task.course_index, first)
     np.testing.assert_array_equal(fly(again, BACKWARDS, 40)[-1], vec.task.course_index)
     assert len(failed) < 12, "with share 1, a failed course is replayed rather than a new one drawn"
-    vec.close(), again.close()
+    vec.close()
+    again.close()
 
 
 def test_replay_draws_no_new_courses_once_every_flown_course_is_failed():
@@ -101,7 +103,8 @@ def test_evaluation_courses_and_scenarios_without_replay_keep_uniform_draws():
     _, uniform = replay_task(5, share=0.0, n=8)
     uniform.reset()
     assert len(set(fly(uniform, BACKWARDS, 120).ravel().tolist())) == 12
-    vec.close(), uniform.close()
+    vec.close()
+    uniform.close()
 
 
 @pytest.mark.parametrize(

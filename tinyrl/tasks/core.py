@@ -109,9 +109,8 @@ class BatchedTask:
         config: The scenario.
         n: Number of drones.
         courses: Courses to draw from; the scenario's generated training pool if None (with the scenario's
-            ``curriculum``, if any: see :meth:`set_progress`).
+            ``curriculum``, if any: see :meth:`set_progress`; with its ``course_replay``, failed courses more often).
         randomize: Domain randomization on (default: ``config.randomization.enabled``); off for evaluation.
-            With the scenario's ``course_replay`` and its own pool, it replays the courses it fails more often.
     """
 
     def __init__(

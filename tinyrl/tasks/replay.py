@@ -3,11 +3,11 @@
 A uniform draw from a pool of 2,000 courses spends most flights on courses the policy already flies; the few it
 fails (a wall whose gap lies at the arena's side, a dense forest) come round rarely. With ``course_replay`` a
 share of the draws picks, within the slot's level, a course already flown, in proportion to its failure score:
-an exponential average of ``1 - success`` over its flights (1 after one failure at ``score_alpha`` 1). The rest
-stay uniform, so unflown courses keep coming in and a score goes stale for no longer than it takes its course to
-come round again. Scores live in the training process only (a resumed run starts them afresh); draws come from
-the slot's own random stream, so a run stays deterministic per seed. DAgger's rollouts on the training pool
-(:mod:`tinyrl.compress.distill`) replay the courses their own flights fail in the same way.
+an exponential average of ``1 - success`` over its flights (the first flight's outcome, then each new one weighted
+by ``score_alpha``). The rest stay uniform, so unflown courses keep coming in and a score goes stale for no longer
+than it takes its course to come round again. Scores live in the training process only (a resumed run starts them
+afresh); draws come from the slot's own random stream, so a run stays deterministic per seed. DAgger's rollouts on
+the training pool (:mod:`tinyrl.compress.distill`) replay the courses their own flights fail in the same way.
 """
 
 from __future__ import annotations
