@@ -23,7 +23,9 @@ from typing import Any
 from tinyrl import processes
 from tinyrl.errors import TinyRLError
 
-_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# A helper runs one thread, the simulator's kernels included (tinyrl.sim.threads): the validation worker shares the
+# machine with a training that spreads its own simulation over the cores.
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TINYRL_SIM_THREADS")
 
 
 class WorkerError(TinyRLError, RuntimeError):

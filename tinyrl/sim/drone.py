@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyrl.sim import dynamics, motors
+from tinyrl.sim import dynamics, motors, threads
 from tinyrl.sim.controller import CascadeController
 from tinyrl.sim.dynamics import RigidBodyState
 from tinyrl.sim.params import DroneParamArrays, DroneParams, QuadrotorConfig
@@ -195,7 +195,7 @@ class Quadrotors:
 
     def _step_numba(self, kernel: ModuleType, setpoints: np.ndarray, mode: int, steps: int) -> None:
         c = self.controller
-        kernel.policy_period(
+        args = (
             steps,
             c.tick,
             mode,
@@ -206,6 +206,7 @@ class Quadrotors:
             self._cascade_params,
             self._cascade_tables,
         )
+        threads.run_blocks(lambda first, stop: kernel.policy_period(*args, first, stop), self.n)
         c.tick += steps
         for _ in range(steps):  # the same float sum as the NumPy path's per-step increments
             self.time_s += self.dt_s

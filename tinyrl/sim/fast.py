@@ -659,7 +659,7 @@ def _rigid_body_step(pos, vel, quat, omega, rpm, force_n, d, dt, drag, ground_ef
 # ------------------------------------------------------------------------------------------------------- the kernel
 # error_model="numpy": a float division by zero gives inf or nan, as in the NumPy reference, instead of raising.
 # Without those raise paths numba prunes the reference counting of the arrays passed into the inlined stages.
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def policy_period(
     n_steps: int,
     tick0: int,
@@ -670,8 +670,10 @@ def policy_period(
     body: tuple,
     cascade: tuple,
     tables: tuple,
+    first: int,
+    stop: int,
 ) -> None:
-    """Fly N drones for ``n_steps`` physics steps of ``dt_s`` s, from controller tick ``tick0``, in place.
+    """Fly drones ``first:stop`` for ``n_steps`` physics steps of ``dt_s`` s from controller tick ``tick0``, in place.
 
     Same results as ``n_steps`` iterations of ``CascadeController.update`` + ``motors.update_rpm`` +
     ``dynamics.step``. ``mode`` from :data:`MODES`; ``setpoints`` (N, 4) in its units; ``external_force_n`` (N, 3)
@@ -679,11 +681,13 @@ def policy_period(
     :class:`BodyModel`, :class:`CascadeParams` and :class:`CascadeTables` as plain tuples, from
     :func:`flight_arrays`, :func:`body_model`, :func:`cascade_params` and :func:`cascade_tables`: numba types a
     plain tuple in C when dispatching, a NamedTuple field by field in Python (~5 us a call). NamedTuples work too.
+    A drone reads and writes only its own rows, and the GIL is released, so blocks of drones can fly on separate
+    threads (:func:`tinyrl.sim.threads.run_blocks`) to the same results.
     """
     flight, body, cp = FlightArrays(*flight), BodyModel(*body), CascadeParams(*cascade)
     gains, ratio_table, rpm_table = tables
     dt, drag, ground_effect = body.dt_s, body.drag, body.ground_effect
-    for i in range(flight.pos_m.shape[0]):
+    for i in range(first, stop):
         pos = (flight.pos_m[i, 0], flight.pos_m[i, 1], flight.pos_m[i, 2])
         vel = (flight.vel_mps[i, 0], flight.vel_mps[i, 1], flight.vel_mps[i, 2])
         quat = (flight.quat[i, 0], flight.quat[i, 1], flight.quat[i, 2], flight.quat[i, 3])

@@ -25,8 +25,13 @@ def nearest_entries(
     box: np.ndarray,
     slots: np.ndarray,
     dist_m: np.ndarray,
+    first: int,
+    stop: int,
 ) -> None:
-    """Lower ``dist_m`` to each ray's entry distance (m) into its nearest obstacle, in place.
+    """Lower ``dist_m`` to each ray's entry distance (m) into its nearest obstacle, in place, for drones ``first:stop``.
+
+    A drone's rays touch only its own column of ``dist_m``, and the GIL is released, so blocks of drones can run on
+    separate threads (:func:`tinyrl.sim.threads.run_blocks`) to the same results.
 
     Args:
         o: ``(3, R_o, M)`` float32 ray origins (``R_o`` is 1 when a drone's rays share one origin, else ``R``).
@@ -35,15 +40,17 @@ def nearest_entries(
         box: ``(8, B, S)`` float32 boxes per slot: centre x, y, z, half extents x, y, z (m), cos and sin of the yaw.
         slots: ``(M,)`` slot of each drone.
         dist_m: ``(R, M)`` float32 distances so far (floor or range limit); an entry only ever lowers them.
+        first: First drone (column) to cast for.
+        stop: One past the last drone to cast for.
     """
-    n_rays, n_drones = dist_m.shape
+    n_rays = dist_m.shape[0]
     shared = o.shape[1] == 1
     # Per ray of the current drone: what does not depend on the obstacle (obstacles outer, rays inner, so each
     # obstacle's fields are read once per drone).
     inv_a = np.empty(n_rays, dtype=np.float32)
     a = np.empty(n_rays, dtype=np.float32)
     inv_dz = np.empty(n_rays, dtype=np.float32)
-    for m in range(n_drones):
+    for m in range(first, stop):
         s = slots[m]
         for r in range(n_rays):
             dx, dy, dz = d[0, r, m], d[1, r, m], d[2, r, m]

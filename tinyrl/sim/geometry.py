@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyrl.sim import threads
 from tinyrl.sim.course import Box, Course, Cylinder
 
 try:
@@ -238,7 +239,11 @@ def ray_distances(
         if fast_geometry is None:
             raise ValueError("backend 'numba' needs numba installed")
         cells = np.arange(dist.shape[1]) if slots is None else slots
-        fast_geometry.nearest_entries(o_stack, d_stack, obs.cyl_table, obs.box_table, cells, dist)
+        kernel = fast_geometry.nearest_entries
+        threads.run_blocks(
+            lambda first, stop: kernel(o_stack, d_stack, obs.cyl_table, obs.box_table, cells, dist, first, stop),
+            dist.shape[1],
+        )
     else:
         if obs.cyl["x"].shape[0]:
             np.minimum(dist, _ray_cylinders(_take(obs.cyl, slots), o, d), out=dist)
