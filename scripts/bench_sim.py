@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 
-# One core: set before NumPy loads its BLAS.
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+# One core, the machine's yardstick: set before NumPy loads its BLAS; the simulator's kernels stay on one thread
+# too (tinyrl.sim.threads reads its variable at every call).
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TINYRL_SIM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
