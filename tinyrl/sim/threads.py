@@ -27,6 +27,7 @@ ENV_VAR = "TINYRL_SIM_THREADS"
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_pool_workers = 0
 _pool_pid = 0
 
 
@@ -49,12 +50,15 @@ def sim_threads() -> int:
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_pid
+    """The process's pool of at least ``workers`` threads, started on first use."""
+    global _pool, _pool_workers, _pool_pid
     with _lock:
         # A forked child inherits the pool object but not its threads: it makes its own.
-        if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < workers:
+        if _pool is None or _pool_pid != os.getpid() or _pool_workers < workers:
+            if _pool is not None and _pool_pid == os.getpid():
+                _pool.shutdown(wait=False)  # its idle threads end; blocks already handed over still finish
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinyrl-sim")
-            _pool_pid = os.getpid()
+            _pool_workers, _pool_pid = workers, os.getpid()
         return _pool
 
 
