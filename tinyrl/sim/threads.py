@@ -10,6 +10,7 @@ their own drones' rows, so a block per thread flies to the same numbers, to the 
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -42,11 +43,16 @@ def sim_threads() -> int:
         if not value.isdigit() or int(value) < 1:
             raise ConfigError(f"{ENV_VAR}={value!r}: expected a whole number of threads >= 1")
         return int(value)
+    return max(1, min(_usable_cores(), MAX_THREADS))
+
+
+@functools.cache
+def _usable_cores() -> int:
+    """Cores this process may run on, asked once (every kernel call reads the thread count)."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_THREADS))
+        return os.cpu_count() or 1
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
@@ -76,7 +82,8 @@ def run_blocks(kernel: Callable[[int, int], None], n: int, threads: int | None =
         kernel(0, n)
         return
     bounds = [n * k // blocks for k in range(blocks + 1)]
-    futures = [_executor(blocks - 1).submit(kernel, bounds[k], bounds[k + 1]) for k in range(1, blocks)]
+    pool = _executor(blocks - 1)
+    futures = [pool.submit(kernel, bounds[k], bounds[k + 1]) for k in range(1, blocks)]
     try:
         kernel(bounds[0], bounds[1])  # the calling thread flies the first block rather than wait
     finally:
