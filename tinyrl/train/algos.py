@@ -64,7 +64,9 @@ def algo_class(name: str) -> Any:
     """The SB3 class for ``name`` (imported lazily: torch is slow to import)."""
     import stable_baselines3 as sb3
 
-    classes = {"ppo": sb3.PPO, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}
+    from tinyrl.train.overlap import OverlappedPPO
+
+    classes = {"ppo": OverlappedPPO, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}
     if name not in classes:
         raise ConfigError(f"unknown algorithm {name!r}; choose one of {', '.join(classes)}")
     return classes[name]
@@ -75,8 +77,19 @@ _RESERVED = {"policy", "env", "policy_kwargs", "seed", "device", "tensorboard_lo
 
 
 def algo_arguments(name: str) -> set[str]:
-    """Hyperparameters the SB3 class of ``name`` takes (what ``train.hyperparameters`` may hold)."""
-    return set(inspect.signature(algo_class(name).__init__).parameters) - _RESERVED - {"self"}
+    """Hyperparameters the SB3 class of ``name`` takes (what ``train.hyperparameters`` may hold).
+
+    A subclass's own arguments and, where it passes ``**kwargs`` on, its base classes'.
+    """
+    named: set[str] = set()
+    for cls in algo_class(name).__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        parameters = inspect.signature(vars(cls)["__init__"]).parameters.values()
+        named |= {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return named - _RESERVED - {"self"}
 
 
 #: Hyperparameters PPO and the off-policy algorithms both take, with another meaning: PPO's ``n_steps`` is each drone's

@@ -59,6 +59,7 @@ class _Monitor:
         self.next_eval = (state.num_timesteps // t.eval_every_steps + 1) * t.eval_every_steps
         self.evaluator = evaluator
         self.last_submitted: int | None = None
+        self.checkpoint_due = self.submit_due = False
         self.last_bar_update = 0.0
         self.on_evaluation: Any = None
         # A run resumed at or past the fault's step is left alone, so the variable may stay set for it.
@@ -80,19 +81,36 @@ class _Monitor:
         steps = model.num_timesteps
         if steps >= self.next_checkpoint:
             self.next_checkpoint += self.config.train.checkpoint_every_steps
-            self.checkpoint(model)
+            self.checkpoint_due = True
         if self.fault is not None and steps >= self.fault.steps:
             fault, self.fault = self.fault, None
             faults.fire_signal_fault(fault)
         if steps >= self.next_eval:
             self.next_eval += self.config.train.eval_every_steps
-            self.submit(model)
-        for snapshot, report in self.evaluator.ready():
-            self.record_evaluation(model, snapshot, report)
+            self.submit_due = True
+        # While an overlapped update runs, the model's weights are moving: save and copy them at the rollout's end.
+        if not getattr(model, "overlap_update", False):
+            self.settle(model)
         now = time.perf_counter()
         if now - self.last_bar_update > 0.25:
             self.last_bar_update = now
             self.progress.update(self.bar, completed=steps, **self.fields(steps))
+
+    def settle(self, model: Any) -> None:
+        """Write the checkpoint and hand over the snapshot that are due, and record the reports that are back."""
+        if self.checkpoint_due:
+            self.checkpoint_due = False
+            self.checkpoint(model)
+        if self.submit_due:
+            self.submit_due = False
+            self.submit(model)
+        for snapshot, report in self.evaluator.ready():
+            self.record_evaluation(model, snapshot, report)
+
+    def on_rollout_end(self, model: Any) -> None:
+        """Settle what the rollout's steps left due; log the rollout's statistics."""
+        self.settle(model)
+        self.record(model)
 
     def fields(self, steps: int) -> dict[str, Any]:
         succ = f"{np.mean(self.successes):5.1%}" if self.successes else "  -  "
@@ -186,7 +204,7 @@ def _callback(monitor: _Monitor) -> Any:
             return True
 
         def _on_rollout_end(self) -> None:
-            monitor.record(self.model)
+            monitor.on_rollout_end(self.model)
 
     return TinyRLCallback()
 

@@ -1,0 +1,125 @@
+"""PPO whose update can run beside the next rollout, so the simulator and the learner each have a core.
+
+SB3's PPO alternates: the drones fly a rollout, then the learner updates on it while the simulator waits (about a
+third of a run on the obstacle course). With ``overlap_update`` the update of rollout k runs on a second thread while
+rollout k+1 is flown by a copy of the weights the update started from: a policy lag of one update, which PPO's
+clipped ratio (taken against the flying policy's stored log-probabilities) is built to absorb. The flying copy is
+swapped only between rollouts, so a run's numbers do not depend on thread timing: same seed, same machine, same run.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import VecEnv
+
+
+class _JoinBeforeRolloutEnd:
+    """``callback`` whose ``on_rollout_end`` waits for the update first: callbacks then see settled weights."""
+
+    def __init__(self, callback: BaseCallback, join: Any) -> None:
+        self._callback, self._join = callback, join
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._callback, name)
+
+    def on_rollout_end(self) -> None:
+        self._join()
+        self._callback.on_rollout_end()
+
+
+class OverlappedPPO(PPO):
+    """SB3's PPO; with ``overlap_update=True`` each update runs during the next rollout (a lag of one update).
+
+    Everything a callback sees at ``on_rollout_end`` (and a saved model) is settled: the update is joined first and
+    ``policy`` is the learner. During a rollout ``policy`` is the flying copy, so callbacks must not save or copy the
+    model in ``on_step`` (``tinyrl.train.trainer`` defers that to the rollout's end when :attr:`overlap_update`).
+    """
+
+    def __init__(self, *args: Any, overlap_update: bool = False, **kwargs: Any) -> None:
+        self.overlap_update = overlap_update
+        self._learner: ActorCriticPolicy | None = None
+        self._actor: ActorCriticPolicy | None = None
+        self._spare: RolloutBuffer | None = None
+        self._update: threading.Thread | None = None
+        self._update_view: OverlappedPPO | None = None
+        self._update_error: BaseException | None = None
+        super().__init__(*args, **kwargs)
+
+    def _excluded_save_params(self) -> list[str]:
+        own = ["_learner", "_actor", "_spare", "_update", "_update_view", "_update_error"]
+        return [*super()._excluded_save_params(), *own]
+
+    def collect_rollouts(
+        self, env: VecEnv, callback: BaseCallback, rollout_buffer: RolloutBuffer, n_rollout_steps: int
+    ) -> bool:
+        """SB3's rollout, flown by the weights the running update started from (the learner's before any update)."""
+        if not self.overlap_update:
+            return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+        self._learner = self.policy
+        if self._actor is not None and self._update is not None:
+            self.policy = self._actor
+        joining: Any = _JoinBeforeRolloutEnd(callback, self.finish_update)
+        try:
+            return super().collect_rollouts(env, joining, rollout_buffer, n_rollout_steps)
+        finally:
+            self.finish_update()
+
+    def train(self) -> None:
+        """Start the update on the rollout just collected (on a second thread when overlapping)."""
+        if not self.overlap_update:
+            super().train()
+            return
+        self.finish_update()
+        learner = self.policy
+        if self._actor is None:
+            self._actor = copy.deepcopy(learner)
+        self._actor.load_state_dict(learner.state_dict())
+        self._actor.set_training_mode(False)
+        view = copy.copy(self)  # the update's own counters; the next rollout fills the other buffer meanwhile
+        view.rollout_buffer = self.rollout_buffer
+        if self._spare is None:
+            self._spare = copy.deepcopy(self.rollout_buffer)
+        self.rollout_buffer, self._spare = self._spare, self.rollout_buffer
+        self._learner, self._update_view, self._update_error = learner, view, None
+        self._update = threading.Thread(target=self._run_update, args=(view,), name="ppo-update", daemon=True)
+        self._update.start()
+
+    def _run_update(self, view: OverlappedPPO) -> None:
+        try:
+            PPO.train(view)
+        except BaseException as exc:  # re-raised in the main thread by finish_update
+            self._update_error = exc
+
+    def finish_update(self) -> None:
+        """Wait for a running update, take its counters and make ``policy`` the learner again; re-raise its error."""
+        thread, self._update = self._update, None
+        if thread is not None:
+            try:
+                thread.join()
+            except BaseException:  # Ctrl-C while waiting: the weights must still settle before anyone saves them
+                thread.join()
+                raise
+            finally:
+                if self._update_view is not None:
+                    self._n_updates = self._update_view._n_updates
+                    self._update_view = None
+        if self._learner is not None:
+            self.policy = self._learner
+        if self._update_error is not None:
+            error, self._update_error = self._update_error, None
+            raise error
+
+    def learn(self, *args: Any, **kwargs: Any) -> OverlappedPPO:
+        """SB3's ``learn``; returns once the last update has finished."""
+        try:
+            super().learn(*args, **kwargs)
+        finally:
+            self.finish_update()
+        return self
