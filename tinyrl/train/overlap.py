@@ -2,9 +2,11 @@
 
 SB3's PPO alternates: the drones fly a rollout, then the learner updates on it while the simulator waits (about a
 third of a run on the obstacle course). With ``overlap_update`` the update of rollout k runs on a second thread while
-rollout k+1 is flown by a copy of the weights the update started from: a policy lag of one update, which PPO's
-clipped ratio (taken against the flying policy's stored log-probabilities) is built to absorb. The flying copy is
-swapped only between rollouts, so a run's numbers do not depend on thread timing: same seed, same machine, same run.
+rollout k+1 is flown by a copy of the weights the update started from: a policy lag of one update. Each update
+first centres PPO's trust region on the weights it starts from (:func:`decouple`): with the lagging policy's own
+log-probabilities as PPO's reference, the clipped ratio would start away from 1 and clip much of every rollout. The
+flying copy is swapped only between rollouts, so a run's numbers do not depend on thread timing: same seed, same
+machine, same run.
 """
 
 from __future__ import annotations
@@ -13,11 +15,43 @@ import copy
 import threading
 from typing import Any
 
+import numpy as np
+import torch
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv
+
+#: Largest importance weight of a sample flown by the previous weights (see :func:`decouple`).
+MAX_IMPORTANCE_WEIGHT = 2.0
+
+
+def decouple(learner: ActorCriticPolicy, buffer: RolloutBuffer) -> None:
+    """Centre PPO's trust region on ``learner`` for a rollout another policy flew (decoupled PPO).
+
+    The rollout's stored log-probabilities become ``learner``'s, so PPO's clipped ratio starts at 1 and limits the
+    step from the weights the update starts at, not from the older ones that flew; each advantage is weighted by
+    ``pi_learner / pi_flown`` (at most :data:`MAX_IMPORTANCE_WEIGHT`), the correction for having sampled from the
+    older policy (Hilton et al. 2022, "Batch size-invariance for policy optimization"). The returns (the critic's
+    targets) are left as they are.
+
+    Args:
+        learner: The policy the update starts from.
+        buffer: A full rollout, not yet read by ``get``: ``observations`` ``(T, N, ...)``, ``actions`` ``(T, N, A)``,
+            ``log_probs`` and ``advantages`` ``(T, N)``.
+    """
+    obs = torch.as_tensor(buffer.observations.reshape(buffer.buffer_size * buffer.n_envs, -1))
+    actions = torch.as_tensor(buffer.actions.reshape(buffer.buffer_size * buffer.n_envs, -1))
+    if isinstance(learner.action_space, spaces.Discrete):
+        actions = actions.long().flatten()
+    with torch.no_grad():
+        _, log_prob, _ = learner.evaluate_actions(obs, actions)
+    learner_log_prob = log_prob.numpy().reshape(buffer.log_probs.shape).astype(buffer.log_probs.dtype)
+    weight = np.minimum(np.exp(learner_log_prob - buffer.log_probs), MAX_IMPORTANCE_WEIGHT)
+    buffer.advantages *= weight.astype(buffer.advantages.dtype)
+    buffer.log_probs[...] = learner_log_prob
 
 
 class _JoinBeforeRolloutEnd:
@@ -93,6 +127,7 @@ class OverlappedPPO(PPO):
 
     def _run_update(self, view: OverlappedPPO) -> None:
         try:
+            decouple(view.policy, view.rollout_buffer)
             PPO.train(view)
         except BaseException as exc:  # re-raised in the main thread by finish_update
             self._update_error = exc
