@@ -3,6 +3,7 @@
 import sys
 import threading
 
+import numpy as np
 import pytest
 import torch
 from scenario_support import tiny_scenario
@@ -12,7 +13,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.vec_env import TinyRLVecEnv
 from tinyrl.train.algos import algo_arguments, algo_class
-from tinyrl.train.overlap import OverlappedPPO
+from tinyrl.train.overlap import MAX_IMPORTANCE_WEIGHT, OverlappedPPO, decouple
 from tinyrl.train.run import make_model
 
 ROLLOUT_STEPS = 16 * 8  # n_steps x drones
@@ -193,3 +194,20 @@ def test_an_overlapped_run_checkpoints_at_rollout_ends_and_resumes_after_ctrl_c(
     resumed = train_with_fault([*cmd, "--resume", str(run_dir)], None, tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "resuming from step_000000001536.zip at 1,536 steps" in resumed.stdout
+
+
+def test_decouple_centres_the_ratio_on_the_learner_and_weights_the_advantages(tmp_path):
+    flown_by = hover_model(tmp_path, overlap=False)
+    flown_by.learn(ROLLOUT_STEPS)  # fills the rollout buffer, then moves the weights once
+    learner = flown_by.policy
+    buffer = flown_by.rollout_buffer
+    flown_log_prob, advantages = buffer.log_probs.copy(), buffer.advantages.copy()
+    decouple(learner, buffer)
+    obs = torch.as_tensor(flown_by.rollout_buffer.observations.reshape(ROLLOUT_STEPS, -1))
+    actions = torch.as_tensor(flown_by.rollout_buffer.actions.reshape(ROLLOUT_STEPS, -1))
+    with torch.no_grad():
+        _, expected, _ = learner.evaluate_actions(obs, actions)
+    np.testing.assert_allclose(buffer.log_probs.ravel(), expected.numpy(), rtol=1e-6, atol=1e-6)
+    weight = np.minimum(np.exp(buffer.log_probs - flown_log_prob), MAX_IMPORTANCE_WEIGHT)
+    assert not np.allclose(weight, 1.0)  # the update did move the policy
+    np.testing.assert_allclose(buffer.advantages, advantages * weight, rtol=1e-5)
