@@ -107,3 +107,19 @@ def test_a_helper_process_flies_on_one_thread(monkeypatch):
     finally:
         workers.stop(conn, process)
     assert os.environ[threads.ENV_VAR] == "3"  # the parent's setting is back
+
+
+def test_reserve_core_takes_one_core_from_the_default_never_the_last_nor_an_explicit_count(monkeypatch):
+    monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    monkeypatch.setattr(threads, "_usable_cores", lambda: 3)
+    assert threads.sim_threads() == 3
+    with threads.reserve_core():
+        assert threads.sim_threads() == 2
+        with threads.reserve_core():
+            assert threads.sim_threads() == 1
+            with threads.reserve_core():
+                assert threads.sim_threads() == 1
+        monkeypatch.setenv(threads.ENV_VAR, "3")
+        assert threads.sim_threads() == 3
+    monkeypatch.delenv(threads.ENV_VAR)
+    assert threads.sim_threads() == 3

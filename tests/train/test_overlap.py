@@ -10,6 +10,7 @@ from scenario_support import tiny_scenario
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
+from tinyrl.sim import threads as sim_threads
 from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.vec_env import TinyRLVecEnv
 from tinyrl.train.algos import algo_arguments, algo_class
@@ -211,3 +212,14 @@ def test_decouple_centres_the_ratio_on_the_learner_and_weights_the_advantages(tm
     weight = np.minimum(np.exp(buffer.log_probs - flown_log_prob), MAX_IMPORTANCE_WEIGHT)
     assert not np.allclose(weight, 1.0)  # the update did move the policy
     np.testing.assert_allclose(buffer.advantages, advantages * weight, rtol=1e-5)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_an_overlapped_update_keeps_a_core_from_the_simulator(tmp_path, monkeypatch, overlap):
+    monkeypatch.delenv(sim_threads.ENV_VAR, raising=False)
+    monkeypatch.setattr(sim_threads, "_usable_cores", lambda: 2)
+    model = hover_model(tmp_path, overlap=overlap)
+    seen: set[int] = set()
+    model.learn(2 * ROLLOUT_STEPS, callback=Spy(lambda spy: seen.add(sim_threads.sim_threads())))
+    assert seen == ({1} if overlap else {2})
+    assert sim_threads.sim_threads() == 2

@@ -4,16 +4,17 @@ Training steps the simulator on one core while its validation process waits for 
 physics and ray casts (:mod:`tinyrl.sim.fast`, :mod:`tinyrl.sim.fast_geometry`) release the GIL and touch only
 their own drones' rows, so a block per thread flies to the same numbers, to the bit, as one loop over all drones.
 
-``TINYRL_SIM_THREADS`` sets the number of threads (default: the cores this process may use, at most
-:data:`MAX_THREADS`); ``1`` runs every kernel on the calling thread.
+``TINYRL_SIM_THREADS`` sets the number of threads (default: the cores this process may use, less those
+:func:`reserve_core` holds, at most :data:`MAX_THREADS`); ``1`` runs every kernel on the calling thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from tinyrl.errors import ConfigError
@@ -27,6 +28,7 @@ MIN_BLOCK = 32
 ENV_VAR = "TINYRL_SIM_THREADS"
 
 _lock = threading.Lock()
+_reserved_cores = 0
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
 _pool_pid = 0
@@ -43,7 +45,24 @@ def sim_threads() -> int:
         if not value.isdigit() or int(value) < 1:
             raise ConfigError(f"{ENV_VAR}={value!r}: expected a whole number of threads >= 1")
         return int(value)
-    return max(1, min(_usable_cores(), MAX_THREADS))
+    return max(1, min(_usable_cores() - _reserved_cores, MAX_THREADS))
+
+
+@contextlib.contextmanager
+def reserve_core() -> Iterator[None]:
+    """Keep the kernels' default thread count off one core while inside (other work of this process runs there).
+
+    PPO's update beside the rollout (:mod:`tinyrl.train.overlap`) holds one: a block of drones on its core would
+    only take turns with it (1.6M env-steps of the obstacle course: 124 s with the kernels on one thread, 134 s on two).
+    """
+    global _reserved_cores
+    with _lock:
+        _reserved_cores += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _reserved_cores -= 1
 
 
 @functools.cache

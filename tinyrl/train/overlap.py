@@ -11,6 +11,7 @@ machine, same run.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 from typing import Any
@@ -23,6 +24,8 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv
+
+from tinyrl.sim.threads import reserve_core
 
 #: Largest importance weight of a sample flown by the previous weights (see :func:`decouple`).
 MAX_IMPORTANCE_WEIGHT = 2.0
@@ -152,9 +155,10 @@ class OverlappedPPO(PPO):
             raise error
 
     def learn(self, *args: Any, **kwargs: Any) -> OverlappedPPO:
-        """SB3's ``learn``; returns once the last update has finished."""
-        try:
-            super().learn(*args, **kwargs)
-        finally:
-            self.finish_update()
+        """SB3's ``learn``; returns once the last update has finished. Overlapping, the update keeps a core."""
+        with reserve_core() if self.overlap_update else contextlib.nullcontext():
+            try:
+                super().learn(*args, **kwargs)
+            finally:
+                self.finish_update()
         return self
