@@ -79,28 +79,35 @@ class _Monitor:
             self.returns.append(float(self.episode_return[i]))
             self.episode_return[i] = 0.0
         steps = model.num_timesteps
+        # While an overlapped update runs, the model's weights are moving: save and copy them at the rollout's end.
+        now_settles = not getattr(model, "overlap_update", False)
         if steps >= self.next_checkpoint:
             self.next_checkpoint += self.config.train.checkpoint_every_steps
             self.checkpoint_due = True
+        if now_settles:
+            self.write_due_checkpoint(model)  # before a fault at this step: "kill@N" dies right after N's checkpoint
         if self.fault is not None and steps >= self.fault.steps:
             fault, self.fault = self.fault, None
             faults.fire_signal_fault(fault)
         if steps >= self.next_eval:
             self.next_eval += self.config.train.eval_every_steps
             self.submit_due = True
-        # While an overlapped update runs, the model's weights are moving: save and copy them at the rollout's end.
-        if not getattr(model, "overlap_update", False):
+        if now_settles:
             self.settle(model)
         now = time.perf_counter()
         if now - self.last_bar_update > 0.25:
             self.last_bar_update = now
             self.progress.update(self.bar, completed=steps, **self.fields(steps))
 
-    def settle(self, model: Any) -> None:
-        """Write the checkpoint and hand over the snapshot that are due, and record the reports that are back."""
+    def write_due_checkpoint(self, model: Any) -> None:
+        """Write the checkpoint the steps made due, if any."""
         if self.checkpoint_due:
             self.checkpoint_due = False
             self.checkpoint(model)
+
+    def settle(self, model: Any) -> None:
+        """Write the checkpoint and hand over the snapshot that are due, and record the reports that are back."""
+        self.write_due_checkpoint(model)
         if self.submit_due:
             self.submit_due = False
             self.submit(model)
