@@ -124,7 +124,7 @@ class OverlappedPPO(PPO):
         if self._spare is None:
             self._spare = copy.deepcopy(self.rollout_buffer)
         self.rollout_buffer, self._spare = self._spare, self.rollout_buffer
-        self._learner, self._update_view, self._update_error = learner, view, None
+        self._update_view, self._update_error = view, None
         self._update = threading.Thread(target=self._run_update, args=(view,), name="ppo-update", daemon=True)
         self._update.start()
 
