@@ -238,6 +238,7 @@ class BatchedTask:
         r = self.config.randomization
         start_pos = np.zeros((len(idx), 3))
         start_yaw = np.zeros(len(idx))
+        drawn: list[dict[str, float]] = []  # each slot's physical parameters, set for all slots at once below
         for j, i in enumerate(idx):
             rng = self.rngs[i]
             first, stop = self.slot_range[i]
@@ -256,9 +257,8 @@ class BatchedTask:
             if self.randomize:
                 start_pos[j] += rng.uniform(-1, 1, 3) * (r.start_xy_m, r.start_xy_m, r.start_z_m)
                 start_yaw[j] += rng.uniform(-1, 1) * r.start_yaw_rad
-                self._randomize_drone(int(i), rng)
+                drawn.append(self._randomize_drone(int(i), rng))
             else:
-                self.drones.set_params([i], self.nominal)
                 self.noise.scale[i] = 1.0
                 self.latency[i] = 0
                 self.wind_n[i] = 0.0
@@ -267,6 +267,10 @@ class BatchedTask:
             self.progress.load(int(i), course)
             if self.critic_field is not None and self.critic_field is not self.progress:
                 self.critic_field.load(int(i), course)
+        if drawn:
+            self.drones.update_params(idx, **{name: [d[name] for d in drawn] for name in drawn[0]})
+        else:
+            self.drones.set_params(idx, self.nominal)
         self.gust_n[idx] = 0.0
         self.gust_countdown_s[idx] = 0.0
         self.drones.external_force_n[idx] = self.wind_n[idx]
@@ -284,26 +288,27 @@ class BatchedTask:
         self.obs_delay[:, idx] = obs
         return obs
 
-    def _randomize_drone(self, i: int, rng: np.random.Generator) -> None:
+    def _randomize_drone(self, i: int, rng: np.random.Generator) -> dict[str, float]:
+        """Draw drone ``i``'s randomized sensors and wind; returns its physical parameters (set by the caller)."""
         r, p = self.config.randomization, self.nominal
 
         def jitter(rel: float) -> float:
             return 1.0 + rel * float(rng.uniform(-1, 1))
 
         inertia = jitter(r.inertia_rel)
-        self.drones.update_params(
-            [i],
-            mass_kg=p.mass_kg * jitter(r.mass_rel),
-            ixx_kg_m2=p.ixx_kg_m2 * inertia,
-            iyy_kg_m2=p.iyy_kg_m2 * inertia,
-            izz_kg_m2=p.izz_kg_m2 * inertia,
-            kf_n_per_rpm2=p.kf_n_per_rpm2 * jitter(r.kf_rel),
-            km_nm_per_rpm2=p.km_nm_per_rpm2 * jitter(r.km_rel),
-            motor_tau_s=p.motor_tau_s * jitter(r.motor_tau_rel),
-        )
+        params = {
+            "mass_kg": p.mass_kg * jitter(r.mass_rel),
+            "ixx_kg_m2": p.ixx_kg_m2 * inertia,
+            "iyy_kg_m2": p.iyy_kg_m2 * inertia,
+            "izz_kg_m2": p.izz_kg_m2 * inertia,
+            "kf_n_per_rpm2": p.kf_n_per_rpm2 * jitter(r.kf_rel),
+            "km_nm_per_rpm2": p.km_nm_per_rpm2 * jitter(r.km_rel),
+            "motor_tau_s": p.motor_tau_s * jitter(r.motor_tau_rel),
+        }
         self.noise.scale[i] = rng.uniform(*r.sensor_noise_scale)
         self.latency[i] = rng.integers(r.latency_steps[0], r.latency_steps[1] + 1)
         self.wind_n[i] = _random_horizontal(rng, r.wind_n)
+        return params
 
     # ------------------------------------------------------------------ stepping
     def setpoints(self, actions: np.ndarray) -> np.ndarray:
