@@ -223,21 +223,3 @@ def test_an_overlapped_update_keeps_a_core_from_the_simulator(tmp_path, monkeypa
     model.learn(2 * ROLLOUT_STEPS, callback=Spy(lambda spy: seen.add(sim_threads.sim_threads())))
     assert seen == ({1} if overlap else {2})
     assert sim_threads.sim_threads() == 2
-
-
-def test_the_plain_update_has_the_simulators_cores_and_the_rollout_one_torch_thread(tmp_path, monkeypatch):
-    monkeypatch.setenv(sim_threads.ENV_VAR, "2")
-    model = hover_model(tmp_path, overlap=False)
-    torch.set_num_threads(1)
-    during_update: set[int] = set()
-    step = model.policy.optimizer.step
-
-    def counting_step(*args, **kwargs):
-        during_update.add(torch.get_num_threads())
-        return step(*args, **kwargs)
-
-    monkeypatch.setattr(model.policy.optimizer, "step", counting_step)
-    during_rollout: set[int] = set()
-    model.learn(2 * ROLLOUT_STEPS, callback=Spy(lambda spy: during_rollout.add(torch.get_num_threads())))
-    assert during_update == {2} and during_rollout == {1}
-    assert torch.get_num_threads() == 1

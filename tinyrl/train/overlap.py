@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv
 
-from tinyrl.sim.threads import reserve_core, sim_threads
+from tinyrl.sim.threads import reserve_core
 
 #: Largest importance weight of a sample flown by the previous weights (see :func:`decouple`).
 MAX_IMPORTANCE_WEIGHT = 2.0
@@ -56,22 +55,6 @@ def decouple(learner: ActorCriticPolicy, buffer: RolloutBuffer) -> None:
     weight = np.minimum(np.exp(learner_log_prob - buffer.log_probs), MAX_IMPORTANCE_WEIGHT)
     buffer.advantages *= weight.astype(buffer.advantages.dtype)
     buffer.log_probs[...] = learner_log_prob
-
-
-@contextlib.contextmanager
-def update_threads() -> Iterator[None]:
-    """Torch on :func:`~tinyrl.sim.threads.sim_threads` threads while inside, its previous count after.
-
-    Training keeps torch on one thread, as the simulator's kernels use the cores during a rollout; PPO's update comes
-    after the rollout, when those cores are idle. The obstacle course's update takes 0.34 s on two threads where it
-    takes 0.53 s on one, to the same weights bit for bit (docs/design.md).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(sim_threads())
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class _JoinBeforeRolloutEnd:
@@ -126,13 +109,9 @@ class OverlappedPPO(PPO):
             self.finish_update()
 
     def train(self) -> None:
-        """Start the update on the rollout just collected (on a second thread when overlapping).
-
-        Not overlapping, the update has the cores the simulator's kernels fly on (:func:`update_threads`).
-        """
+        """Start the update on the rollout just collected (on a second thread when overlapping)."""
         if not self.overlap_update:
-            with update_threads():
-                super().train()
+            super().train()
             return
         self.finish_update()
         learner = self.policy

@@ -303,9 +303,8 @@ def _train_run(
 
     from tinyrl.tasks.vec_env import TinyRLVecEnv
 
-    # One torch thread while the drones fly (docs/design.md, "Training": 2 threads throughout train 3x slower): the
-    # simulator's kernels have the cores then; PPO's update takes them after the rollout (tinyrl.train.overlap), and
-    # the validation evaluations run in a process of their own (tinyrl.train.background).
+    # One torch thread (docs/design.md, "Training": 2 threads train 3x slower): the simulator and the learner take
+    # turns on one core, and the validation evaluations run on the other (tinyrl.train.background).
     torch.set_num_threads(1)
     run_dir, config, state = run
     t = config.train
