@@ -228,6 +228,29 @@ def test_ranges_ema_feature_lags_the_rangers_toward_a_wall():
     assert obs[4] > obs[0] + 0.02
 
 
+def test_ranges_near_feature_spans_its_range_where_the_ranges_feature_spans_a_sliver():
+    config = scenario(
+        "obstacle-course",
+        randomization={"enabled": False, "latency_steps": [0, 0]},
+        observation={"features": ["ranges", "ranges_near"], "near_range_m": 0.5, "max_latency_steps": 0},
+    )
+    max_range_m = config.sensors.multiranger.max_range_m
+    wall = Box(xyz=(2.5, 0, 1.25), half_extents_m=(0.05, 1.9, 1.25))
+    env = TinyRLEnv(config, courses=[OPEN.model_copy(update={"obstacles": [wall]})])
+    obs, _ = env.reset(seed=0)
+    near_front = []
+    for _ in range(60):  # towards the wall until the drone hits it
+        ranges_m = obs[:4].astype(np.float64) * max_range_m
+        np.testing.assert_allclose(obs[4:], np.clip(1.0 - ranges_m / 0.5, 0.0, 1.0), atol=1e-6)
+        near_front.append((float(ranges_m[0]), float(obs[4])))
+        obs, _, terminated, truncated, _ = env.step(np.array([0.5, 0, 0, 0], dtype=np.float32))
+        if terminated or truncated:
+            break
+    assert all(near == 0.0 for range_m, near in near_front if range_m >= 0.5)
+    closest_m, closest_near = min(near_front)
+    assert closest_m < 0.25 and closest_near > 0.5  # the last decimetres fill half the feature's span
+
+
 def test_trail_feature_points_where_the_drone_has_been_whichever_way_it_turned():
     """A world-frame average of the position, read in the heading frame: behind after flying ahead, beside after
     a quarter turn on the spot."""

@@ -33,6 +33,7 @@ APP_FEATURES = frozenset(
         "prev_action",
         "action_ema",
         "ranges_ema",
+        "ranges_near",
         "geofence",
     }
 )
@@ -128,6 +129,8 @@ def obs_layout_header(env: str, in_features: int, out_features: int | None = Non
         "",
         "/* Scaling (the simulator's units: m, m/s, deg/s). */",
         f"#define TINYRL_MAX_RANGE_M {c_float(s.multiranger.max_range_m)}",
+        "/* The ranges_near feature rises from 0 below this range. */",
+        f"#define TINYRL_NEAR_RANGE_M {c_float(o.near_range_m)}",
         "/* The flow deck's down ranger: its out-of-range reading and limit. */",
         f"#define TINYRL_DOWN_MAX_RANGE_M {c_float(s.flow.max_range_m)}",
         f"#define TINYRL_HEIGHT_SCALE_M {c_float(o.height_scale_m)}",

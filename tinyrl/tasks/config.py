@@ -88,6 +88,8 @@ class ObservationConfig(StrictModel):
     """Time constant (s) of the ``action_ema`` feature's low-pass over past actions."""
     ranges_ema_tau_s: Positive = 0.5
     """Time constant (s) of the ``ranges_ema`` feature's low-pass over past horizontal ranges."""
+    near_range_m: Positive = 0.4
+    """Range (m) below which the ``ranges_near`` feature rises from 0 (it reads 1 at a range of 0)."""
     light_ema_tau_s: Positive = 1.0
     """Time constant (s) of the ``light_trend`` feature's low-pass over the log of the total light reading."""
     trail_tau_s: Positive = 3.0

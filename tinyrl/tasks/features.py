@@ -178,6 +178,10 @@ def _action_ema(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return f.action_ema
 
 
+def _ranges_near(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
+    return np.clip(1.0 - f.ranges_m[:, :4] / c.observation.near_range_m, 0.0, 1.0)
+
+
 def _ranges_ema(f: SensorFrame, c: ScenarioConfig) -> np.ndarray:
     return f.ranges_ema / c.sensors.multiranger.max_range_m
 
@@ -252,6 +256,12 @@ FEATURES: dict[str, Feature] = {
         _ranges_ema,
         "exponential moving average of the front, back, left, right ranges (time constant "
         "observation.ranges_ema_tau_s) / max_range_m: what the rangers saw a moment ago",
+    ),
+    "ranges_near": Feature(
+        lambda c: 4,
+        _ranges_near,
+        "closeness of the front, back, left, right obstacles: 1 - range / observation.near_range_m, clipped to "
+        "[0, 1] (the ranges feature divides by max_range_m, so its last decimetres are a few hundredths of its span)",
     ),
     "geofence": Feature(
         lambda c: 4,

@@ -51,6 +51,9 @@
 #ifndef TINYRL_OBS_RANGES_EMA_WIDTH
 #define TINYRL_OBS_RANGES_EMA_WIDTH 0
 #endif
+#ifndef TINYRL_OBS_RANGES_NEAR_WIDTH
+#define TINYRL_OBS_RANGES_NEAR_WIDTH 0
+#endif
 #ifndef TINYRL_OBS_GEOFENCE_WIDTH
 #define TINYRL_OBS_GEOFENCE_WIDTH 0
 #endif
@@ -58,7 +61,7 @@
     TINYRL_OBS_YAW_RATE_WIDTH + TINYRL_OBS_GOAL_WIDTH + TINYRL_OBS_HOVER_ERROR_WIDTH + TINYRL_OBS_LIGHT_WIDTH + \
     TINYRL_OBS_LIGHT_BEARING_WIDTH + TINYRL_OBS_LIGHT_SIDE_WIDTH + TINYRL_OBS_LIGHT_TREND_WIDTH + \
     TINYRL_OBS_PREV_ACTION_WIDTH + TINYRL_OBS_ACTION_EMA_WIDTH + TINYRL_OBS_RANGES_EMA_WIDTH + \
-    TINYRL_OBS_GEOFENCE_WIDTH != TINYRL_OBS_SIZE
+    TINYRL_OBS_RANGES_NEAR_WIDTH + TINYRL_OBS_GEOFENCE_WIDTH != TINYRL_OBS_SIZE
 #error "tinyrl_obs_layout.h has an observation feature the Crazyflie app does not build (see tinyrl_obs.c)"
 #endif
 
@@ -228,6 +231,11 @@ void tinyrl_build_observation(const tinyrl_sensors *s, float *obs)
 #ifdef TINYRL_OBS_RANGES_EMA_OFFSET
     for (int32_t i = 0; i < 4; ++i) {
         obs[TINYRL_OBS_RANGES_EMA_OFFSET + i] = s->ranges_ema_m[i] / TINYRL_MAX_RANGE_M;
+    }
+#endif
+#ifdef TINYRL_OBS_RANGES_NEAR_OFFSET
+    for (int32_t i = 0; i < 4; ++i) {
+        obs[TINYRL_OBS_RANGES_NEAR_OFFSET + i] = tinyrl_clip(1.0f - s->ranges_m[i] / TINYRL_NEAR_RANGE_M, 0.0f, 1.0f);
     }
 #endif
     /* The simulator clips the whole vector to the observation space's bounds last. */
