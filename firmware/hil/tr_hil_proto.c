@@ -1,5 +1,6 @@
 /*
- * TinyRL HIL wire protocol: CRC-32C, COBS, frame encoder and streaming decoder (see tr_hil_proto.h).
+ * TinyRL HIL wire protocol: CRC-32C, COBS, frame encoder, streaming decoder and observation reassembly
+ * (see tr_hil_proto.h).
  */
 #include "tr_hil_proto.h"
 
@@ -15,7 +16,7 @@ static const uint32_t tr_hil_crc32c_nibble[16] = {
 #define TR_HIL_SIZE(k) (1UL << (k))
 #define TR_HIL_SIZES_FROM(k) (0x7FFFFFFFUL & ~(TR_HIL_SIZE(k) - 1UL))
 
-static const uint32_t tr_hil_sizes[9] = {
+static const uint32_t tr_hil_sizes[TR_HIL_TYPES + 1U] = {
     0UL,                                      /* 0x00: no such type */
     TR_HIL_SIZE(0) | TR_HIL_SIZE(18),         /* HELLO: request (empty) or banner */
     TR_HIL_SIZES_FROM(3),                     /* OBS: stamp + at least one int8 */
@@ -25,6 +26,7 @@ static const uint32_t tr_hil_sizes[9] = {
     TR_HIL_SIZE(0),                           /* RESET */
     TR_HIL_SIZE(0) | TR_HIL_SIZE(24),         /* STATS: request (empty) or six u32 counters */
     TR_HIL_SIZES_FROM(8),                     /* FAILSAFE: mode + stamp + ticks + at least one int8 */
+    TR_HIL_SIZES_FROM(4),                     /* OBS_PART: stamp + offset + at least one int8 */
 };
 
 uint32_t tr_hil_crc32c(const uint8_t *data, uint32_t len)
@@ -204,4 +206,63 @@ tr_hil_result tr_hil_decoder_push(tr_hil_decoder *dec, uint8_t byte, tr_hil_fram
         return TR_HIL_NONE; /* back-to-back delimiters: a frame's leading 0x00 after the previous one's trailing */
     }
     return tr_hil_decode_body(dec->buf, n, out);
+}
+
+void tr_hil_obs_init(tr_hil_obs_buf *b, int8_t *obs, uint32_t size)
+{
+    b->obs = obs;
+    b->size = size;
+    b->have = 0U;
+    b->open = 0U;
+    b->stamp = 0U;
+}
+
+uint32_t tr_hil_obs_part(tr_hil_obs_buf *b, const uint8_t *payload, uint32_t len)
+{
+    if (len < 4U) {
+        b->open = 0U;
+        return 0U;
+    }
+    const uint16_t stamp = tr_hil_get_u16(payload);
+    const uint32_t offset = payload[2];
+    const uint32_t n = len - 3U;
+    const uint32_t continues = b->open != 0U && stamp == b->stamp && offset == b->have;
+    /* A part ends before the observation does: the closing OBS always carries its last bytes. */
+    if ((offset != 0U && continues == 0U) || offset + n >= b->size) {
+        b->open = 0U;
+        return 0U;
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        b->obs[offset + i] = (int8_t)payload[3U + i];
+    }
+    b->stamp = stamp;
+    b->have = offset + n;
+    b->open = 1U;
+    return 1U;
+}
+
+uint32_t tr_hil_obs_last(tr_hil_obs_buf *b, const uint8_t *payload, uint32_t len, uint16_t *stamp)
+{
+    if (len < 3U) {
+        b->open = 0U;
+        return 0U;
+    }
+    const uint16_t s = tr_hil_get_u16(payload);
+    const uint32_t n = len - 2U;
+    uint32_t offset;
+    if (n == b->size) {
+        offset = 0U;
+        b->open = 0U;
+    } else if (b->open != 0U && s == b->stamp && b->have + n == b->size) {
+        /* The parts stay: a duplicated OBS is answered again, as a duplicated whole OBS is. */
+        offset = b->have;
+    } else {
+        b->open = 0U;
+        return 0U;
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        b->obs[offset + i] = (int8_t)payload[2U + i];
+    }
+    *stamp = s;
+    return 1U;
 }

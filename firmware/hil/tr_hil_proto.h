@@ -36,7 +36,17 @@ typedef enum {
     TR_HIL_RESET = 0x06,    /**< host->MCU: system reset (the MCU answers with HELLO after boot) */
     TR_HIL_STATS = 0x07,    /**< host->MCU (empty): request; MCU->host: six u32 counters */
     TR_HIL_FAILSAFE = 0x08, /**< MCU->host, unsolicited: u8 mode, u16 last stamp, u32 ticks since OBS, action */
+    TR_HIL_OBS_PART = 0x09, /**< host->MCU: u16 stamp, u8 offset, int8 slice of an observation an OBS completes */
 } tr_hil_type;
+
+/** Message types are 1..TR_HIL_TYPES. */
+#define TR_HIL_TYPES 9U
+/** Observation bytes one OBS carries after its stamp; a longer observation starts in OBS_PART frames. */
+#define TR_HIL_OBS_BYTES (TR_HIL_MAX_PAYLOAD - 2U)
+/** Observation bytes one OBS_PART carries after its stamp and offset. */
+#define TR_HIL_OBS_PART_BYTES (TR_HIL_MAX_PAYLOAD - 3U)
+/** The longest observation: HELLO reports its size in a u8. */
+#define TR_HIL_MAX_OBS 255U
 
 /** Decoder results. */
 typedef enum {
@@ -94,6 +104,36 @@ uint32_t tr_hil_encode(uint8_t type, uint8_t seq, const uint8_t *payload, uint32
  * @return bytes written, or 0 if ``len`` > TR_HIL_MAX_PAYLOAD
  */
 uint32_t tr_hil_encode_v1(uint8_t type, uint8_t seq, const uint8_t *payload, uint32_t len, uint8_t *out);
+
+/**
+ * An observation longer than TR_HIL_OBS_BYTES arrives as OBS_PART frames (offsets 0, 27, 54, ... in order, all with
+ * the OBS's stamp) and a closing OBS with the rest; a shorter one as one OBS. The caller owns ``obs``.
+ */
+typedef struct {
+    int8_t *obs;   /**< ``size`` bytes */
+    uint32_t size; /**< the policy's observation size, 1..TR_HIL_MAX_OBS */
+    uint32_t have; /**< bytes of the pending observation received so far, contiguous from offset 0 */
+    uint32_t open; /**< 1 while an observation stamped ``stamp`` is pending */
+    uint16_t stamp;
+} tr_hil_obs_buf;
+
+/** Start with nothing pending. */
+void tr_hil_obs_init(tr_hil_obs_buf *b, int8_t *obs, uint32_t size);
+
+/**
+ * Take an OBS_PART payload (u16 stamp, u8 offset, int8 bytes). Offset 0 starts a new observation; any other must
+ * continue the pending one (same stamp, offset = bytes so far), and a part must leave at least one byte for the OBS.
+ * @return 1 if taken, 0 if not (the pending observation is dropped)
+ */
+uint32_t tr_hil_obs_part(tr_hil_obs_buf *b, const uint8_t *payload, uint32_t len);
+
+/**
+ * Take an OBS payload (u16 stamp, int8 bytes): the whole observation, or the rest of the pending one of its stamp
+ * (whose parts stay, so that a duplicated OBS completes it again).
+ * @param[out] stamp  the observation's stamp, when complete
+ * @return 1 if ``obs`` now holds a complete observation, 0 if the payload was rejected
+ */
+uint32_t tr_hil_obs_last(tr_hil_obs_buf *b, const uint8_t *payload, uint32_t len, uint16_t *stamp);
 
 /** Reset a decoder (drop any partial frame). */
 void tr_hil_decoder_init(tr_hil_decoder *dec);

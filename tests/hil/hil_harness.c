@@ -8,6 +8,9 @@
  *   hil_harness crc32c            stdin bytes -> the CRC-32C as 8 hex digits
  *   hil_harness sizes             for each type 0..255 one line: the payload sizes 0..255 the protocol allows, as
  *                                 "type:size,size,..."
+ *   hil_harness obs SIZE          stdin lines "type hex" (OBS or OBS_PART payloads) -> one line per line through an
+ *                                 observation of SIZE bytes: "P" (part taken), "A stamp hex" (observation complete),
+ *                                 "R" (rejected)
  *   hil_harness fuzz CLASS N SEED N frames corrupted by one fault class (below), each followed by a good frame,
  *                                 through one decoder; prints "class=.. frames=N same=.. wrong=.. crc=.. framing=..
  *                                 resync=.. shaped=.."; exit 1 if a wrong frame was accepted or a good one lost
@@ -70,7 +73,7 @@ static void random_payload(uint8_t *p, uint32_t len)
 /** A random valid frame: a known type and a payload size it allows, a quarter of the bytes zero. */
 static void random_frame(sent_frame *f)
 {
-    f->type = (uint8_t)(1U + rng_below(8U));
+    f->type = (uint8_t)(1U + rng_below(TR_HIL_TYPES));
     do {
         f->len = rng_below(TR_HIL_MAX_PAYLOAD + 1U);
     } while (tr_hil_payload_size_ok(f->type, f->len) == 0U);
@@ -302,6 +305,20 @@ static int run_decode(void)
     return 0;
 }
 
+/** Bytes of a hex string (pairs of digits, up to ``cap`` bytes, stopping at the first non-hex pair). */
+static uint32_t parse_hex(const char *hex, uint8_t *out, uint32_t cap)
+{
+    uint32_t len = 0;
+    for (size_t i = 0; hex[i] != '\0' && hex[i + 1] != '\0' && len < cap; i += 2) {
+        unsigned v = 0;
+        if (sscanf(&hex[i], "%2x", &v) != 1) {
+            break;
+        }
+        out[len++] = (uint8_t)v;
+    }
+    return len;
+}
+
 static int run_encode(void)
 {
     char line[256];
@@ -314,17 +331,7 @@ static int run_encode(void)
             continue;
         }
         uint8_t payload[64];
-        uint32_t len = 0;
-        for (size_t i = 0; hex[i] != '\0' && hex[i + 1] != '\0' && len < sizeof(payload); i += 2) {
-            unsigned v = 0;
-            if (sscanf(&hex[i], "%2x", &v) != 1) {
-                break;
-            }
-            payload[len++] = (uint8_t)v;
-        }
-        if (strcmp(hex, "-") == 0) {
-            len = 0;
-        }
+        const uint32_t len = strcmp(hex, "-") == 0 ? 0U : parse_hex(hex, payload, sizeof(payload));
         uint8_t out[TR_HIL_MAX_ENCODED];
         const uint32_t n = tr_hil_encode((uint8_t)type, (uint8_t)seq, payload, len, out);
         if (n == 0U) {
@@ -360,6 +367,40 @@ static int run_sizes(void)
     return 0;
 }
 
+static int run_obs(uint32_t size)
+{
+    static int8_t obs[TR_HIL_MAX_OBS];
+    if (size < 1U || size > TR_HIL_MAX_OBS) {
+        fprintf(stderr, "an observation of 1..%u bytes\n", TR_HIL_MAX_OBS);
+        return 2;
+    }
+    tr_hil_obs_buf b;
+    tr_hil_obs_init(&b, obs, size);
+    char line[256];
+    while (fgets(line, sizeof(line), stdin) != NULL) {
+        unsigned type = 0;
+        char hex[128] = "";
+        if (sscanf(line, "%u %127s", &type, hex) < 2) {
+            continue;
+        }
+        uint8_t payload[TR_HIL_MAX_PAYLOAD];
+        const uint32_t len = parse_hex(hex, payload, sizeof(payload));
+        uint16_t stamp = 0;
+        if (type == TR_HIL_OBS_PART) {
+            printf(tr_hil_obs_part(&b, payload, len) != 0U ? "P\n" : "R\n");
+        } else if (tr_hil_obs_last(&b, payload, len, &stamp) != 0U) {
+            printf("A %u ", stamp);
+            for (uint32_t i = 0; i < size; ++i) {
+                printf("%02x", (uint8_t)obs[i]);
+            }
+            printf("\n");
+        } else {
+            printf("R\n");
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "decode") == 0) {
@@ -374,6 +415,9 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "sizes") == 0) {
         return run_sizes();
     }
+    if (argc >= 3 && strcmp(argv[1], "obs") == 0) {
+        return run_obs((uint32_t)strtoul(argv[2], NULL, 10));
+    }
     if (argc >= 5 && strcmp(argv[1], "fuzz") == 0) {
         for (uint32_t k = 0; k < F_COUNT; ++k) {
             if (strcmp(argv[2], fault_names[k]) == 0) {
@@ -384,6 +428,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "unknown fault class '%s'\n", argv[2]);
         return 2;
     }
-    fprintf(stderr, "usage: hil_harness decode | encode | crc32c | sizes | fuzz CLASS N SEED\n");
+    fprintf(stderr, "usage: hil_harness decode | encode | crc32c | sizes | obs SIZE | fuzz CLASS N SEED\n");
     return 2;
 }

@@ -17,6 +17,7 @@ from tinyrl.hil.protocol import (
     CRC_ERROR,
     FRAME,
     MAX_ENCODED,
+    MAX_OBS,
     MAX_PAYLOAD,
     MAX_RAW,
     VERSION,
@@ -31,6 +32,8 @@ from tinyrl.hil.protocol import (
     crc32c,
     crc32c_rows,
     encode_frame,
+    obs_payloads,
+    payload_size_ok,
     payload_sizes,
 )
 
@@ -70,7 +73,7 @@ def _random_frames(rng: np.random.Generator, count: int) -> list[Frame]:
     """Valid frames of every type and allowed size, a third of the payload bytes zero."""
     frames = []
     for i in range(count):
-        msg_type = int(rng.integers(1, 9))
+        msg_type = int(rng.integers(1, len(MsgType) + 1))
         size = int(rng.choice(sorted(payload_sizes(msg_type))))
         payload = rng.integers(0, 256, size, dtype=np.uint8)
         payload[rng.random(size) < 0.3] = 0
@@ -135,7 +138,8 @@ def test_payload_size_tables_agree(harness: Path) -> None:
     out = subprocess.run([harness, "sizes"], capture_output=True, text=True, check=True).stdout
     c_sizes = {int(t): {int(v) for v in s.split(",") if v} for t, s in (line.split(":") for line in out.splitlines())}
     assert c_sizes == {t: set(payload_sizes(t)) for t in range(256)}
-    assert c_sizes[MsgType.HELLO] == {0, 18} and c_sizes[0] == c_sizes[9] == set()
+    assert c_sizes[MsgType.HELLO] == {0, 18} and c_sizes[MsgType.OBS_PART] == set(range(4, MAX_PAYLOAD + 1))
+    assert c_sizes[0] == c_sizes[len(MsgType) + 1] == set()
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00", b"\x00\x00", b"abc", b"a\x00b\x00", bytes(range(256)) * 2])
@@ -273,3 +277,63 @@ def test_host_refuses_a_version_1_device() -> None:
             link.handshake()  # raises on the first frame it reads; the timeout never runs out
     finally:
         link.close()
+
+
+def _c_obs(harness: Path, size: int, frames: list[tuple[MsgType, bytes]]) -> list[str]:
+    """What the device's reassembly (``tr_hil_obs_part`` / ``tr_hil_obs_last``) answers to each payload in turn."""
+    text = "".join(f"{int(t)} {p.hex()}\n" for t, p in frames)
+    out = subprocess.run([harness, "obs", str(size)], input=text, capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+def _complete(stamp: int, obs: np.ndarray) -> str:
+    return f"A {stamp} {obs.tobytes().hex()}"
+
+
+@pytest.mark.parametrize("size", [1, 27, 28, 29, 32, 55, 56, 57, 200, MAX_OBS])
+def test_an_observation_of_any_size_reaches_the_device_whole(harness: Path, size: int) -> None:
+    """Up to 28 bytes one OBS; longer, OBS_PART frames and a closing OBS, each within a 30-byte payload."""
+    obs = np.random.default_rng(size).integers(-128, 128, size).astype(np.int8)
+    frames = obs_payloads(0xBEEF, obs)
+    assert all(payload_size_ok(t, len(p)) for t, p in frames)
+    assert [t for t, _ in frames] == [MsgType.OBS_PART] * (len(frames) - 1) + [MsgType.OBS]
+    assert len(frames) == 1 if size <= MAX_PAYLOAD - 2 else len(frames) > 1
+    assert _c_obs(harness, size, frames) == ["P"] * (len(frames) - 1) + [_complete(0xBEEF, obs)]
+
+
+def test_an_incomplete_or_shuffled_observation_is_never_run(harness: Path) -> None:
+    """A missing, swapped or foreign part, or a closing OBS alone, runs nothing; the next whole observation runs."""
+    size = 60  # parts at offsets 0 and 27, a closing OBS of 6 bytes
+    obs = np.arange(size).astype(np.int8)
+    first, second, last = obs_payloads(7, obs)
+    foreign = obs_payloads(8, obs)
+    short = (MsgType.OBS, last[1][:-1])
+    cases = {
+        "the closing OBS alone": [last],
+        "a part missing": [first, last],
+        "the parts swapped": [second, first, last],
+        "a closing OBS of another stamp": [first, second, foreign[2]],
+        "a part of another stamp": [first, foreign[1], last],
+        "a closing OBS one byte short": [first, second, short],
+    }
+    for name, frames in cases.items():
+        answers = _c_obs(harness, size, frames + obs_payloads(9, obs))
+        assert not any(a.startswith("A") for a in answers[: len(frames)]), name
+        assert answers[-1] == _complete(9, obs), name
+    # A part may not reach the end: the closing OBS carries the last byte.
+    whole_part = (MsgType.OBS_PART, struct.pack("<HB", 7, 0) + obs[:20].tobytes())
+    assert _c_obs(harness, 20, [whole_part, (MsgType.OBS, struct.pack("<H", 7))]) == ["R", "R"]
+
+
+def test_a_repeated_observation_is_answered_again(harness: Path) -> None:
+    """A duplicated closing OBS (as a duplicated whole OBS) and a host's retry both complete the observation again."""
+    obs = np.arange(40).astype(np.int8)
+    frames = obs_payloads(3, obs)
+    answers = _c_obs(harness, obs.size, [*frames, frames[-1], *frames])
+    assert [a for a in answers if a.startswith("A")] == [_complete(3, obs)] * 3
+
+
+@pytest.mark.parametrize("size", [0, MAX_OBS + 1])
+def test_the_host_refuses_an_observation_the_protocol_cannot_carry(size: int) -> None:
+    with pytest.raises(ValueError, match=f"{size} bytes"):
+        obs_payloads(1, np.zeros(size, dtype=np.int8))

@@ -285,7 +285,8 @@ def test_sitl_refuses_a_policy_of_another_scenario_in_one_line(tmp_path: Path) -
     done = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600, check=False)
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("error: the policy takes 28 observations but scenario hover gives")
+    n_obs = load_int8_policy(resolve_tflite(ROOT / "policies" / ENV)).obs_dim
+    assert line.startswith(f"error: the policy takes {n_obs} observations but scenario hover gives")
 
 
 @pytest.fixture()

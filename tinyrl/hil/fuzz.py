@@ -30,6 +30,7 @@ from tinyrl.hil.protocol import (
     MAX_PAYLOAD,
     OVERHEAD,
     FrameDecoder,
+    MsgType,
     crc32c_rows,
     payload_sizes,
 )
@@ -41,7 +42,7 @@ FAULTS = ("flip1", "flip2", "flip3", "truncate", "drop_head", "merged", "garbage
 _NOTHING_VALID = ("garbage", "oversize", "length")
 
 _BIG_PAYLOAD = 64  # oversize frames carry 31.._BIG_PAYLOAD payload bytes
-_TYPES = np.arange(1, 9)
+_TYPES = np.array(sorted(MsgType), dtype=np.int64)  # every known type
 _SIZE_COUNT = np.array([len(payload_sizes(int(t))) for t in _TYPES])
 _SIZE_TABLE = np.zeros((len(_TYPES), MAX_PAYLOAD + 1), dtype=np.int64)
 for _i, _t in enumerate(_TYPES):

@@ -30,7 +30,7 @@ from tinyrl.hil.protocol import (
     MsgType,
     Stats,
     encode_frame,
-    pack_obs,
+    obs_payloads,
 )
 
 __all__ = ["Expected", "HilLink", "HilLinkError", "LinkCounters", "Reply"]
@@ -235,12 +235,13 @@ class HilLink:
             HilLinkError: No valid ACT after ``1 + retries`` tries, or an incompatible device after a reboot.
         """
         self._stamp = (self._stamp + 1) & 0xFFFF
-        payload = pack_obs(self._stamp, obs_q)
+        frames = obs_payloads(self._stamp, obs_q)
         act_size = self.hello.act_size if self.hello is not None else 0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.counters.retries += 1
-            seq = self._send(MsgType.OBS, payload)
+            for msg_type, payload in frames:  # the OBS comes last: its seq is the one the ACT echoes
+                seq = self._send(msg_type, payload)
             t0 = time.perf_counter()
             deadline = t0 + self.timeout_s
             while True:

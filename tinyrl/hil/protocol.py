@@ -23,6 +23,7 @@ __all__ = [
     "FRAMING_ERROR",
     "MAX_COBS",
     "MAX_ENCODED",
+    "MAX_OBS",
     "MAX_PAYLOAD",
     "MAX_RAW",
     "OVERHEAD",
@@ -41,7 +42,7 @@ __all__ = [
     "crc32c",
     "crc32c_rows",
     "encode_frame",
-    "pack_obs",
+    "obs_payloads",
     "payload_size_ok",
     "payload_sizes",
 ]
@@ -52,6 +53,9 @@ OVERHEAD = 7  # len, type, seq and the CRC-32C around the payload
 MAX_RAW = MAX_PAYLOAD + OVERHEAD  # decoded frame
 MAX_COBS = MAX_RAW + 1  # one COBS overhead byte
 MAX_ENCODED = MAX_COBS + 2  # the leading and the trailing 0x00
+OBS_BYTES = MAX_PAYLOAD - 2  # observation bytes after an OBS's stamp
+OBS_PART_BYTES = MAX_PAYLOAD - 3  # observation bytes after an OBS_PART's stamp and offset
+MAX_OBS = 255  # HELLO reports the observation size in a u8
 
 #: Decoder results, as ``tr_hil_result`` in C.
 FRAME, CRC_ERROR, FRAMING_ERROR = 1, -1, -2
@@ -70,6 +74,7 @@ class MsgType(IntEnum):
     RESET = 0x06
     STATS = 0x07
     FAILSAFE = 0x08
+    OBS_PART = 0x09
 
 
 def _sizes_from(k: int) -> frozenset[int]:
@@ -86,6 +91,7 @@ _PAYLOAD_SIZES: dict[int, frozenset[int]] = {
     MsgType.RESET: frozenset({0}),
     MsgType.STATS: frozenset({0, 24}),  # request (empty) or six u32 counters
     MsgType.FAILSAFE: _sizes_from(8),  # mode + stamp + ticks + at least one int8
+    MsgType.OBS_PART: _sizes_from(4),  # stamp + offset + at least one int8
 }
 # _ALLOWED[type, size]: whether a frame of that type may carry that many payload bytes (any byte value of each).
 _ALLOWED = np.zeros((256, 256), dtype=bool)
@@ -404,9 +410,28 @@ class Hello:
         return cls(*struct.unpack(cls._FMT, payload))
 
 
-def pack_obs(stamp: int, obs_q: np.ndarray) -> bytes:
-    """OBS payload: u16 stamp, int8 observation."""
-    return struct.pack("<H", stamp & 0xFFFF) + np.asarray(obs_q, dtype=np.int8).tobytes()
+def obs_payloads(stamp: int, obs_q: np.ndarray) -> list[tuple[MsgType, bytes]]:
+    """The frames of one int8 observation (``(obs_size,)``, 1..:data:`MAX_OBS`), in sending order.
+
+    Up to :data:`OBS_BYTES` bytes: one OBS (u16 stamp, int8 observation). Longer: OBS_PART frames (u16 stamp,
+    u8 offset, :data:`OBS_PART_BYTES` bytes each from offset 0) until at most :data:`OBS_BYTES` remain, then an OBS
+    with the rest; the device runs the policy on the OBS.
+
+    Raises:
+        ValueError: An empty observation or one over :data:`MAX_OBS` bytes.
+    """
+    obs = np.asarray(obs_q, dtype=np.int8).ravel().tobytes()
+    if not 1 <= len(obs) <= MAX_OBS:
+        raise ValueError(f"an observation of {len(obs)} bytes: the HIL protocol carries 1 to {MAX_OBS}")
+    head = struct.pack("<H", stamp & 0xFFFF)
+    frames = []
+    offset = 0
+    while len(obs) - offset > OBS_BYTES:
+        part = obs[offset : offset + OBS_PART_BYTES]
+        frames.append((MsgType.OBS_PART, head + bytes([offset]) + part))
+        offset += len(part)
+    frames.append((MsgType.OBS, head + obs[offset:]))
+    return frames
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
  *
  * Boot: init the board (USART1 with interrupt-driven receive), send HELLO (the "ready banner": the host must not
  * send before it, bytes that arrive before the USART is enabled are dropped). Then poll forever, never blocking:
- * feed received bytes to the frame decoder; OBS -> run tinyrl_policy_run_int8 -> ACT with the SysTick ticks the
- * inference took; PING -> PONG; STATS -> counters; HELLO -> HELLO; RESET -> system reset. A version-1 host's
- * HELLO request is answered in version-1 framing with this firmware's version, so that host stops with a clear
- * mismatch; no other rejected frame is answered.
+ * feed received bytes to the frame decoder; OBS (after the OBS_PART frames of an observation over 28 bytes) -> run
+ * tinyrl_policy_run_int8 -> ACT with the SysTick ticks the inference took; PING -> PONG; STATS -> counters;
+ * HELLO -> HELLO; RESET -> system reset. A version-1 host's HELLO request is answered in version-1 framing with this
+ * firmware's version, so that host stops with a clear mismatch; no other rejected frame is answered.
  *
  * Watchdog (armed by the first OBS): no OBS for TR_HIL_WATCHDOG_MS of SysTick time -> failsafe "hover" (velocity
  * and yaw-rate outputs at the int8 value that dequantizes to 0, height output held at its last value), reported by
@@ -39,9 +39,10 @@
 #define TR_HIL_IN TINYRL_POLICY_INPUT_SIZE
 #define TR_HIL_OUT TINYRL_POLICY_OUTPUT_SIZE
 
-/* OBS carries 2 + IN bytes, ACT 6 + OUT, FAILSAFE 7 + OUT: each within TR_HIL_MAX_PAYLOAD (30). */
-#if TR_HIL_IN < 1 || TR_HIL_OUT < 1 || TR_HIL_IN + 2 > 30 || TR_HIL_OUT + 7 > 30
-#error "the policy's observation or action does not fit a 30-byte HIL payload"
+/* ACT carries 6 + OUT bytes, FAILSAFE 7 + OUT: each within TR_HIL_MAX_PAYLOAD (30). An observation over 28 bytes
+ * arrives in OBS_PART frames; HELLO reports its size in a u8. */
+#if TR_HIL_IN < 1 || TR_HIL_OUT < 1 || TR_HIL_IN > 255 || TR_HIL_OUT + 7 > 30
+#error "the policy's action does not fit a 30-byte HIL payload, or its observation is over 255 bytes"
 #endif
 
 enum { TR_HIL_MODE_IDLE = 0, TR_HIL_MODE_FLYING = 1, TR_HIL_MODE_HOVER = 2, TR_HIL_MODE_LAND = 3 };
@@ -161,9 +162,11 @@ int main(void)
     static int8_t failsafe[TR_HIL_OUT];
     static tr_hil_decoder dec;
     static tr_hil_frame frame;
+    static tr_hil_obs_buf obs_buf;
 
     tr_board_init();
     tr_hil_decoder_init(&dec);
+    tr_hil_obs_init(&obs_buf, obs, TR_HIL_IN);
     if (tinyrl_policy_init() != 0) {
         hello_flags = 1U; /* report it and stop: the host refuses to fly */
         tr_hil_send_hello(0);
@@ -232,15 +235,18 @@ int main(void)
         }
         counters.frames_ok++;
         switch (frame.type) {
+        case TR_HIL_OBS_PART:
+            if (tr_hil_obs_part(&obs_buf, frame.payload, frame.len) == 0U) {
+                counters.framing_errors++;
+            }
+            break;
         case TR_HIL_OBS: {
-            if (frame.len != 2U + TR_HIL_IN) {
+            uint16_t stamp;
+            if (tr_hil_obs_last(&obs_buf, frame.payload, frame.len, &stamp) == 0U) {
                 counters.framing_errors++;
                 break;
             }
-            last_stamp = tr_hil_get_u16(frame.payload);
-            for (uint32_t i = 0; i < TR_HIL_IN; ++i) {
-                obs[i] = (int8_t)frame.payload[2U + i];
-            }
+            last_stamp = stamp;
             const uint64_t t0 = tr_board_ticks();
             (void)tinyrl_policy_run_int8(obs, act);
             const uint64_t t1 = tr_board_ticks();
