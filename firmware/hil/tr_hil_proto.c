@@ -208,6 +208,14 @@ tr_hil_result tr_hil_decoder_push(tr_hil_decoder *dec, uint8_t byte, tr_hil_fram
     return tr_hil_decode_body(dec->buf, n, out);
 }
 
+/** Copy ``n`` received observation bytes to ``offset`` (the callers have checked offset + n <= size). */
+static void tr_hil_obs_put(tr_hil_obs_buf *b, uint32_t offset, const uint8_t *bytes, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; ++i) {
+        b->obs[offset + i] = (int8_t)bytes[i];
+    }
+}
+
 void tr_hil_obs_init(tr_hil_obs_buf *b, int8_t *obs, uint32_t size)
 {
     b->obs = obs;
@@ -232,9 +240,7 @@ uint32_t tr_hil_obs_part(tr_hil_obs_buf *b, const uint8_t *payload, uint32_t len
         b->open = 0U;
         return 0U;
     }
-    for (uint32_t i = 0; i < n; ++i) {
-        b->obs[offset + i] = (int8_t)payload[3U + i];
-    }
+    tr_hil_obs_put(b, offset, &payload[3], n);
     b->stamp = stamp;
     b->have = offset + n;
     b->open = 1U;
@@ -260,9 +266,7 @@ uint32_t tr_hil_obs_last(tr_hil_obs_buf *b, const uint8_t *payload, uint32_t len
         b->open = 0U;
         return 0U;
     }
-    for (uint32_t i = 0; i < n; ++i) {
-        b->obs[offset + i] = (int8_t)payload[2U + i];
-    }
+    tr_hil_obs_put(b, offset, &payload[2], n);
     *stamp = s;
     return 1U;
 }

@@ -41,10 +41,6 @@ typedef enum {
 
 /** Message types are 1..TR_HIL_TYPES. */
 #define TR_HIL_TYPES 9U
-/** Observation bytes one OBS carries after its stamp; a longer observation starts in OBS_PART frames. */
-#define TR_HIL_OBS_BYTES (TR_HIL_MAX_PAYLOAD - 2U)
-/** Observation bytes one OBS_PART carries after its stamp and offset. */
-#define TR_HIL_OBS_PART_BYTES (TR_HIL_MAX_PAYLOAD - 3U)
 /** The longest observation: HELLO reports its size in a u8. */
 #define TR_HIL_MAX_OBS 255U
 
@@ -106,8 +102,9 @@ uint32_t tr_hil_encode(uint8_t type, uint8_t seq, const uint8_t *payload, uint32
 uint32_t tr_hil_encode_v1(uint8_t type, uint8_t seq, const uint8_t *payload, uint32_t len, uint8_t *out);
 
 /**
- * An observation longer than TR_HIL_OBS_BYTES arrives as OBS_PART frames (offsets 0, 27, 54, ... in order, all with
- * the OBS's stamp) and a closing OBS with the rest; a shorter one as one OBS. The caller owns ``obs``.
+ * An observation longer than an OBS carries (28 bytes after its stamp) arrives as OBS_PART frames (27 bytes each
+ * after stamp and offset, offsets 0, 27, 54, ... in order, all with the OBS's stamp) and a closing OBS with the rest;
+ * a shorter one as one OBS. The caller owns ``obs``.
  */
 typedef struct {
     int8_t *obs;   /**< ``size`` bytes */

@@ -41,7 +41,7 @@
 
 /* ACT carries 6 + OUT bytes, FAILSAFE 7 + OUT: each within TR_HIL_MAX_PAYLOAD (30). An observation over 28 bytes
  * arrives in OBS_PART frames; HELLO reports its size in a u8. */
-#if TR_HIL_IN < 1 || TR_HIL_OUT < 1 || TR_HIL_IN > 255 || TR_HIL_OUT + 7 > 30
+#if TR_HIL_IN < 1 || TR_HIL_OUT < 1 || TR_HIL_IN > TR_HIL_MAX_OBS || TR_HIL_OUT + 7 > TR_HIL_MAX_PAYLOAD
 #error "the policy's action does not fit a 30-byte HIL payload, or its observation is over 255 bytes"
 #endif
 
