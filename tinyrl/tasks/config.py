@@ -177,6 +177,10 @@ class TrainConfig(StrictModel):
     eval_difficulty: str | None = None
     """Generator level of the validation courses that pick the best checkpoint, or ``mix`` (every level in turn);
     ``None``: the scenario's ``difficulty``."""
+    average_from: Annotated[float, pydantic.Field(ge=0.0, lt=1.0)] | None = None
+    """Ship the mean of the policy's validation snapshots (one every ``eval_every_steps``, and the final one) from
+    this fraction of ``steps`` on, rather than the best of them (:mod:`tinyrl.train.averaging`); ``None``: the
+    best validated snapshot."""
     checkpoint_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000
     argmax_preference: dict[str, Annotated[float, pydantic.Field(allow_inf_nan=False)]] = {}
     """Discrete actions: added to the named action's output before the argmax, in the units of the outputs (a DQN's

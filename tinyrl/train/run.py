@@ -44,6 +44,8 @@ CHECKPOINT_RE = re.compile(r"step_(\d+)\.zip$")
 VALIDATION_SEED = 2_000_000
 #: The courses that pick among a run's learners (``train.learners``), again others.
 SELECTION_SEED = 3_000_000
+#: Folder of a run's averaged snapshots and their mean (``train.average_from``).
+AVERAGE_DIR = "average"
 
 
 @dataclass
@@ -88,6 +90,9 @@ class RunState:
     learners: list[dict[str, Any]] = field(default_factory=list)
     """With ``train.learners`` > 1, once all are trained: each learner's seed, folder, steps, wall time, best
     validation and selection success, and whether the run kept it."""
+    average: dict[str, Any] = field(default_factory=dict)
+    """With ``train.average_from``, once the steps are done: ``from_steps``, the averaged ``snapshot_steps`` and the
+    mean's ``validation_success_rate``."""
 
 
 def effective_config(options: RunOptions) -> ScenarioConfig:
@@ -232,10 +237,17 @@ def best_teacher_path(run_dir: Path) -> Path:
     return run_dir / "best" / TEACHER_FILE
 
 
+def average_teacher_path(run_dir: Path) -> Path:
+    """Where a run with ``train.average_from`` keeps the mean of its last snapshots (:mod:`tinyrl.train.averaging`)."""
+    return run_dir / AVERAGE_DIR / TEACHER_FILE
+
+
 def shipped_teacher(run_dir: Path) -> Path:
-    """The teacher a run ships: its best validated one, or the final one if no validation ran."""
-    best = best_teacher_path(run_dir)
-    return best if best.is_file() else run_dir / TEACHER_FILE
+    """The teacher a run ships: its snapshots' mean if it averages, else its best validated one, else the final one."""
+    for path in (average_teacher_path(run_dir), best_teacher_path(run_dir)):
+        if path.is_file():
+            return path
+    return run_dir / TEACHER_FILE
 
 
 def make_model(config: ScenarioConfig, env: Any, run_dir: Path) -> Any:

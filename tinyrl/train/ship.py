@@ -104,6 +104,8 @@ def ship(run_dir: Path, dest: Path) -> Path:
         "learning_curve": recorded["learning_curve"],
         "evaluation_unseen_courses": evaluation,
     }
+    if state.average:  # the teacher is the mean of these snapshots (train.average_from)
+        manifest["teacher"]["average"] = state.average
     if state.learners:  # which of the run's learners this teacher is, and how the others flew
         manifest["teacher"]["learners"] = state.learners
     atomic_write_bytes(dest / "manifest.json", runs.json_bytes(manifest))

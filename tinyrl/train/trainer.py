@@ -20,7 +20,7 @@ from tinyrl.errors import ConfigError
 from tinyrl.processes import sigterm_as_interrupt
 from tinyrl.sim.course import Course
 from tinyrl.tasks.config import ScenarioConfig
-from tinyrl.train import faults
+from tinyrl.train import averaging, faults
 from tinyrl.train import run as runs
 from tinyrl.train.algos import argmax_offsets, mlp_from_sb3
 from tinyrl.train.background import BackgroundEvaluator, Evaluator, InlineEvaluator, Snapshot
@@ -58,6 +58,7 @@ class _Monitor:
         self.next_checkpoint = (state.num_timesteps // t.checkpoint_every_steps + 1) * t.checkpoint_every_steps
         self.next_eval = (state.num_timesteps // t.eval_every_steps + 1) * t.eval_every_steps
         self.evaluator = evaluator
+        self.average_from = averaging.average_from_steps(config)
         self.last_submitted: int | None = None
         self.checkpoint_due = self.submit_due = False
         self.last_bar_update = 0.0
@@ -84,14 +85,14 @@ class _Monitor:
         if steps >= self.next_checkpoint:
             self.next_checkpoint += self.config.train.checkpoint_every_steps
             self.checkpoint_due = True
+        if steps >= self.next_eval:
+            self.next_eval += self.config.train.eval_every_steps
+            self.submit_due = True
         if now_settles:
             self.write_due_checkpoint(model)  # before a fault at this step: "kill@N" dies right after N's checkpoint
         if self.fault is not None and steps >= self.fault.steps:
             fault, self.fault = self.fault, None
             faults.fire_signal_fault(fault)
-        if steps >= self.next_eval:
-            self.next_eval += self.config.train.eval_every_steps
-            self.submit_due = True
         if now_settles:
             self.settle(model)
         now = time.perf_counter()
@@ -100,10 +101,17 @@ class _Monitor:
             self.progress.update(self.bar, completed=steps, **self.fields(steps))
 
     def write_due_checkpoint(self, model: Any) -> None:
-        """Write the checkpoint the steps made due, if any."""
+        """Write the checkpoint the steps made due, if any (after the averaged snapshot of the same step)."""
         if self.checkpoint_due:
             self.checkpoint_due = False
+            if self.submit_due:
+                self.keep_snapshot(model, mlp_from_sb3(model, self.offsets))
             self.checkpoint(model)
+
+    def keep_snapshot(self, model: Any, policy: MlpPolicy) -> None:
+        """Keep a validation snapshot the run's mean takes in (``train.average_from``)."""
+        if self.average_from is not None and model.num_timesteps >= self.average_from:
+            averaging.keep_snapshot(self.run_dir, model.num_timesteps, policy)
 
     def settle(self, model: Any) -> None:
         """Write the checkpoint and hand over the snapshot that are due, and record the reports that are back."""
@@ -141,6 +149,7 @@ class _Monitor:
         """Hand the current weights to the evaluator."""
         self.last_submitted = model.num_timesteps
         policy = mlp_from_sb3(model, self.offsets)
+        self.keep_snapshot(model, policy)
         self.evaluator.submit(Snapshot(model.num_timesteps, round(self.wall_time_s(), 2), policy))
 
     def final_evaluations(self, model: Any) -> None:
@@ -354,10 +363,39 @@ def _train_run(
     final = mlp_from_sb3(model, monitor.offsets)
     final.save(run_dir / TEACHER_FILE, {"steps": model.num_timesteps})
     best_path = runs.best_teacher_path(run_dir)
-    chosen = MlpPolicy.load(best_path) if best_path.is_file() else final
+    chosen = _average(run_dir, config, state, validation, console)
+    if chosen is None:
+        chosen = MlpPolicy.load(best_path) if best_path.is_file() else final
     finish(run_dir, config, chosen, state, monitor.wall_time_s(), options.final_eval_episodes, console, fault)
     env.close()
     return run_dir
+
+
+def _average(
+    run_dir: Path, config: ScenarioConfig, state: runs.RunState, validation: list[Course], console: Console
+) -> MlpPolicy | None:
+    """With ``train.average_from``: the mean of the kept snapshots, saved as the run's teacher and validated once.
+
+    None when the scenario does not average, or no snapshot fell in the stretch (the best validated one ships).
+    """
+    from_steps = averaging.average_from_steps(config)
+    if from_steps is None:
+        return None
+    kept = averaging.kept_snapshots(run_dir, from_steps)
+    if not kept:
+        console.print(f"no validation snapshot from step {from_steps:,} on to average: the best validated one ships")
+        return None
+    policy = averaging.average_policies([MlpPolicy.load(path) for _, path in kept])
+    report = evaluate(policy, config, validation, len(validation), seed=runs.VALIDATION_SEED)
+    steps = [n for n, _ in kept]
+    state.average = {"from_steps": from_steps, "snapshot_steps": steps, "validation_success_rate": report.success_rate}
+    policy.save(runs.average_teacher_path(run_dir), state.average)
+    runs.save_state(run_dir, state)
+    console.print(
+        f"mean of {len(steps)} snapshots ({steps[0]:,}-{steps[-1]:,} steps): validation success "
+        f"{report.success_rate:.1%} (best snapshot {max(state.best_success_rate, 0.0):.1%})"
+    )
+    return policy
 
 
 def _train_learners(run: OpenRun, options: runs.RunOptions, console: Console, fault: faults.Fault | None) -> Path:
