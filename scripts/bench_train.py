@@ -13,12 +13,13 @@ each must have finished with that seed), e.g. runs trained side by side with ``s
 process), for a side-by-side baseline; the learning curve is identical, only the wall time differs.
 
 ``--seeds`` trains one run per seed, one after the other, with the default command's settings (``tinyrl train
---env ENV --seed S``), then flies each run's best policy on ``--eval-episodes`` unseen courses of the scenario's own
-level and of every level its generator lists after it, the harder ones (``tinyrl eval --difficulty LEVEL --seed 0``:
+--env ENV --seed S``), then flies the policy each run ships (its best validated one, or with ``train.average_from``
+the mean of its last snapshots) on ``--eval-episodes`` unseen courses of the scenario's own level and of every level
+its generator lists after it, the harder ones (``tinyrl eval --difficulty LEVEL --seed 0``:
 generator seeds disjoint from the training pool's; the obstacle course: medium and hard; source seeking: easy, medium
 and hard) and prints one JSON line: the ``levels`` scored; per seed the success rates (``success_LEVEL``), training
 wall time, wall time to 90 % / 95 % validation success (null if never reached) and env-steps/s; the median and the
-worst seed of each success rate; with ``--int8`` also each seed's best policy quantized as ``tinyrl quantize`` does
+worst seed of each success rate; with ``--int8`` also each seed's shipped policy quantized as ``tinyrl quantize`` does
 (calibrated on its own rollouts, seed 0) and scored on the same courses (``int8_success_LEVEL``, its median and worst,
 and its agreement with the float policy on the calibration observations); ``bench_sim``'s env-steps/s of the
 scenario with N = 256 drones on this machine (to read wall times relative to the machine); CPU count and model.
@@ -115,7 +116,7 @@ def int8_scores(run_dir: Path, teacher: Path, config: ScenarioConfig, episodes: 
 
 
 def bench_seed(options: RunOptions, episodes: int, int8: bool = False) -> dict[str, Any]:
-    """Train one run and score its best policy (and, with ``int8``, its int8 model) on unseen courses of each of
+    """Train one run and score the policy it ships (and, with ``int8``, its int8 model) on unseen courses of each of
     :func:`bench_levels`."""
     from rich.console import Console
 

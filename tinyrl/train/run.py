@@ -9,6 +9,8 @@ Run folder::
     tb/                    TensorBoard logs
     checkpoints/step_*.zip the last few SB3 checkpoints (+ replay buffer for off-policy algorithms)
     best/teacher.npz       best policy by validation success rate (weights only; see tinyrl.common.policy)
+    average/               with ``train.average_from``: the validation snapshots from that fraction of the steps
+                           on (step_*.npz) and their mean (teacher.npz), the policy the run ships
     learners/K/            with ``train.learners`` > 1: learner K's own run folder; the run's teachers and
                            metrics are then those of the learner that flew best on the selection courses
     teacher.npz            the final policy
