@@ -105,12 +105,16 @@ class _Monitor:
         if self.checkpoint_due:
             self.checkpoint_due = False
             if self.submit_due:
-                self.keep_snapshot(model, mlp_from_sb3(model, self.offsets))
+                self.keep_snapshot(model)
             self.checkpoint(model)
 
-    def keep_snapshot(self, model: Any, policy: MlpPolicy) -> None:
-        """Keep a validation snapshot the run's mean takes in (``train.average_from``)."""
+    def keep_snapshot(self, model: Any, policy: MlpPolicy | None = None) -> None:
+        """Keep a validation snapshot the run's mean takes in (``train.average_from``).
+
+        ``policy`` is the model's actor when the caller has already converted it.
+        """
         if self.average_from is not None and model.num_timesteps >= self.average_from:
+            policy = policy if policy is not None else mlp_from_sb3(model, self.offsets)
             averaging.keep_snapshot(self.run_dir, model.num_timesteps, policy)
 
     def settle(self, model: Any) -> None:
@@ -360,12 +364,9 @@ def _train_run(
                 raise
     finally:
         evaluator.close()
-    final = mlp_from_sb3(model, monitor.offsets)
-    final.save(run_dir / TEACHER_FILE, {"steps": model.num_timesteps})
-    best_path = runs.best_teacher_path(run_dir)
-    chosen = _average(run_dir, config, state, validation, console)
-    if chosen is None:
-        chosen = MlpPolicy.load(best_path) if best_path.is_file() else final
+    mlp_from_sb3(model, monitor.offsets).save(run_dir / TEACHER_FILE, {"steps": model.num_timesteps})
+    _average(run_dir, config, state, validation, console)
+    chosen = MlpPolicy.load(runs.shipped_teacher(run_dir))
     finish(run_dir, config, chosen, state, monitor.wall_time_s(), options.final_eval_episodes, console, fault)
     env.close()
     return run_dir
@@ -373,18 +374,18 @@ def _train_run(
 
 def _average(
     run_dir: Path, config: ScenarioConfig, state: runs.RunState, validation: list[Course], console: Console
-) -> MlpPolicy | None:
-    """With ``train.average_from``: the mean of the kept snapshots, saved as the run's teacher and validated once.
+) -> None:
+    """With ``train.average_from``: save the mean of the kept snapshots as the run's shipped teacher, validated once.
 
-    None when the scenario does not average, or no snapshot fell in the stretch (the best validated one ships).
+    Nothing when the scenario does not average, or no snapshot fell in the stretch (the best validated one ships).
     """
     from_steps = averaging.average_from_steps(config)
     if from_steps is None:
-        return None
+        return
     kept = averaging.kept_snapshots(run_dir, from_steps)
     if not kept:
         console.print(f"no validation snapshot from step {from_steps:,} on to average: the best validated one ships")
-        return None
+        return
     policy = averaging.average_policies([MlpPolicy.load(path) for _, path in kept])
     report = evaluate(policy, config, validation, len(validation), seed=runs.VALIDATION_SEED)
     steps = [n for n, _ in kept]
@@ -395,7 +396,6 @@ def _average(
         f"mean of {len(steps)} snapshots ({steps[0]:,}-{steps[-1]:,} steps): validation success "
         f"{report.success_rate:.1%} (best snapshot {max(state.best_success_rate, 0.0):.1%})"
     )
-    return policy
 
 
 def _train_learners(run: OpenRun, options: runs.RunOptions, console: Console, fault: faults.Fault | None) -> Path:
