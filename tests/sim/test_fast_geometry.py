@@ -1,4 +1,4 @@
-"""The compiled ray cast (tinyrl/sim/fast_geometry.py) against the NumPy reference, bit for bit."""
+"""The compiled ray cast and clearance (tinyrl/sim/fast_geometry.py) against the NumPy reference, bit for bit."""
 
 import numpy as np
 import pytest
@@ -58,6 +58,31 @@ def test_compiled_ray_cast_equals_numpy_to_the_bit(shared):
         np.testing.assert_array_equal(got, want)
     every = geometry.ray_distances(packed, None, *_rays(rng, len(courses) + 1, 6, shared), 4.0, backend="numba")
     assert every.shape == (len(courses) + 1, 6)
+
+
+def test_compiled_clearance_equals_numpy_to_the_bit():
+    rng = np.random.default_rng(11)
+    config = load_scenario("obstacle-course")
+    courses = [c for level in config.course_generator.difficulties for c in eval_courses(config, 20, 0, level)]
+    courses += [_random_course(rng) for _ in range(60)]
+    packed = geometry.PackedObstacles(len(courses) + 1)
+    for slot, course in enumerate(courses):
+        packed.set_course(slot, course)
+    packed.set_course(len(courses), None)  # no obstacle: inf
+    for _ in range(10):
+        slots = rng.integers(0, len(courses) + 1, 2000)
+        points = np.stack([rng.uniform(-3.5, 3.5, 2000), rng.uniform(-2.5, 2.5, 2000), rng.uniform(-0.1, 2.5, 2000)])
+        points = points.T
+        want = geometry.clearance(packed, slots, points, backend="numpy")
+        got = geometry.clearance(packed, slots, points, backend="numba")
+        finite = np.isfinite(want)
+        assert (want[finite] < 0).any() and (want[finite] > 0).any()  # points inside obstacles and outside
+        assert np.isinf(want[slots == len(courses)]).all()
+        np.testing.assert_array_equal(got, want)
+    every = np.zeros((len(courses) + 1, 3))
+    np.testing.assert_array_equal(
+        geometry.clearance(packed, None, every, backend="numba"), geometry.clearance(packed, None, every, "numpy")
+    )
 
 
 def test_auto_casts_with_the_compiled_loop():

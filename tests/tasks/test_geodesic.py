@@ -3,8 +3,11 @@ import math
 import numpy as np
 import pytest
 
+from tinyrl.common.evaluate import eval_courses
 from tinyrl.sim.course import Arena, Box, Course, Goal, Start
+from tinyrl.tasks.config import load_scenario
 from tinyrl.tasks.geodesic import _relax, distance_field
+from tinyrl.tasks.progress import GeodesicDistance
 
 OPEN = Course(
     arena=Arena(x=(-3, 3), y=(-1.5, 1.5), z=(0, 2.5)),
@@ -65,3 +68,20 @@ def test_relaxation_is_bellman_ford_to_the_bit(seed):
     dist[6, 4] = 0.0
     update = rng.random(dist.shape) < 0.7
     np.testing.assert_array_equal(_relax(dist.copy(), cell_m, update), _sweeps(dist.copy(), cell_m, update))
+
+
+def test_compiled_lookup_equals_the_numpy_reference_to_the_bit():
+    config = load_scenario("obstacle-course")
+    courses = [c for level in ("easy", "medium", "hard") for c in eval_courses(config, 6, 0, level)] + [OPEN]
+    field = GeodesicDistance(courses, len(courses), 0.1, 0.1)
+    for slot, course in enumerate(courses):
+        field.load(slot, course)
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, len(courses), 3000)
+    # Inside and well outside the arenas (clamped to the border cells), on cell centres and edges.
+    pos = np.stack([rng.uniform(-9, 9, 3000), rng.uniform(-7, 7, 3000), rng.uniform(0, 2.5, 3000)], -1)
+    pos[:300, :2] = np.round(pos[:300, :2], 1)
+    goal = rng.uniform(-3, 3, (3000, 3))
+    want = field.distance_m_reference(rows, pos, goal)
+    assert np.isfinite(want).any() and (want > 1.0).any()
+    np.testing.assert_array_equal(field.distance_m(rows, pos, goal), want)

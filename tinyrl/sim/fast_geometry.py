@@ -1,8 +1,9 @@
-"""Compiled (numba) ray casts against packed obstacles: the loop of :func:`tinyrl.sim.geometry.ray_distances`.
+"""Compiled (numba) ray casts and clearances against packed obstacles, the loops of :mod:`tinyrl.sim.geometry`.
 
-The NumPy path in :mod:`tinyrl.sim.geometry` is the reference. This kernel repeats its float32 arithmetic operation
-by operation (same formulas, same evaluation order, ``fastmath`` off, so no fused multiply-adds) for one ray and one
-obstacle at a time, and keeps the nearest entry as it goes instead of building ``(obstacles, rays, drones)``
+The NumPy paths of :func:`~tinyrl.sim.geometry.ray_distances` and :func:`~tinyrl.sim.geometry.clearance` are the
+reference. These kernels repeat their float32 arithmetic operation by operation (same formulas, same evaluation
+order, ``fastmath`` off, so no fused multiply-adds) for one ray or point and one obstacle at a time, and keep the
+nearest entry as it goes instead of building ``(obstacles, rays, drones)``
 temporaries; a minimum is exact, so the distances are the same to the bit (the sign of a zero aside).
 """
 
@@ -101,3 +102,43 @@ def _slab(p: np.float32, d: np.float32, half: np.float32) -> tuple[np.float32, n
     t1 = (-half - p) * inv
     t2 = (half - p) * inv
     return min(t1, t2), max(t1, t2)
+
+
+@njit(cache=True, nogil=True)
+def nearest_surfaces(
+    pos: np.ndarray, cyl: np.ndarray, box: np.ndarray, slots: np.ndarray, best_m: np.ndarray, first: int, stop: int
+) -> None:
+    """Lower ``best_m`` to each point's signed distance (m) to its slot's nearest obstacle, for points ``first:stop``.
+
+    The loop of :func:`tinyrl.sim.geometry.clearance`: its float32 arithmetic, in its order.
+
+    Args:
+        pos: ``(3, M)`` float32 points (x, y and z rows).
+        cyl: ``(5, C, S)`` float32 cylinders per slot, as :func:`nearest_entries` takes them.
+        box: ``(8, B, S)`` float32 boxes per slot, as :func:`nearest_entries` takes them.
+        slots: ``(M,)`` slot of each point.
+        best_m: ``(M,)`` float32 distances so far (``inf`` to start); negative inside an obstacle.
+        first: First point.
+        stop: One past the last point.
+    """
+    for m in range(first, stop):
+        s = slots[m]
+        x, y, z = pos[0, m], pos[1, m], pos[2, m]
+        nearest = best_m[m]
+        for k in range(cyl.shape[1]):
+            px, py = x - cyl[0, k, s], y - cyl[1, k, s]
+            radial = np.sqrt(px * px + py * py) - cyl[3, k, s]
+            axial = abs(z - cyl[2, k, s]) - cyl[4, k, s]
+            ro, ao = max(radial, _ZERO), max(axial, _ZERO)
+            sd = np.sqrt(ro * ro + ao * ao) + min(max(radial, axial), _ZERO)
+            nearest = min(nearest, sd)
+        for k in range(box.shape[1]):
+            px, py = x - box[0, k, s], y - box[1, k, s]
+            cos, sin = box[6, k, s], box[7, k, s]
+            ex = abs(cos * px + sin * py) - box[3, k, s]
+            ey = abs(cos * py - sin * px) - box[4, k, s]
+            ez = abs(z - box[2, k, s]) - box[5, k, s]
+            xo, yo, zo = max(ex, _ZERO), max(ey, _ZERO), max(ez, _ZERO)
+            sd = np.sqrt(xo * xo + yo * yo + zo * zo) + min(max(max(ex, ey), ez), _ZERO)
+            nearest = min(nearest, sd)
+        best_m[m] = nearest
