@@ -39,16 +39,22 @@ def _rays(rng: np.random.Generator, m: int, r: int, shared: bool) -> tuple[np.nd
     return origins, directions
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["shared-origin", "own-origins"])
-def test_compiled_ray_cast_equals_numpy_to_the_bit(shared):
-    rng = np.random.default_rng(7)
+def _packed_courses(rng: np.random.Generator) -> tuple[list[Course], geometry.PackedObstacles]:
+    """Generated courses of every level and random ones, one per slot, then an empty slot (only the floor)."""
     config = load_scenario("obstacle-course")
     courses = [c for level in config.course_generator.difficulties for c in eval_courses(config, 20, 0, level)]
     courses += [_random_course(rng) for _ in range(60)]
     packed = geometry.PackedObstacles(len(courses) + 1)
     for slot, course in enumerate(courses):
         packed.set_course(slot, course)
-    packed.set_course(len(courses), None)  # an empty slot: only the floor
+    packed.set_course(len(courses), None)
+    return courses, packed
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-origin", "own-origins"])
+def test_compiled_ray_cast_equals_numpy_to_the_bit(shared):
+    rng = np.random.default_rng(7)
+    courses, packed = _packed_courses(rng)
     for _ in range(10):
         slots = rng.integers(0, len(courses) + 1, 300)
         origins, directions = _rays(rng, len(slots), 6, shared)
@@ -62,13 +68,7 @@ def test_compiled_ray_cast_equals_numpy_to_the_bit(shared):
 
 def test_compiled_clearance_equals_numpy_to_the_bit():
     rng = np.random.default_rng(11)
-    config = load_scenario("obstacle-course")
-    courses = [c for level in config.course_generator.difficulties for c in eval_courses(config, 20, 0, level)]
-    courses += [_random_course(rng) for _ in range(60)]
-    packed = geometry.PackedObstacles(len(courses) + 1)
-    for slot, course in enumerate(courses):
-        packed.set_course(slot, course)
-    packed.set_course(len(courses), None)  # no obstacle: inf
+    courses, packed = _packed_courses(rng)
     for _ in range(10):
         slots = rng.integers(0, len(courses) + 1, 2000)
         points = np.stack([rng.uniform(-3.5, 3.5, 2000), rng.uniform(-2.5, 2.5, 2000), rng.uniform(-0.1, 2.5, 2000)])
