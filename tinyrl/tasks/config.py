@@ -169,7 +169,11 @@ class TrainConfig(StrictModel):
     seed: int = 0
     net_arch: tuple[Annotated[int, pydantic.Field(gt=0)], ...] = (64, 64)
     hyperparameters: dict[str, Any] = {}
-    """Passed to the SB3 algorithm as keyword arguments (PPO also takes ``overlap_update``: tinyrl.train.overlap)."""
+    """Passed to the SB3 algorithm as keyword arguments.
+
+    PPO also takes ``gradient_processes`` (2: each minibatch's gradient over two processes, tinyrl.train.split_gradient)
+    and ``overlap_update`` (tinyrl.train.overlap).
+    """
     policy_kwargs: dict[str, Any] = {}
     """Passed to the SB3 policy, e.g. ``log_std_init`` (initial exploration noise of PPO)."""
     eval_every_steps: Annotated[int, pydantic.Field(gt=0)] = 200_000

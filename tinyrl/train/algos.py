@@ -64,9 +64,9 @@ def algo_class(name: str) -> Any:
     """The SB3 class for ``name`` (imported lazily: torch is slow to import)."""
     import stable_baselines3 as sb3
 
-    from tinyrl.train.overlap import OverlappedPPO
+    from tinyrl.train.split_gradient import SplitGradientPPO
 
-    classes = {"ppo": OverlappedPPO, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}
+    classes = {"ppo": SplitGradientPPO, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}
     if name not in classes:
         raise ConfigError(f"unknown algorithm {name!r}; choose one of {', '.join(classes)}")
     return classes[name]
