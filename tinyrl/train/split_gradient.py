@@ -151,7 +151,7 @@ class GradientSplitter:
     """Computes each minibatch's gradient with a helper process: this process the first half, the helper the rest.
 
     Args:
-        policy: The learner (on the CPU); the helper gets a copy of it, and its weights before each minibatch.
+        policy: The learner (on the CPU); the helper builds a copy of it and gets its weights before each minibatch.
         batch_size: Rows of the largest minibatch.
     """
 
