@@ -28,11 +28,17 @@ DRONES = 8
 @pytest.mark.parametrize(
     ("algo", "scenario", "left_out"),
     [
-        # PPO's rollout length and minibatch (n_steps, batch_size) mean something else to an off-policy algorithm.
+        # PPO's rollout length and minibatch (n_steps, batch_size) mean something else to an off-policy algorithm;
+        # gradient_processes is PPO's own.
         (
             "sac",
             "obstacle-course",
-            ["train.hyperparameters.n_steps", "train.hyperparameters.batch_size", "train.critic_features"],
+            [
+                "train.hyperparameters.n_steps",
+                "train.hyperparameters.batch_size",
+                "train.hyperparameters.gradient_processes",
+                "train.critic_features",
+            ],
         ),
         (
             "td3",
@@ -41,6 +47,7 @@ DRONES = 8
                 "train.hyperparameters.ent_coef",
                 "train.hyperparameters.n_steps",
                 "train.hyperparameters.batch_size",
+                "train.hyperparameters.gradient_processes",
                 "train.policy_kwargs.log_std_init",
                 "train.critic_features",
             ],
