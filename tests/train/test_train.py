@@ -151,14 +151,19 @@ def test_flags_override_and_bad_algo_is_clear():
 
 def test_switching_algo_keeps_the_settings_it_takes_and_names_the_rest():
     # obstacle-course is tuned for PPO: hyperparameters {ent_coef: 0.003, n_steps: 64, batch_size: 4096,
-    # learning_rate: ..., gamma: ...}, policy_kwargs {log_std_init: -0.5}, and critic_features for PPO's critic. SAC
+    # learning_rate: ..., gamma: ..., gradient_processes: 2}, policy_kwargs {log_std_init: -0.5}, and critic_features
+    # for PPO's critic. SAC
     # and TD3 take an n_steps and a batch_size too, but as an n-step return and a replay sample, not a rollout and its
     # minibatch; every one of them takes a learning rate and a discount.
     same, left_out = resolve_config(RunOptions(env="obstacle-course", algo="ppo"))
     assert left_out == [] and same == effective_config(RunOptions(env="obstacle-course"))
     assert same.train.critic_features
     shared = {key: same.train.hyperparameters[key] for key in ("learning_rate", "gamma")}
-    ppo_only = ["train.hyperparameters.n_steps", "train.hyperparameters.batch_size"]
+    ppo_only = [
+        "train.hyperparameters.n_steps",
+        "train.hyperparameters.batch_size",
+        "train.hyperparameters.gradient_processes",
+    ]
     sac, left_out = resolve_config(RunOptions(env="obstacle-course", algo="sac"))
     assert left_out == [*ppo_only, "train.critic_features"]
     assert sac.train.hyperparameters == {"ent_coef": 0.003, **shared}
