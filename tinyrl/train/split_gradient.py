@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ import torch.multiprocessing  # registers the pickling that puts tensors in shar
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.preprocessing import get_action_dim, get_obs_shape
+from stable_baselines3.common.type_aliases import RolloutBufferSamples
 from stable_baselines3.common.utils import explained_variance
 from torch.nn.utils import parameters_to_vector
 
@@ -31,19 +32,8 @@ from tinyrl import workers
 from tinyrl.errors import ConfigError
 from tinyrl.train.overlap import OverlappedPPO
 
-#: A minibatch's fields the loss reads, as SB3's ``RolloutBufferSamples`` names them.
-FIELDS = ("observations", "actions", "old_values", "old_log_prob", "advantages", "returns")
-
-
-class Rows(NamedTuple):
-    """Rows of a minibatch (SB3's ``RolloutBufferSamples`` fields, advantages already normalised)."""
-
-    observations: torch.Tensor
-    actions: torch.Tensor
-    old_values: torch.Tensor
-    old_log_prob: torch.Tensor
-    advantages: torch.Tensor
-    returns: torch.Tensor
+#: A minibatch's fields, in the order of SB3's ``RolloutBufferSamples``; advantages are normalised before splitting.
+FIELDS = RolloutBufferSamples._fields
 
 
 @dataclass(frozen=True)
@@ -72,7 +62,9 @@ class PartStats:
         return PartStats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
-def part_loss(policy: ActorCriticPolicy, rows: Rows, terms: LossTerms) -> tuple[torch.Tensor, PartStats]:
+def part_loss(
+    policy: ActorCriticPolicy, rows: RolloutBufferSamples, terms: LossTerms
+) -> tuple[torch.Tensor, PartStats]:
     """SB3's PPO loss restricted to ``rows``, each sum over them divided by ``terms.batch_rows``.
 
     The parts' losses (and so their gradients) add up to SB3's loss of the whole minibatch.
@@ -124,7 +116,7 @@ class _Helper:
     def gradient(self, n_rows: int, terms: LossTerms) -> PartStats:
         params = list(self.policy.parameters())
         torch.nn.utils.vector_to_parameters(self.shared["weights"], params)
-        rows = Rows(*(self.shared[name][:n_rows] for name in FIELDS))
+        rows = RolloutBufferSamples(*(self.shared[name][:n_rows] for name in FIELDS))
         loss, stats = part_loss(self.policy, rows, terms)
         self.policy.zero_grad(set_to_none=True)
         loss.backward()
@@ -182,7 +174,7 @@ class GradientSplitter:
     def _receive(self) -> Any:
         return workers.receive(self._conn, self._process, "gradient")
 
-    def gradient(self, policy: ActorCriticPolicy, rows: Rows, terms: LossTerms) -> PartStats:
+    def gradient(self, policy: ActorCriticPolicy, rows: RolloutBufferSamples, terms: LossTerms) -> PartStats:
         """Fill ``policy``'s ``.grad`` with the whole minibatch's gradient; returns the minibatch's logged means."""
         if self._setting_up:
             self._receive()
@@ -198,7 +190,7 @@ class GradientSplitter:
             self._shared[name][:helper_rows].copy_(value[mine:])
         if helper_rows:
             self._send(("gradient", helper_rows, terms))
-        loss, stats = part_loss(policy, Rows(*(value[:mine] for value in rows)), terms)
+        loss, stats = part_loss(policy, RolloutBufferSamples(*(value[:mine] for value in rows)), terms)
         policy.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if not helper_rows:
@@ -256,14 +248,19 @@ class SplitGradientPPO(OverlappedPPO):
     def learn(self, *args: Any, **kwargs: Any) -> SplitGradientPPO:
         """SB3's ``learn``; the helper process lives as long as it."""
         self._check_split()
-        if self.gradient_processes > 1 and self._splitter is None:
-            # Started before the first rollout, so its imports overlap the drones' flight.
-            self._splitter = GradientSplitter(self.policy, self.batch_size)
+        if self.gradient_processes > 1:
+            self._helper()  # started before the first rollout, so its imports overlap the drones' flight
         try:
             super().learn(*args, **kwargs)
         finally:
             self.stop_helper()
         return self
+
+    def _helper(self) -> GradientSplitter:
+        """The running helper, started if there is none."""
+        if self._splitter is None:
+            self._splitter = GradientSplitter(self.policy, self.batch_size)
+        return self._splitter
 
     def stop_helper(self) -> None:
         """Stop the helper process, if one runs (the next update starts another)."""
@@ -276,8 +273,7 @@ class SplitGradientPPO(OverlappedPPO):
         if self.gradient_processes == 1:
             super().train()
             return
-        if self._splitter is None:
-            self._splitter = GradientSplitter(self.policy, self.batch_size)
+        splitter = self._helper()
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         clip_range = float(self.clip_range(self._current_progress_remaining))  # type: ignore[operator]
@@ -291,8 +287,7 @@ class SplitGradientPPO(OverlappedPPO):
             approx_kl = []
             stop = False
             for data in self.rollout_buffer.get(self.batch_size):
-                rows = Rows(*(getattr(data, name) for name in FIELDS))
-                rows = rows._replace(advantages=_normalised(rows.advantages, self.normalize_advantage))
+                rows = data._replace(advantages=_normalised(data.advantages, self.normalize_advantage))
                 terms = LossTerms(
                     clip_range=clip_range,
                     clip_range_vf=clip_range_vf,
@@ -301,7 +296,7 @@ class SplitGradientPPO(OverlappedPPO):
                     batch_rows=len(rows.advantages),
                     discrete=isinstance(self.action_space, spaces.Discrete),
                 )
-                stats = self._splitter.gradient(self.policy, rows, terms)
+                stats = splitter.gradient(self.policy, rows, terms)
                 logged.append(stats)
                 approx_kl.append(stats.approx_kl)
                 loss = stats.policy_loss + terms.ent_coef * stats.entropy_loss + terms.vf_coef * stats.value_loss
